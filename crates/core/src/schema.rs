@@ -1,0 +1,310 @@
+//! Attribute resolution: turns a parsed [`Filter`] into a typed [`Cond`] over the fields
+//! the store knows how to query. Attribute names match case-insensitively (RFC 7643 §2.1);
+//! string values of case-insensitive attributes are folded here so the store compares
+//! folded with folded.
+
+use uuid::Uuid;
+
+use crate::filter::{AttrPath, CompareOp, Filter, Value};
+use crate::user::fold;
+use crate::{parse_datetime, CoreError, Micros};
+
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    UserId,
+    UserName,
+    UserExternalId,
+    UserDisplayName,
+    GivenName,
+    FamilyName,
+    Active,
+    Locale,
+    UserCreated,
+    UserLastModified,
+    EmailValue,
+    EmailType,
+    EmailPrimary,
+    GroupId,
+    GroupDisplayName,
+    GroupExternalId,
+    GroupCreated,
+    GroupLastModified,
+    MemberValue,
+}
+
+/// Multi-valued attributes that live in their own table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collection {
+    Emails,
+    Members,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// Text compared case-insensitively: values are folded.
+    TextCi,
+    /// Text compared exactly.
+    Text,
+    Bool,
+    DateTime,
+}
+
+impl Field {
+    pub fn ty(self) -> FieldType {
+        use Field::*;
+        match self {
+            UserId | UserExternalId | GroupId | GroupExternalId | MemberValue => FieldType::Text,
+            UserName | UserDisplayName | GivenName | FamilyName | Locale | EmailValue
+            | EmailType | GroupDisplayName => FieldType::TextCi,
+            Active | EmailPrimary => FieldType::Bool,
+            UserCreated | UserLastModified | GroupCreated | GroupLastModified => {
+                FieldType::DateTime
+            }
+        }
+    }
+}
+
+/// A typed comparison value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    Bool(bool),
+    Text(String),
+    Time(Micros),
+}
+
+/// A filter resolved against a schema; what the store compiles to SQL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    Cmp(Field, CompareOp, Scalar),
+    Present(Field),
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    Not(Box<Cond>),
+    /// Some element of the collection satisfies the inner condition (over its sub-fields).
+    Any(Collection, Option<Box<Cond>>),
+}
+
+/// Which resource a filter is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    User,
+    Group,
+}
+
+enum Resolved {
+    Field(Field),
+    /// A multi-valued attribute: the sub-field compared when none is named.
+    Multi(Collection, Field),
+}
+
+fn unknown(attr: &AttrPath) -> CoreError {
+    CoreError::InvalidFilter(format!("unknown or unfilterable attribute {attr}"))
+}
+
+fn resolve_attr(res: Resource, attr: &AttrPath) -> Result<Resolved, CoreError> {
+    let core = match res {
+        Resource::User => USER_SCHEMA,
+        Resource::Group => GROUP_SCHEMA,
+    };
+    if let Some(uri) = &attr.uri {
+        if !uri.eq_ignore_ascii_case(core) {
+            return Err(unknown(attr));
+        }
+    }
+    let name = attr.name.to_ascii_lowercase();
+    let sub = attr.sub.as_deref().map(str::to_ascii_lowercase);
+    let f = match (res, name.as_str(), sub.as_deref()) {
+        (Resource::User, "id", None) => Field::UserId,
+        (Resource::User, "username", None) => Field::UserName,
+        (Resource::User, "externalid", None) => Field::UserExternalId,
+        (Resource::User, "displayname", None) => Field::UserDisplayName,
+        (Resource::User, "name", Some("givenname")) => Field::GivenName,
+        (Resource::User, "name", Some("familyname")) => Field::FamilyName,
+        (Resource::User, "active", None) => Field::Active,
+        (Resource::User, "locale", None) => Field::Locale,
+        (Resource::User, "meta", Some("created")) => Field::UserCreated,
+        (Resource::User, "meta", Some("lastmodified")) => Field::UserLastModified,
+        (Resource::User, "emails", None) => {
+            return Ok(Resolved::Multi(Collection::Emails, Field::EmailValue))
+        }
+        (Resource::User, "emails", Some(s)) => {
+            return email_sub(s)
+                .map(|f| Resolved::Multi(Collection::Emails, f))
+                .ok_or_else(|| unknown(attr))
+        }
+        (Resource::Group, "id", None) => Field::GroupId,
+        (Resource::Group, "displayname", None) => Field::GroupDisplayName,
+        (Resource::Group, "externalid", None) => Field::GroupExternalId,
+        (Resource::Group, "meta", Some("created")) => Field::GroupCreated,
+        (Resource::Group, "meta", Some("lastmodified")) => Field::GroupLastModified,
+        (Resource::Group, "members", None | Some("value")) => {
+            return Ok(Resolved::Multi(Collection::Members, Field::MemberValue))
+        }
+        _ => return Err(unknown(attr)),
+    };
+    Ok(Resolved::Field(f))
+}
+
+fn email_sub(s: &str) -> Option<Field> {
+    match s {
+        "value" => Some(Field::EmailValue),
+        "type" => Some(Field::EmailType),
+        "primary" => Some(Field::EmailPrimary),
+        _ => None,
+    }
+}
+
+fn member_sub(s: &str) -> Option<Field> {
+    (s == "value").then_some(Field::MemberValue)
+}
+
+/// Resolves a filter over users or groups.
+pub fn resolve(res: Resource, f: &Filter) -> Result<Cond, CoreError> {
+    Ok(match f {
+        Filter::And(a, b) => Cond::And(Box::new(resolve(res, a)?), Box::new(resolve(res, b)?)),
+        Filter::Or(a, b) => Cond::Or(Box::new(resolve(res, a)?), Box::new(resolve(res, b)?)),
+        Filter::Not(a) => Cond::Not(Box::new(resolve(res, a)?)),
+        Filter::Present(attr) => match resolve_attr(res, attr)? {
+            Resolved::Field(f) => Cond::Present(f),
+            Resolved::Multi(c, f) if attr.sub.is_some() => {
+                Cond::Any(c, Some(Box::new(Cond::Present(f))))
+            }
+            Resolved::Multi(c, _) => Cond::Any(c, None),
+        },
+        Filter::Compare { attr, op, value } => match resolve_attr(res, attr)? {
+            Resolved::Field(f) => compare(f, *op, value)?,
+            Resolved::Multi(c, f) => Cond::Any(c, Some(Box::new(compare(f, *op, value)?))),
+        },
+        Filter::ValuePath { attr, filter } => {
+            let Resolved::Multi(c, _) = resolve_attr(res, attr)? else {
+                return Err(CoreError::InvalidFilter(format!(
+                    "{attr} is not multi-valued; a [filter] needs a multi-valued attribute"
+                )));
+            };
+            Cond::Any(c, Some(Box::new(resolve_sub(c, filter)?)))
+        }
+    })
+}
+
+/// Resolves the inside of `emails[...]`: names are sub-attributes of the collection.
+fn resolve_sub(c: Collection, f: &Filter) -> Result<Cond, CoreError> {
+    let field = |attr: &AttrPath| -> Result<Field, CoreError> {
+        let name = attr.name.to_ascii_lowercase();
+        let found = match c {
+            Collection::Emails => email_sub(&name),
+            Collection::Members => member_sub(&name),
+        };
+        match found {
+            Some(f) if attr.sub.is_none() && attr.uri.is_none() => Ok(f),
+            _ => Err(unknown(attr)),
+        }
+    };
+    Ok(match f {
+        Filter::And(a, b) => Cond::And(Box::new(resolve_sub(c, a)?), Box::new(resolve_sub(c, b)?)),
+        Filter::Or(a, b) => Cond::Or(Box::new(resolve_sub(c, a)?), Box::new(resolve_sub(c, b)?)),
+        Filter::Not(a) => Cond::Not(Box::new(resolve_sub(c, a)?)),
+        Filter::Present(attr) => Cond::Present(field(attr)?),
+        Filter::Compare { attr, op, value } => compare(field(attr)?, *op, value)?,
+        Filter::ValuePath { attr, .. } => {
+            return Err(CoreError::InvalidFilter(format!(
+                "value filters cannot be nested ({attr}[...] inside [...])"
+            )))
+        }
+    })
+}
+
+fn compare(f: Field, op: CompareOp, value: &Value) -> Result<Cond, CoreError> {
+    use CompareOp::*;
+    let mismatch = |expected: &str| {
+        CoreError::InvalidFilter(format!(
+            "{f:?} compares with {expected}; {op:?} {value} does not fit",
+            f = f,
+            op = op.as_str()
+        ))
+    };
+    if *value == Value::Null {
+        // RFC 7644 §3.4.2.2: null compares as "no value".
+        return match op {
+            Eq => Ok(Cond::Not(Box::new(Cond::Present(f)))),
+            Ne => Ok(Cond::Present(f)),
+            _ => Err(mismatch("eq or ne for null")),
+        };
+    }
+    let scalar = match (f.ty(), value) {
+        (FieldType::TextCi, Value::String(s)) => Scalar::Text(fold(s)),
+        (FieldType::Text, Value::String(s)) => {
+            if matches!(f, Field::UserId | Field::GroupId | Field::MemberValue) {
+                // Ids are stored in canonical lower-case hyphenated form.
+                Scalar::Text(Uuid::parse_str(s).map(|u| u.to_string()).unwrap_or_else(|_| s.clone()))
+            } else {
+                Scalar::Text(s.clone())
+            }
+        }
+        (FieldType::Bool, Value::Bool(b)) => {
+            if !matches!(op, Eq | Ne) {
+                return Err(mismatch("eq or ne"));
+            }
+            Scalar::Bool(*b)
+        }
+        (FieldType::DateTime, Value::String(s)) => {
+            if matches!(op, Co | Sw | Ew) {
+                return Err(mismatch("eq ne gt ge lt le"));
+            }
+            Scalar::Time(parse_datetime(s).ok_or_else(|| {
+                CoreError::InvalidFilter(format!("{s:?} is not an RFC 3339 date-time"))
+            })?)
+        }
+        (FieldType::TextCi | FieldType::Text, _) => return Err(mismatch("a \"string\"")),
+        (FieldType::Bool, _) => return Err(mismatch("true or false")),
+        (FieldType::DateTime, _) => return Err(mismatch("a \"date-time\" string")),
+    };
+    Ok(Cond::Cmp(f, op, scalar))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::parse_filter;
+
+    fn user(s: &str) -> Result<Cond, CoreError> {
+        resolve(Resource::User, &parse_filter(s)?)
+    }
+
+    #[test]
+    fn folds_case_insensitive_values() {
+        assert_eq!(
+            user(r#"USERNAME eq "BJensen""#).unwrap(),
+            Cond::Cmp(Field::UserName, CompareOp::Eq, Scalar::Text("bjensen".into()))
+        );
+    }
+
+    #[test]
+    fn emails_value_path() {
+        let c = user(r#"emails[type eq "work" and value eq "A@x.com"]"#).unwrap();
+        let Cond::Any(Collection::Emails, Some(inner)) = c else { panic!("{c:?}") };
+        assert!(matches!(*inner, Cond::And(..)));
+        assert!(matches!(user("emails.value co \"x\"").unwrap(), Cond::Any(Collection::Emails, Some(_))));
+    }
+
+    #[test]
+    fn type_errors_are_invalid_filter() {
+        for bad in [
+            "active eq \"yes\"", "active gt true", "userName eq true", "meta.created gt \"yesterday\"",
+            "nosuch eq \"x\"", "emails[nosuch eq \"x\"]", "userName[value eq \"x\"]",
+            "urn:x:y:userName eq \"a\"",
+        ] {
+            assert!(matches!(user(bad), Err(CoreError::InvalidFilter(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn null_means_absent() {
+        assert_eq!(
+            user("externalId eq null").unwrap(),
+            Cond::Not(Box::new(Cond::Present(Field::UserExternalId)))
+        );
+    }
+}

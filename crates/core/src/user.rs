@@ -1,0 +1,210 @@
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{CoreError, Micros};
+
+/// Longest userName accepted; a directory login longer than this is a mistake, not data.
+pub const MAX_USER_NAME_LEN: usize = 256;
+/// Longest free-text attribute (displayName, externalId, email value ...).
+pub const MAX_TEXT_LEN: usize = 1024;
+
+/// A login name. SCIM says userName is unique and not case-exact, so equality and the
+/// uniqueness key use [`UserName::key`], a Unicode lower-case fold computed here (not by the
+/// database, whose `lower()` differs between SQLite and PostgreSQL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserName(String);
+
+impl UserName {
+    pub fn parse(raw: &str) -> Result<Self, CoreError> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(CoreError::invalid_value("userName must not be empty"));
+        }
+        if s.chars().count() > MAX_USER_NAME_LEN {
+            return Err(CoreError::invalid_value(format!(
+                "userName is longer than {MAX_USER_NAME_LEN} characters"
+            )));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(CoreError::invalid_value(
+                "userName must not contain control characters",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The case-folded form used for uniqueness and comparisons.
+    pub fn key(&self) -> String {
+        fold(&self.0)
+    }
+}
+
+/// Case folding shared by every case-insensitive attribute (userName, email values).
+pub fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// Validates an optional free-text attribute.
+pub fn check_text(name: &str, value: &str) -> Result<(), CoreError> {
+    if value.chars().count() > MAX_TEXT_LEN {
+        return Err(CoreError::invalid_value(format!(
+            "{name} is longer than {MAX_TEXT_LEN} characters"
+        )));
+    }
+    if value.contains('\0') {
+        return Err(CoreError::invalid_value(format!(
+            "{name} must not contain NUL characters"
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Email {
+    pub value: String,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub primary: bool,
+}
+
+impl Email {
+    pub fn validate(&self) -> Result<(), CoreError> {
+        check_text("emails.value", &self.value)?;
+        if self.value.trim().is_empty() {
+            return Err(CoreError::invalid_value("emails.value must not be empty"));
+        }
+        if let Some(k) = &self.kind {
+            check_text("emails.type", k)?;
+        }
+        Ok(())
+    }
+}
+
+/// Version and timestamps every resource carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub created: Micros,
+    pub last_modified: Micros,
+    pub version: i64,
+}
+
+impl Meta {
+    /// Weak ETag built from the version (RFC 7644 §3.14).
+    pub fn etag(&self) -> String {
+        format!("W/\"{}\"", self.version)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// Internal key; CVAT shows it as the integer id.
+    pub seq: i64,
+    /// The public id in every string-id dialect.
+    pub id: Uuid,
+    pub user_name: UserName,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub emails: Vec<Email>,
+    pub active: bool,
+    pub locale: Option<String>,
+    pub meta: Meta,
+}
+
+impl User {
+    /// Checks invariants that hold whatever dialect wrote the user.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        validate_fields(
+            &self.emails,
+            [
+                ("externalId", &self.external_id),
+                ("displayName", &self.display_name),
+                ("name.givenName", &self.given_name),
+                ("name.familyName", &self.family_name),
+                ("locale", &self.locale),
+            ],
+        )
+    }
+}
+
+fn validate_fields<const N: usize>(
+    emails: &[Email],
+    texts: [(&str, &Option<String>); N],
+) -> Result<(), CoreError> {
+    for (name, v) in texts {
+        if let Some(v) = v {
+            check_text(name, v)?;
+        }
+    }
+    for e in emails {
+        e.validate()?;
+    }
+    if emails.iter().filter(|e| e.primary).count() > 1 {
+        return Err(CoreError::invalid_value(
+            "at most one email may have primary: true",
+        ));
+    }
+    Ok(())
+}
+
+/// What a dialect supplies to create (or upsert) a user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub user_name: UserName,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub emails: Vec<Email>,
+    pub active: bool,
+    pub locale: Option<String>,
+    /// An argon2id PHC string, never a clear password.
+    pub password_hash: Option<String>,
+}
+
+impl NewUser {
+    pub fn new(user_name: UserName) -> Self {
+        Self {
+            user_name,
+            external_id: None,
+            display_name: None,
+            given_name: None,
+            family_name: None,
+            emails: Vec::new(),
+            active: true,
+            locale: None,
+            password_hash: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), CoreError> {
+        validate_fields(
+            &self.emails,
+            [
+                ("externalId", &self.external_id),
+                ("displayName", &self.display_name),
+                ("name.givenName", &self.given_name),
+                ("name.familyName", &self.family_name),
+                ("locale", &self.locale),
+            ],
+        )
+    }
+
+    /// Copies the writable attributes onto an existing user (the upsert path).
+    pub fn apply_to(&self, user: &mut User) {
+        user.user_name = self.user_name.clone();
+        user.external_id = self.external_id.clone();
+        user.display_name = self.display_name.clone();
+        user.given_name = self.given_name.clone();
+        user.family_name = self.family_name.clone();
+        user.emails = self.emails.clone();
+        user.active = self.active;
+        user.locale = self.locale.clone();
+    }
+}

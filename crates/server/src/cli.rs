@@ -1,0 +1,100 @@
+//! Command line and environment settings. Every flag has a `ROSTER_*` variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "roster", version, about = "Roster: a user and group directory server (SCIM 2.0 and vendor dialects)")]
+pub struct Cli {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DbArgs {
+    /// Database URL. `sqlite:///abs/path/roster.db` (created on first start). Default: an
+    /// SQLite file `roster.db` in the data directory.
+    #[arg(long, env = "ROSTER_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Directory for the default SQLite database (used when no database URL is given).
+    #[arg(long, env = "ROSTER_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+    /// Most connections in the read pool.
+    #[arg(long, env = "ROSTER_DB_MAX_CONNECTIONS", default_value_t = 4, global = true)]
+    pub db_max_connections: u32,
+}
+
+impl DbArgs {
+    pub fn url(&self) -> anyhow::Result<String> {
+        match &self.database_url {
+            Some(u) => Ok(u.clone()),
+            None => {
+                let dir = std::path::absolute(&self.data_dir)?;
+                Ok(format!("sqlite://{}", dir.join("roster.db").display()))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (migrations run on start).
+    Serve(ServeArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage users' permissions.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Public base URL used in `meta.location` and member `$ref` (e.g. https://dir.example.com).
+    /// Default: `http://` + the request's Host header.
+    #[arg(long, env = "ROSTER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    #[arg(long, env = "ROSTER_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Seconds a request may take before it is answered with 503.
+    #[arg(long, env = "ROSTER_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// userName of the first admin, created on an EMPTY database only.
+    #[arg(long, env = "ROSTER_BOOTSTRAP_ADMIN")]
+    pub bootstrap_admin: Option<String>,
+    /// Password of the first admin (stored as argon2id).
+    #[arg(long, env = "ROSTER_BOOTSTRAP_PASSWORD", hide_env_values = true)]
+    pub bootstrap_password: Option<String>,
+    /// API token secret of the first admin (stored as SHA-256).
+    #[arg(long, env = "ROSTER_BOOTSTRAP_TOKEN", hide_env_values = true)]
+    pub bootstrap_token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a new API token for a user and print it (only the token) on stdout.
+    Issue {
+        /// The user's SCIM userName.
+        #[arg(long)]
+        user: String,
+        /// A label to recognise the token by.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Grant a permission (manage-organization, manage-groups) to a user.
+    Grant { username: String, permission: String },
+    /// Revoke a permission from a user.
+    Revoke { username: String, permission: String },
+}

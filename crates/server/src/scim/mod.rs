@@ -1,0 +1,67 @@
+//! Standard SCIM 2.0 at `/scim/v2` (RFC 7643/7644), plus the machinery the ODM profile
+//! shares (errors, body parsing, rendering). Differences from ODM on purpose: full filter
+//! grammar, inactive users listed with `active: false`, DELETE removes, group create takes
+//! members, group PATCH answers 200 with the group, ETags / If-Match honoured.
+
+pub mod body;
+pub mod error;
+pub mod group_body;
+mod groups;
+pub mod render;
+pub mod request;
+pub mod user_body;
+mod users;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use roster_core::Principal;
+
+use crate::app::AppState;
+use error::ScimError;
+
+pub const ROOT: &str = "/scim/v2";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/Users", get(users::list).post(users::create))
+        .route("/Users/{id}", get(users::get).patch(users::patch).delete(users::delete))
+        .route("/Groups", get(groups::list).post(groups::create))
+        .route("/Groups/{id}", get(groups::get).patch(groups::patch).delete(groups::delete))
+}
+
+/// The caller of a `/scim/v2` route (`Authorization: Bearer <token>`).
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = crate::auth::bearer(&parts.headers);
+        let found = match token {
+            Some(t) => crate::auth::authenticate(state, &[t]).await?,
+            None => None,
+        };
+        found.map(Caller).ok_or_else(|| {
+            ScimError::new(
+                StatusCode::UNAUTHORIZED,
+                None,
+                "authentication required: send Authorization: Bearer <API token>",
+            )
+        })
+    }
+}
+
+fn ctx(c: &Caller) -> roster_store::WriteCtx {
+    roster_store::WriteCtx {
+        actor: Some(c.0.user_id.to_string()),
+        request_id: None,
+    }
+}
+
+/// In `/scim/v2` an id that is not a UUID names no resource: 404.
+fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, ScimError> {
+    request::parse_id(raw).ok_or_else(|| ScimError::not_found(format!("no {what} with id {raw:?}")))
+}

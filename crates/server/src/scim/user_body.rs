@@ -1,0 +1,64 @@
+//! Reads a SCIM User resource from a request body into the core's [`NewUser`].
+
+use roster_core::patch::{parse_bool, parse_email};
+use roster_core::{CoreError, NewUser, UserName};
+use serde_json::{Map, Value};
+
+/// A parsed user body; `password` is kept apart so each dialect decides what to do with it.
+pub struct UserBody {
+    pub user: NewUser,
+    pub password: Option<String>,
+    pub raw: Map<String, Value>,
+}
+
+fn text(o: &Map<String, Value>, key: &str) -> Result<Option<String>, CoreError> {
+    match o.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(CoreError::invalid_value(format!("{key} must be a string"))),
+    }
+}
+
+pub fn get_ci<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    o.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v).filter(|v| !v.is_null())
+}
+
+pub fn parse_user_body(v: &Value) -> Result<UserBody, CoreError> {
+    let o = v
+        .as_object()
+        .ok_or_else(|| CoreError::InvalidSyntax("a User must be a JSON object".into()))?;
+    if let Some(s) = get_ci(o, "schemas") {
+        let ok = s.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+        if !ok {
+            return Err(CoreError::invalid_value("schemas must be an array of schema URNs"));
+        }
+    }
+    let name = text(o, "userName")?.ok_or_else(|| CoreError::invalid_value("userName is required"))?;
+    let mut user = NewUser::new(UserName::parse(&name)?);
+    user.external_id = text(o, "externalId")?;
+    user.display_name = text(o, "displayName")?;
+    user.locale = text(o, "locale")?;
+    if let Some(n) = get_ci(o, "name") {
+        let n = n
+            .as_object()
+            .ok_or_else(|| CoreError::invalid_value("name must be an object"))?;
+        user.given_name = text(n, "givenName")?;
+        user.family_name = text(n, "familyName")?;
+    }
+    if let Some(a) = get_ci(o, "active") {
+        user.active = parse_bool(Some(a), "active")?;
+    }
+    if let Some(e) = get_ci(o, "emails") {
+        let arr = e
+            .as_array()
+            .ok_or_else(|| CoreError::invalid_value("emails must be an array"))?;
+        user.emails = arr.iter().map(parse_email).collect::<Result<_, _>>()?;
+    }
+    let password = text(o, "password")?;
+    user.validate()?;
+    Ok(UserBody {
+        user,
+        password,
+        raw: o.clone(),
+    })
+}

@@ -1,0 +1,154 @@
+//! Persistence for the directory model: one [`Store`] trait, one module per backend.
+//! Every write is one transaction; filters arrive as typed [`Cond`]s and are compiled to
+//! parameterised SQL in [`sql`], never evaluated over a whole table in Rust.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod error;
+pub mod sql;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use roster_core::group::GroupChange;
+use roster_core::schema::Cond;
+use roster_core::secret::NewToken;
+use roster_core::{
+    CoreError, Group, NewGroup, NewUser, Page, PageRequest, Permission, Principal, Role, User,
+    UserName,
+};
+use uuid::Uuid;
+
+pub use error::StoreError;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Who made a change and under which request: written to the audit log with the change.
+#[derive(Debug, Clone, Default)]
+pub struct WriteCtx {
+    pub actor: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// A change to apply to a loaded user inside the write transaction.
+pub type UserEdit<'a> = &'a (dyn Fn(&mut User) -> Result<(), CoreError> + Send + Sync);
+
+/// Which users a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    pub filter: Option<Cond>,
+    pub only_active: bool,
+    pub page: PageRequest,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GroupQuery {
+    pub filter: Option<Cond>,
+    /// Only groups this user (seq) is a member of.
+    pub member: Option<i64>,
+    pub with_members: bool,
+    pub page: PageRequest,
+}
+
+/// What the bootstrap creates, all in one transaction.
+pub struct Bootstrap {
+    pub admin: NewUser,
+    pub token: NewToken,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Answers when the database does (for /healthz).
+    async fn ping(&self) -> Result<()>;
+    /// Closes every connection (graceful shutdown).
+    async fn close(&self);
+
+    /// Creates the first admin with every permission, unless any user exists.
+    /// Returns false when the database was not empty.
+    async fn bootstrap(&self, ctx: &WriteCtx, b: &Bootstrap) -> Result<bool>;
+
+    async fn create_user(&self, ctx: &WriteCtx, new: &NewUser) -> Result<User>;
+    /// Creates, or updates the user with the same userName (case-insensitively).
+    /// Returns the user and whether it was created.
+    async fn upsert_user(&self, ctx: &WriteCtx, new: &NewUser) -> Result<(User, bool)>;
+    async fn get_user(&self, id: Uuid) -> Result<Option<User>>;
+    async fn find_user_by_name(&self, name: &UserName) -> Result<Option<User>>;
+    async fn list_users(&self, q: &UserQuery) -> Result<Page<User>>;
+    /// Loads, edits and writes back one user in a transaction; `if_match` is the version
+    /// the caller saw (optimistic concurrency).
+    async fn update_user(
+        &self,
+        ctx: &WriteCtx,
+        id: Uuid,
+        if_match: Option<i64>,
+        edit: UserEdit<'_>,
+    ) -> Result<User>;
+    async fn delete_user(&self, ctx: &WriteCtx, id: Uuid, if_match: Option<i64>) -> Result<()>;
+    async fn set_permission(
+        &self,
+        ctx: &WriteCtx,
+        user: &UserName,
+        permission: Permission,
+        granted: bool,
+    ) -> Result<()>;
+
+    async fn create_token(
+        &self,
+        ctx: &WriteCtx,
+        user: &UserName,
+        name: Option<&str>,
+        token: &NewToken,
+    ) -> Result<()>;
+    /// The active user owning a valid token with this SHA-256 hash.
+    async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>>;
+
+    async fn create_group(&self, ctx: &WriteCtx, new: &NewGroup) -> Result<Group>;
+    async fn get_group(&self, id: Uuid, with_members: bool) -> Result<Option<Group>>;
+    /// The user's role in the group, or `None` if not a member; `Err(NotFound)` if the
+    /// group does not exist.
+    async fn member_role(&self, group: Uuid, user_seq: i64) -> Result<Option<Role>>;
+    async fn list_groups(&self, q: &GroupQuery) -> Result<Page<Group>>;
+    /// Applies a change in one transaction; returns the group without members.
+    async fn modify_group(
+        &self,
+        ctx: &WriteCtx,
+        id: Uuid,
+        if_match: Option<i64>,
+        change: &GroupChange,
+    ) -> Result<Group>;
+    async fn delete_group(&self, ctx: &WriteCtx, id: Uuid, if_match: Option<i64>) -> Result<()>;
+}
+
+/// Opens the backend named by a database URL and runs its migrations.
+pub async fn open(url: &str, opts: &OpenOptions) -> Result<std::sync::Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url, opts).await?))
+    } else {
+        Err(StoreError::Config(format!(
+            "unsupported database URL {:?}: expected sqlite:///path/to/roster.db",
+            redact(url)
+        )))
+    }
+}
+
+/// Connection settings shared by the backends.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    pub max_connections: u32,
+    pub busy_timeout: std::time::Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 4,
+            busy_timeout: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
+/// Hides a password in a URL before it is logged.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", url.get(..s).unwrap_or(""), url.get(at + 1..).unwrap_or("")),
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,221 @@
+//! Compiles a typed filter ([`Cond`]) into a parameterised SQL boolean expression.
+//! Values never enter the SQL text: each becomes a placeholder and an [`Arg`].
+//! The SQL is kept to what SQLite and PostgreSQL share (EXISTS, LIKE ... ESCAPE).
+
+use roster_core::filter::CompareOp;
+use roster_core::schema::{Collection, Cond, Field, FieldType, Scalar};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// How the backend spells placeholders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholder {
+    /// SQLite: `?`
+    Question,
+    /// PostgreSQL: `$1`, `$2`, ...
+    Dollar,
+}
+
+/// A SQL fragment being built with its arguments.
+#[derive(Debug, Clone)]
+pub struct Sql {
+    pub text: String,
+    pub args: Vec<Arg>,
+    style: Placeholder,
+}
+
+impl Sql {
+    pub fn new(style: Placeholder) -> Self {
+        Self {
+            text: String::new(),
+            args: Vec::new(),
+            style,
+        }
+    }
+
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    pub fn bind(&mut self, a: Arg) -> &mut Self {
+        self.args.push(a);
+        match self.style {
+            Placeholder::Question => self.text.push('?'),
+            Placeholder::Dollar => {
+                let n = self.args.len();
+                self.text.push_str(&format!("${n}"));
+            }
+        }
+        self
+    }
+}
+
+/// Column expression for a field; `u` = users, `e` = user_emails, `g` = groups,
+/// `mu` = the member's users row.
+fn column(f: Field) -> &'static str {
+    match f {
+        Field::UserId => "u.id",
+        Field::UserName => "u.user_name_key",
+        Field::UserExternalId => "u.external_id",
+        // No folded column for these: lower() matches Roster's fold for ASCII text.
+        Field::UserDisplayName => "lower(u.display_name)",
+        Field::GivenName => "lower(u.given_name)",
+        Field::FamilyName => "lower(u.family_name)",
+        Field::Locale => "lower(u.locale)",
+        Field::Active => "u.active",
+        Field::UserCreated => "u.created_at",
+        Field::UserLastModified => "u.modified_at",
+        Field::EmailValue => "e.value_key",
+        Field::EmailType => "e.type_key",
+        Field::EmailPrimary => "e.is_primary",
+        Field::GroupId => "g.id",
+        Field::GroupDisplayName => "g.display_name_key",
+        Field::GroupExternalId => "g.external_id",
+        Field::GroupCreated => "g.created_at",
+        Field::GroupLastModified => "g.modified_at",
+        Field::MemberValue => "mu.id",
+    }
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn arg(s: &Scalar) -> Arg {
+    match s {
+        Scalar::Bool(b) => Arg::Int(i64::from(*b)),
+        Scalar::Text(t) => Arg::Text(t.clone()),
+        Scalar::Time(t) => Arg::Int(*t),
+    }
+}
+
+/// Appends the SQL for `c` to `sql`.
+pub fn compile(c: &Cond, sql: &mut Sql) {
+    match c {
+        Cond::And(a, b) => {
+            sql.push("(");
+            compile(a, sql);
+            sql.push(" AND ");
+            compile(b, sql);
+            sql.push(")");
+        }
+        Cond::Or(a, b) => {
+            sql.push("(");
+            compile(a, sql);
+            sql.push(" OR ");
+            compile(b, sql);
+            sql.push(")");
+        }
+        Cond::Not(a) => {
+            // NOT over a comparison with NULL is NULL in SQL; COALESCE keeps "not" total.
+            sql.push("NOT COALESCE(");
+            compile(a, sql);
+            sql.push(", FALSE)");
+        }
+        Cond::Present(f) => {
+            let col = column(*f);
+            match f.ty() {
+                FieldType::Text | FieldType::TextCi => {
+                    sql.push(&format!("({col} IS NOT NULL AND {col} <> '')"));
+                }
+                FieldType::Bool | FieldType::DateTime => {
+                    sql.push(&format!("{col} IS NOT NULL"));
+                }
+            }
+        }
+        Cond::Cmp(f, op, v) => {
+            let col = column(*f);
+            match op {
+                CompareOp::Eq => {
+                    sql.push(&format!("{col} = ")).bind(arg(v));
+                }
+                CompareOp::Ne => {
+                    sql.push(&format!("({col} IS NULL OR {col} <> ")).bind(arg(v)).push(")");
+                }
+                CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
+                    let sym = match op {
+                        CompareOp::Gt => ">",
+                        CompareOp::Ge => ">=",
+                        CompareOp::Lt => "<",
+                        _ => "<=",
+                    };
+                    sql.push(&format!("{col} {sym} ")).bind(arg(v));
+                }
+                CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
+                    let Scalar::Text(t) = v else {
+                        // The schema resolver only lets text reach co/sw/ew.
+                        sql.push("FALSE");
+                        return;
+                    };
+                    let e = escape_like(t);
+                    let pattern = match op {
+                        CompareOp::Co => format!("%{e}%"),
+                        CompareOp::Sw => format!("{e}%"),
+                        _ => format!("%{e}"),
+                    };
+                    sql.push(&format!("{col} LIKE "))
+                        .bind(Arg::Text(pattern))
+                        .push(" ESCAPE '\\'");
+                }
+            }
+        }
+        Cond::Any(coll, inner) => {
+            match coll {
+                Collection::Emails => {
+                    sql.push("EXISTS (SELECT 1 FROM user_emails e WHERE e.user_seq = u.seq");
+                }
+                Collection::Members => {
+                    sql.push("EXISTS (SELECT 1 FROM memberships m JOIN users mu ON mu.seq = m.user_seq WHERE m.group_seq = g.seq");
+                }
+            }
+            if let Some(inner) = inner {
+                sql.push(" AND ");
+                compile(inner, sql);
+            }
+            sql.push(")");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roster_core::filter::parse_filter;
+    use roster_core::schema::{resolve, Resource};
+
+    fn sql(f: &str) -> Sql {
+        let c = resolve(Resource::User, &parse_filter(f).unwrap()).unwrap();
+        let mut s = Sql::new(Placeholder::Dollar);
+        compile(&c, &mut s);
+        s
+    }
+
+    #[test]
+    fn values_are_parameters_never_text() {
+        let s = sql(r#"userName eq "x' OR 1=1 --" or emails[type eq "work" and value co "50%_"]"#);
+        assert!(!s.text.contains("1=1"));
+        assert_eq!(
+            s.text,
+            "(u.user_name_key = $1 OR EXISTS (SELECT 1 FROM user_emails e WHERE e.user_seq = u.seq AND (e.type_key = $2 AND e.value_key LIKE $3 ESCAPE '\\')))"
+        );
+        assert_eq!(s.args[2], Arg::Text("%50\\%\\_%".into()));
+    }
+
+    #[test]
+    fn booleans_and_times_bind_as_integers() {
+        let s = sql(r#"active eq false and meta.lastModified gt "2026-01-01T00:00:00Z""#);
+        assert_eq!(s.args, vec![Arg::Int(0), Arg::Int(1_767_225_600_000_000)]);
+    }
+}
