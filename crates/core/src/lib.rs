@@ -1,6 +1,11 @@
 //! Roster's directory model. Nothing here knows about HTTP or SQL: dialect modules
 //! translate their wire shapes into these types, and the store persists them.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 pub mod error;
 pub mod filter;

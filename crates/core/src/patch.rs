@@ -37,10 +37,11 @@ pub fn parse_patch(body: &Json) -> Result<Vec<PatchOp>, CoreError> {
     let obj = body
         .as_object()
         .ok_or_else(|| syntax("a PATCH body must be a JSON object"))?;
-    let schemas = obj
-        .get("schemas")
-        .and_then(Json::as_array)
-        .ok_or_else(|| syntax(format!("schemas must be an array containing \"{PATCH_OP_URN}\"")))?;
+    let schemas = obj.get("schemas").and_then(Json::as_array).ok_or_else(|| {
+        syntax(format!(
+            "schemas must be an array containing \"{PATCH_OP_URN}\""
+        ))
+    })?;
     if !schemas.iter().any(|s| s.as_str() == Some(PATCH_OP_URN)) {
         return Err(syntax(format!("schemas must contain \"{PATCH_OP_URN}\"")));
     }
@@ -57,14 +58,22 @@ pub fn parse_patch(body: &Json) -> Result<Vec<PatchOp>, CoreError> {
             ops.len()
         )));
     }
-    ops.iter().enumerate().map(|(i, op)| parse_op(i, op)).collect()
+    ops.iter()
+        .enumerate()
+        .map(|(i, op)| parse_op(i, op))
+        .collect()
 }
 
 fn parse_op(i: usize, op: &Json) -> Result<PatchOp, CoreError> {
     let o = op
         .as_object()
         .ok_or_else(|| syntax(format!("Operations[{i}] must be an object")))?;
-    let kind = match o.get("op").and_then(Json::as_str).map(str::to_ascii_lowercase).as_deref() {
+    let kind = match o
+        .get("op")
+        .and_then(Json::as_str)
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("add") => OpKind::Add,
         Some("replace") => OpKind::Replace,
         Some("remove") => OpKind::Remove,
@@ -77,7 +86,11 @@ fn parse_op(i: usize, op: &Json) -> Result<PatchOp, CoreError> {
     let path = match o.get("path") {
         None | Some(Json::Null) => None,
         Some(Json::String(p)) => Some(parse_path(p)?),
-        Some(_) => return Err(CoreError::InvalidPath(format!("Operations[{i}].path must be a string"))),
+        Some(_) => {
+            return Err(CoreError::InvalidPath(format!(
+                "Operations[{i}].path must be a string"
+            )))
+        }
     };
     let value = o.get("value").filter(|v| !v.is_null()).cloned();
     if kind != OpKind::Remove && value.is_none() {
@@ -90,7 +103,11 @@ fn parse_op(i: usize, op: &Json) -> Result<PatchOp, CoreError> {
             "Operations[{i}]: remove needs a path"
         )));
     }
-    Ok(PatchOp { op: kind, path, value })
+    Ok(PatchOp {
+        op: kind,
+        path,
+        value,
+    })
 }
 
 /// How a dialect treats attributes it does not edit.
@@ -199,7 +216,11 @@ fn flatten_no_path(map: &Map<String, Json>) -> Vec<(String, Json)> {
 /// The ODM SDK can only send an object as `value`, so `path: "displayName"` arrives with
 /// `value: {"displayName": "X"}`: unwrap such a one-key object aimed at a simple attribute.
 fn unwrap_named(path: &PatchPath, value: &Json) -> Json {
-    let leaf = path.sub.as_deref().or(path.attr.sub.as_deref()).unwrap_or(&path.attr.name);
+    let leaf = path
+        .sub
+        .as_deref()
+        .or(path.attr.sub.as_deref())
+        .unwrap_or(&path.attr.name);
     if let Json::Object(m) = value {
         if let Some((_, v)) = m.iter().find(|(k, _)| k.eq_ignore_ascii_case(leaf)) {
             return v.clone();
@@ -252,26 +273,31 @@ fn apply_user_path(
         match v {
             None | Some(Json::Null) => Ok(None),
             Some(Json::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(CoreError::invalid_value(format!("{} must be a string", path.attr))),
+            Some(_) => Err(CoreError::invalid_value(format!(
+                "{} must be a string",
+                path.attr
+            ))),
         }
     };
     let removing = op == OpKind::Remove;
-    let new_text = if removing { None } else { text(&value)? };
+    let new_text = || if removing { Ok(None) } else { text(&value) };
     match attr {
         UserAttr::UserName => {
-            let s = new_text.ok_or_else(|| {
+            let s = new_text()?.ok_or_else(|| {
                 CoreError::invalid_value("userName is required and cannot be removed")
             })?;
             user.user_name = UserName::parse(&s)?;
         }
-        UserAttr::ExternalId => user.external_id = new_text,
-        UserAttr::DisplayName => user.display_name = new_text,
-        UserAttr::GivenName => user.given_name = new_text,
-        UserAttr::FamilyName => user.family_name = new_text,
-        UserAttr::Locale => user.locale = new_text,
+        UserAttr::ExternalId => user.external_id = new_text()?,
+        UserAttr::DisplayName => user.display_name = new_text()?,
+        UserAttr::GivenName => user.given_name = new_text()?,
+        UserAttr::FamilyName => user.family_name = new_text()?,
+        UserAttr::Locale => user.locale = new_text()?,
         UserAttr::Active => {
             if removing {
-                return Err(CoreError::invalid_value("active cannot be removed; set it to false"));
+                return Err(CoreError::invalid_value(
+                    "active cannot be removed; set it to false",
+                ));
             }
             user.active = parse_bool(value.as_ref(), "active")?;
         }
@@ -286,7 +312,9 @@ pub fn parse_bool(v: Option<&Json>, name: &str) -> Result<bool, CoreError> {
         Some(Json::Bool(b)) => Ok(*b),
         Some(Json::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
         Some(Json::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
-        _ => Err(CoreError::invalid_value(format!("{name} must be true or false"))),
+        _ => Err(CoreError::invalid_value(format!(
+            "{name} must be true or false"
+        ))),
     }
 }
 
@@ -294,7 +322,11 @@ fn parse_emails(v: &Json) -> Result<Vec<Email>, CoreError> {
     let items: Vec<Json> = match v {
         Json::Array(a) => a.clone(),
         Json::Object(_) => vec![v.clone()],
-        _ => return Err(CoreError::invalid_value("emails must be an array of email objects")),
+        _ => {
+            return Err(CoreError::invalid_value(
+                "emails must be an array of email objects",
+            ))
+        }
     };
     items.iter().map(parse_email).collect()
 }
@@ -340,7 +372,9 @@ fn email_matches(e: &Email, f: &Filter) -> Result<bool, CoreError> {
         Filter::Compare { attr, op, value } => {
             let field = attr.name.to_ascii_lowercase();
             match (field.as_str(), value) {
-                ("value", Value::String(s)) => text_op(&e.value.to_lowercase(), *op, &s.to_lowercase()),
+                ("value", Value::String(s)) => {
+                    text_op(&e.value.to_lowercase(), *op, &s.to_lowercase())
+                }
                 ("type", Value::String(s)) => text_op(
                     &e.kind.clone().unwrap_or_default().to_lowercase(),
                     *op,
@@ -360,7 +394,9 @@ fn email_matches(e: &Email, f: &Filter) -> Result<bool, CoreError> {
             }
         }
         Filter::ValuePath { .. } => {
-            return Err(CoreError::InvalidFilter("nested value filters are not allowed".into()))
+            return Err(CoreError::InvalidFilter(
+                "nested value filters are not allowed".into(),
+            ))
         }
     })
 }
@@ -394,7 +430,11 @@ fn apply_emails(
                 user.emails.iter_mut().for_each(|e| e.primary = false);
             }
             for e in new {
-                if !user.emails.iter().any(|x| x.value.eq_ignore_ascii_case(&e.value)) {
+                if !user
+                    .emails
+                    .iter()
+                    .any(|x| x.value.eq_ignore_ascii_case(&e.value))
+                {
                     user.emails.push(e);
                 }
             }
@@ -444,13 +484,20 @@ fn apply_emails(
     Ok(())
 }
 
-fn set_email_sub(e: &mut Email, op: OpKind, sub: Option<&str>, value: Option<&Json>) -> Result<(), CoreError> {
+fn set_email_sub(
+    e: &mut Email,
+    op: OpKind,
+    sub: Option<&str>,
+    value: Option<&Json>,
+) -> Result<(), CoreError> {
     match sub.map(str::to_ascii_lowercase).as_deref() {
         None => {
             *e = parse_email(value.unwrap_or(&Json::Null))?;
         }
         Some("value") => match (op, value) {
-            (OpKind::Remove, _) => return Err(CoreError::invalid_value("emails.value is required")),
+            (OpKind::Remove, _) => {
+                return Err(CoreError::invalid_value("emails.value is required"))
+            }
             (_, Some(Json::String(s))) => e.value = s.clone(),
             _ => return Err(CoreError::invalid_value("emails.value must be a string")),
         },
@@ -462,7 +509,11 @@ fn set_email_sub(e: &mut Email, op: OpKind, sub: Option<&str>, value: Option<&Js
         Some("primary") => {
             e.primary = op != OpKind::Remove && parse_bool(value, "emails.primary")?;
         }
-        Some(other) => return Err(CoreError::InvalidPath(format!("emails has no sub-attribute {other}"))),
+        Some(other) => {
+            return Err(CoreError::InvalidPath(format!(
+                "emails has no sub-attribute {other}"
+            )))
+        }
     }
     Ok(())
 }
@@ -515,7 +566,10 @@ fn group_path(
             )))
         }
         "displayname" | "externalid" if path.filter.is_some() || path.attr.sub.is_some() => {
-            return Err(CoreError::InvalidPath(format!("{} is a simple attribute", path.attr.name)))
+            return Err(CoreError::InvalidPath(format!(
+                "{} is a simple attribute",
+                path.attr.name
+            )))
         }
         "displayname" | "externalid" => {}
         _ => return ignore_or_reject(path, unknown),
@@ -563,7 +617,11 @@ fn member_items(value: Option<&Json>) -> Result<Vec<(Uuid, Option<Role>)>, CoreE
     let items: Vec<&Json> = match value {
         Some(Json::Array(a)) => a.iter().collect(),
         Some(v @ Json::Object(_)) => vec![v],
-        _ => return Err(CoreError::invalid_value("members must be an array of {\"value\": \"<user id>\"} objects")),
+        _ => {
+            return Err(CoreError::invalid_value(
+                "members must be an array of {\"value\": \"<user id>\"} objects",
+            ))
+        }
     };
     items
         .into_iter()
@@ -571,10 +629,9 @@ fn member_items(value: Option<&Json>) -> Result<Vec<(Uuid, Option<Role>)>, CoreE
             let o = m.as_object().ok_or_else(|| {
                 CoreError::invalid_value("each member must be an object with a value")
             })?;
-            let id = o
-                .get("value")
-                .and_then(Json::as_str)
-                .ok_or_else(|| CoreError::invalid_value("each member needs a string value (the user id)"))?;
+            let id = o.get("value").and_then(Json::as_str).ok_or_else(|| {
+                CoreError::invalid_value("each member needs a string value (the user id)")
+            })?;
             let role = match o.get("role") {
                 None | Some(Json::Null) => None,
                 Some(Json::String(r)) => Some(r.parse::<Role>()?),
@@ -592,7 +649,11 @@ fn filter_member_ids(f: &Filter, out: &mut Vec<Uuid>) -> Result<(), CoreError> {
             filter_member_ids(a, out)?;
             filter_member_ids(b, out)
         }
-        Filter::Compare { attr, op: CompareOp::Eq, value: Value::String(s) } if attr.is("value") => {
+        Filter::Compare {
+            attr,
+            op: CompareOp::Eq,
+            value: Value::String(s),
+        } if attr.is("value") => {
             out.push(parse_member_id(s)?);
             Ok(())
         }
@@ -608,7 +669,11 @@ fn members_op(
     path: &PatchPath,
     value: Option<&Json>,
 ) -> Result<(), CoreError> {
-    let sub = path.sub.as_deref().or(path.attr.sub.as_deref()).map(str::to_ascii_lowercase);
+    let sub = path
+        .sub
+        .as_deref()
+        .or(path.attr.sub.as_deref())
+        .map(str::to_ascii_lowercase);
     match (&path.filter, op, sub.as_deref()) {
         (None, OpKind::Add, None) => change.members.push(MemberOp::Add(member_items(value)?)),
         (None, OpKind::Replace, None) => {
@@ -623,7 +688,10 @@ fn members_op(
         (None, OpKind::Remove, None) => match value {
             // Entra ID style: remove with a value listing the members.
             Some(v) => change.members.push(MemberOp::Remove(
-                member_items(Some(v))?.into_iter().map(|(id, _)| id).collect(),
+                member_items(Some(v))?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect(),
             )),
             None => change.members.push(MemberOp::RemoveAll),
         },
@@ -635,19 +703,26 @@ fn members_op(
         (Some(f), OpKind::Add | OpKind::Replace, Some("role")) => {
             let role = match value.map(|v| unwrap_named(path, v)) {
                 Some(Json::String(r)) => r.parse::<Role>()?,
-                _ => return Err(CoreError::invalid_value("members[...].role must be \"admin\" or \"member\"")),
+                _ => {
+                    return Err(CoreError::invalid_value(
+                        "members[...].role must be \"admin\" or \"member\"",
+                    ))
+                }
             };
             let mut ids = Vec::new();
             filter_member_ids(f, &mut ids)?;
-            change
-                .members
-                .push(MemberOp::Add(ids.into_iter().map(|id| (id, Some(role))).collect()));
+            change.members.push(MemberOp::Add(
+                ids.into_iter().map(|id| (id, Some(role))).collect(),
+            ));
         }
         _ => {
             return Err(CoreError::InvalidPath(format!(
                 "unsupported members operation {op:?} on path {}{}",
                 path.attr,
-                path.filter.as_ref().map(|f| format!("[{f}]")).unwrap_or_default()
+                path.filter
+                    .as_ref()
+                    .map(|f| format!("[{f}]"))
+                    .unwrap_or_default()
             )))
         }
     }
@@ -669,17 +744,31 @@ mod tests {
             display_name: Some("Barbara".into()),
             given_name: None,
             family_name: None,
-            emails: vec![Email { value: "b@x.com".into(), kind: Some("work".into()), primary: true }],
+            emails: vec![Email {
+                value: "b@x.com".into(),
+                kind: Some("work".into()),
+                primary: true,
+            }],
             active: true,
             locale: None,
-            meta: Meta { created: 0, last_modified: 0, version: 1 },
+            meta: Meta {
+                created: 0,
+                last_modified: 0,
+                version: 1,
+            },
         }
     }
 
     const ALL: UserPatchProfile = UserPatchProfile {
         editable: &[
-            UserAttr::UserName, UserAttr::ExternalId, UserAttr::DisplayName, UserAttr::GivenName,
-            UserAttr::FamilyName, UserAttr::Active, UserAttr::Locale, UserAttr::Emails,
+            UserAttr::UserName,
+            UserAttr::ExternalId,
+            UserAttr::DisplayName,
+            UserAttr::GivenName,
+            UserAttr::FamilyName,
+            UserAttr::Active,
+            UserAttr::Locale,
+            UserAttr::Emails,
         ],
         read_only: &[],
         unknown: Unknown::Reject,
@@ -701,19 +790,41 @@ mod tests {
     #[test]
     fn odm_object_value_with_path_is_unwrapped() {
         let mut u = user();
-        apply_user_patch(&mut u, &ops(json!([{"op": "replace", "path": "displayName", "value": {"displayName": "X"}}])), &ALL).unwrap();
+        apply_user_patch(
+            &mut u,
+            &ops(json!([{"op": "replace", "path": "displayName", "value": {"displayName": "X"}}])),
+            &ALL,
+        )
+        .unwrap();
         assert_eq!(u.display_name.as_deref(), Some("X"));
     }
 
     #[test]
     fn read_only_and_unknown() {
         let mut u = user();
-        let e = apply_user_patch(&mut u, &ops(json!([{"op": "replace", "path": "id", "value": "x"}])), &ALL);
+        let e = apply_user_patch(
+            &mut u,
+            &ops(json!([{"op": "replace", "path": "id", "value": "x"}])),
+            &ALL,
+        );
         assert!(matches!(e, Err(CoreError::Mutability(_))));
-        let e = apply_user_patch(&mut u, &ops(json!([{"op": "replace", "path": "nickName2", "value": "x"}])), &ALL);
+        let e = apply_user_patch(
+            &mut u,
+            &ops(json!([{"op": "replace", "path": "nickName2", "value": "x"}])),
+            &ALL,
+        );
         assert!(matches!(e, Err(CoreError::InvalidPath(_))));
-        let odm = UserPatchProfile { editable: &[UserAttr::DisplayName], read_only: &[UserAttr::Emails], unknown: Unknown::Ignore };
-        apply_user_patch(&mut u, &ops(json!([{"op": "replace", "path": "name.familyName", "value": "x"}])), &odm).unwrap();
+        let odm = UserPatchProfile {
+            editable: &[UserAttr::DisplayName],
+            read_only: &[UserAttr::Emails],
+            unknown: Unknown::Ignore,
+        };
+        apply_user_patch(
+            &mut u,
+            &ops(json!([{"op": "replace", "path": "name.familyName", "value": "x"}])),
+            &odm,
+        )
+        .unwrap();
         assert_eq!(u, user());
     }
 
@@ -722,9 +833,18 @@ mod tests {
         let mut u = user();
         apply_user_patch(&mut u, &ops(json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "n@x.com"}])), &ALL).unwrap();
         assert_eq!(u.emails[0].value, "n@x.com");
-        let e = apply_user_patch(&mut u, &ops(json!([{"op": "remove", "path": "emails[type eq \"home\"]"}])), &ALL);
+        let e = apply_user_patch(
+            &mut u,
+            &ops(json!([{"op": "remove", "path": "emails[type eq \"home\"]"}])),
+            &ALL,
+        );
         assert!(matches!(e, Err(CoreError::NoTarget(_))));
-        apply_user_patch(&mut u, &ops(json!([{"op": "remove", "path": "emails[type eq \"work\"]"}])), &ALL).unwrap();
+        apply_user_patch(
+            &mut u,
+            &ops(json!([{"op": "remove", "path": "emails[type eq \"work\"]"}])),
+            &ALL,
+        )
+        .unwrap();
         assert!(u.emails.is_empty());
     }
 
@@ -747,16 +867,32 @@ mod tests {
             ]
         );
         assert_eq!(c.display_name.as_deref(), Some("G"));
-        assert!(matches!(group_change(&ops(json!([{"op": "replace", "path": "id", "value": "x"}])), Unknown::Ignore), Err(CoreError::Mutability(_))));
-        assert!(matches!(group_change(&ops(json!([{"op": "add", "path": "members", "value": {"value": "nope"}}])), Unknown::Ignore), Err(CoreError::InvalidValue(_))));
+        assert!(matches!(
+            group_change(
+                &ops(json!([{"op": "replace", "path": "id", "value": "x"}])),
+                Unknown::Ignore
+            ),
+            Err(CoreError::Mutability(_))
+        ));
+        assert!(matches!(
+            group_change(
+                &ops(json!([{"op": "add", "path": "members", "value": {"value": "nope"}}])),
+                Unknown::Ignore
+            ),
+            Err(CoreError::InvalidValue(_))
+        ));
     }
 
     #[test]
     fn malformed_patch_bodies() {
         for bad in [
-            json!({}), json!({"schemas": [PATCH_OP_URN]}), json!({"schemas": [], "Operations": [{"op": "add", "value": {}}]}),
-            json!({"schemas": [PATCH_OP_URN], "Operations": []}), json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "upsert", "value": {}}]}),
-            json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "add"}]}), json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "remove"}]}),
+            json!({}),
+            json!({"schemas": [PATCH_OP_URN]}),
+            json!({"schemas": [], "Operations": [{"op": "add", "value": {}}]}),
+            json!({"schemas": [PATCH_OP_URN], "Operations": []}),
+            json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "upsert", "value": {}}]}),
+            json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "add"}]}),
+            json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "remove"}]}),
         ] {
             assert!(parse_patch(&bad).is_err(), "{bad}");
         }

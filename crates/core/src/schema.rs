@@ -238,7 +238,11 @@ fn compare(f: Field, op: CompareOp, value: &Value) -> Result<Cond, CoreError> {
         (FieldType::Text, Value::String(s)) => {
             if matches!(f, Field::UserId | Field::GroupId | Field::MemberValue) {
                 // Ids are stored in canonical lower-case hyphenated form.
-                Scalar::Text(Uuid::parse_str(s).map(|u| u.to_string()).unwrap_or_else(|_| s.clone()))
+                Scalar::Text(
+                    Uuid::parse_str(s)
+                        .map(|u| u.to_string())
+                        .unwrap_or_else(|_| s.clone()),
+                )
             } else {
                 Scalar::Text(s.clone())
             }
@@ -277,26 +281,43 @@ mod tests {
     fn folds_case_insensitive_values() {
         assert_eq!(
             user(r#"USERNAME eq "BJensen""#).unwrap(),
-            Cond::Cmp(Field::UserName, CompareOp::Eq, Scalar::Text("bjensen".into()))
+            Cond::Cmp(
+                Field::UserName,
+                CompareOp::Eq,
+                Scalar::Text("bjensen".into())
+            )
         );
     }
 
     #[test]
     fn emails_value_path() {
         let c = user(r#"emails[type eq "work" and value eq "A@x.com"]"#).unwrap();
-        let Cond::Any(Collection::Emails, Some(inner)) = c else { panic!("{c:?}") };
+        let Cond::Any(Collection::Emails, Some(inner)) = c else {
+            panic!("{c:?}")
+        };
         assert!(matches!(*inner, Cond::And(..)));
-        assert!(matches!(user("emails.value co \"x\"").unwrap(), Cond::Any(Collection::Emails, Some(_))));
+        assert!(matches!(
+            user("emails.value co \"x\"").unwrap(),
+            Cond::Any(Collection::Emails, Some(_))
+        ));
     }
 
     #[test]
     fn type_errors_are_invalid_filter() {
         for bad in [
-            "active eq \"yes\"", "active gt true", "userName eq true", "meta.created gt \"yesterday\"",
-            "nosuch eq \"x\"", "emails[nosuch eq \"x\"]", "userName[value eq \"x\"]",
+            "active eq \"yes\"",
+            "active gt true",
+            "userName eq true",
+            "meta.created gt \"yesterday\"",
+            "nosuch eq \"x\"",
+            "emails[nosuch eq \"x\"]",
+            "userName[value eq \"x\"]",
             "urn:x:y:userName eq \"a\"",
         ] {
-            assert!(matches!(user(bad), Err(CoreError::InvalidFilter(_))), "{bad}");
+            assert!(
+                matches!(user(bad), Err(CoreError::InvalidFilter(_))),
+                "{bad}"
+            );
         }
     }
 

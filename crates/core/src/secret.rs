@@ -29,7 +29,11 @@ pub fn hash_password(password: &str) -> Result<String, CoreError> {
 
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -55,7 +59,11 @@ pub fn generate_token() -> NewToken {
 pub fn from_secret(secret: String) -> NewToken {
     let label: String = secret.chars().take(TOKEN_LABEL_LEN).collect();
     let hash = hash_token(&secret);
-    NewToken { secret, label, hash }
+    NewToken {
+        secret,
+        label,
+        hash,
+    }
 }
 
 /// SHA-256, hex. A fast hash is right here: tokens carry 256 bits of entropy, unlike

@@ -43,7 +43,11 @@ async fn not_found() -> ScimError {
 }
 
 async fn method_not_allowed() -> ScimError {
-    ScimError::new(StatusCode::METHOD_NOT_ALLOWED, None, "method not allowed on this endpoint")
+    ScimError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        None,
+        "method not allowed on this endpoint",
+    )
 }
 
 pub fn router(state: AppState, opts: &AppOptions) -> Router {

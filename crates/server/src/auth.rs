@@ -17,10 +17,16 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// prefix or with the raw token (the SDK sends no prefix unless configured to).
 pub fn odm_tokens(headers: &HeaderMap) -> Vec<&str> {
     let mut out = Vec::with_capacity(2);
-    if let Some(t) = headers.get("genestack-api-token").and_then(|v| v.to_str().ok()) {
+    if let Some(t) = headers
+        .get("genestack-api-token")
+        .and_then(|v| v.to_str().ok())
+    {
         out.push(t.trim());
     }
-    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         out.push(bearer(headers).unwrap_or(v.trim()));
     }
     out.retain(|t| !t.is_empty());
@@ -28,13 +34,20 @@ pub fn odm_tokens(headers: &HeaderMap) -> Vec<&str> {
 }
 
 /// The principal behind the first valid token among `candidates`.
-pub async fn authenticate(state: &AppState, candidates: &[&str]) -> Result<Option<Principal>, CoreError> {
+pub async fn authenticate(
+    state: &AppState,
+    candidates: &[&str],
+) -> Result<Option<Principal>, CoreError> {
     for t in candidates {
         // Bound the work an attacker can make us do per request.
         if t.len() > 512 {
             continue;
         }
-        if let Some(p) = state.store.principal_for_token(&secret::hash_token(t)).await? {
+        if let Some(p) = state
+            .store
+            .principal_for_token(&secret::hash_token(t))
+            .await?
+        {
             return Ok(Some(p));
         }
     }

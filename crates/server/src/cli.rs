@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "roster", version, about = "Roster: a user and group directory server (SCIM 2.0 and vendor dialects)")]
+#[command(
+    name = "roster",
+    version,
+    about = "Roster: a user and group directory server (SCIM 2.0 and vendor dialects)"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub db: DbArgs,
@@ -24,7 +28,12 @@ pub struct DbArgs {
     #[arg(long, env = "ROSTER_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
     /// Most connections in the read pool.
-    #[arg(long, env = "ROSTER_DB_MAX_CONNECTIONS", default_value_t = 4, global = true)]
+    #[arg(
+        long,
+        env = "ROSTER_DB_MAX_CONNECTIONS",
+        default_value_t = 4,
+        global = true
+    )]
     pub db_max_connections: u32,
 }
 
@@ -94,7 +103,13 @@ pub enum TokenCommand {
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Grant a permission (manage-organization, manage-groups) to a user.
-    Grant { username: String, permission: String },
+    Grant {
+        username: String,
+        permission: String,
+    },
     /// Revoke a permission from a user.
-    Revoke { username: String, permission: String },
+    Revoke {
+        username: String,
+        permission: String,
+    },
 }

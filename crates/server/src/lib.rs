@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod bootstrap;
 pub mod cli;
 pub mod odm;
 pub mod scim;

@@ -1,22 +1,25 @@
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Parser;
-use roster_core::{secret, NewUser, Permission, UserName};
+use roster_core::{secret, Permission, UserName};
 use roster_server::app::AppOptions;
 use roster_server::cli::{Cli, Command, DbArgs, ServeArgs, TokenCommand, UserCommand};
 use roster_server::{router, AppState};
-use roster_store::{Bootstrap, OpenOptions, Store, WriteCtx};
+use roster_store::{OpenOptions, Store, WriteCtx};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(run(cli))
 }
 
@@ -45,7 +48,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open_store(&cli.db).await?;
             let token = secret::generate_token();
             store
-                .create_token(&cli_ctx("token-issue"), &UserName::parse(&user)?, name.as_deref(), &token)
+                .create_token(
+                    &cli_ctx("token-issue"),
+                    &UserName::parse(&user)?,
+                    name.as_deref(),
+                    &token,
+                )
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot issue a token for {user:?}: {e}"))?;
             store.close().await;
@@ -54,57 +62,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User(cmd) => {
             let (username, permission, granted) = match cmd {
-                UserCommand::Grant { username, permission } => (username, permission, true),
-                UserCommand::Revoke { username, permission } => (username, permission, false),
+                UserCommand::Grant {
+                    username,
+                    permission,
+                } => (username, permission, true),
+                UserCommand::Revoke {
+                    username,
+                    permission,
+                } => (username, permission, false),
             };
             let p: Permission = permission.parse().map_err(anyhow::Error::msg)?;
             let store = open_store(&cli.db).await?;
             store
-                .set_permission(&cli_ctx("user-permission"), &UserName::parse(&username)?, p, granted)
+                .set_permission(
+                    &cli_ctx("user-permission"),
+                    &UserName::parse(&username)?,
+                    p,
+                    granted,
+                )
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             store.close().await;
-            eprintln!("{} {p} {} {username}", if granted { "granted" } else { "revoked" }, if granted { "to" } else { "from" });
+            eprintln!(
+                "{} {p} {} {username}",
+                if granted { "granted" } else { "revoked" },
+                if granted { "to" } else { "from" }
+            );
             Ok(())
         }
     }
 }
 
-async fn bootstrap(store: &dyn Store, args: &ServeArgs) -> anyhow::Result<()> {
-    match (&args.bootstrap_admin, &args.bootstrap_password, &args.bootstrap_token) {
-        (Some(admin), Some(password), Some(token)) => {
-            let hash = secret::hash_password(password)?;
-            let mut user = NewUser::new(UserName::parse(admin)?);
-            user.display_name = Some(admin.clone());
-            user.password_hash = Some(hash);
-            let b = Bootstrap {
-                admin: user,
-                token: secret::from_secret(token.clone()),
-            };
-            if store.bootstrap(&cli_ctx("bootstrap"), &b).await? {
-                tracing::info!(admin = %admin, "bootstrap: created the first admin with every permission and the given API token");
-            } else {
-                tracing::info!("bootstrap: the database already has users; ROSTER_BOOTSTRAP_* are ignored");
-            }
-        }
-        (None, None, None) => {
-            if !store.list_users(&Default::default()).await?.items.is_empty() {
-                return Ok(());
-            }
-            tracing::warn!(
-                "the database has no users. Restart with ROSTER_BOOTSTRAP_ADMIN, ROSTER_BOOTSTRAP_PASSWORD and \
-                 ROSTER_BOOTSTRAP_TOKEN set to create the first admin (see README.md)"
-            );
-        }
-        _ => bail!("ROSTER_BOOTSTRAP_ADMIN, ROSTER_BOOTSTRAP_PASSWORD and ROSTER_BOOTSTRAP_TOKEN must be set together"),
-    }
-    Ok(())
-}
-
 async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let store = open_store(db).await?;
-    bootstrap(store.as_ref(), &args).await?;
+    roster_server::bootstrap::run(store.as_ref(), &args).await?;
     let state = AppState {
         store: store.clone(),
         public_url: args.public_url.clone(),

@@ -142,7 +142,9 @@ pub fn compile(c: &Cond, sql: &mut Sql) {
                     sql.push(&format!("{col} = ")).bind(arg(v));
                 }
                 CompareOp::Ne => {
-                    sql.push(&format!("({col} IS NULL OR {col} <> ")).bind(arg(v)).push(")");
+                    sql.push(&format!("({col} IS NULL OR {col} <> "))
+                        .bind(arg(v))
+                        .push(")");
                 }
                 CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
                     let sym = match op {

@@ -128,7 +128,10 @@ pub enum Filter {
 
 impl Filter {
     /// Visits every node, for dialect profile checks.
-    pub fn walk(&self, f: &mut impl FnMut(&Filter) -> Result<(), crate::CoreError>) -> Result<(), crate::CoreError> {
+    pub fn walk(
+        &self,
+        f: &mut impl FnMut(&Filter) -> Result<(), crate::CoreError>,
+    ) -> Result<(), crate::CoreError> {
         f(self)?;
         match self {
             Filter::And(a, b) | Filter::Or(a, b) => {

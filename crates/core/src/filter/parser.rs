@@ -144,7 +144,9 @@ impl Parser {
 
     fn or_expr(&mut self, depth: usize) -> Result<Filter, CoreError> {
         if depth > MAX_DEPTH {
-            return Err(err(format!("filter is nested deeper than {MAX_DEPTH} levels")));
+            return Err(err(format!(
+                "filter is nested deeper than {MAX_DEPTH} levels"
+            )));
         }
         let mut left = self.and_expr(depth)?;
         while self.peek_keyword("or") {
@@ -231,7 +233,9 @@ impl Parser {
                         ))
                     }),
             },
-            _ => Err(err("expected a value (a \"string\", number, true, false or null)")),
+            _ => Err(err(
+                "expected a value (a \"string\", number, true, false or null)",
+            )),
         }
     }
 }
@@ -272,19 +276,34 @@ pub fn parse_path(input: &str) -> Result<PatchPath, CoreError> {
             sub: None,
         }),
         Some(open) => {
-            let close = input
-                .rfind(']')
-                .ok_or_else(|| CoreError::InvalidPath(format!("invalid path {input:?}: missing ']'")))?;
-            let attr = parse_attr_path(input.get(..open).unwrap_or_default()).map_err(to_path_err)?;
-            let filter =
-                parse_filter(input.get(open + 1..close).unwrap_or_default()).map_err(to_path_err)?;
+            let close = input.rfind(']').ok_or_else(|| {
+                CoreError::InvalidPath(format!("invalid path {input:?}: missing ']'"))
+            })?;
+            let attr =
+                parse_attr_path(input.get(..open).unwrap_or_default()).map_err(to_path_err)?;
+            let filter = parse_filter(input.get(open + 1..close).unwrap_or_default())
+                .map_err(to_path_err)?;
             let rest = input.get(close + 1..).unwrap_or_default();
             let sub = match rest.strip_prefix('.') {
-                Some(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') => Some(s.to_owned()),
+                Some(s)
+                    if !s.is_empty()
+                        && s.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') =>
+                {
+                    Some(s.to_owned())
+                }
                 None if rest.is_empty() => None,
-                _ => return Err(CoreError::InvalidPath(format!("invalid path {input:?}: unexpected {rest:?} after ']'"))),
+                _ => {
+                    return Err(CoreError::InvalidPath(format!(
+                        "invalid path {input:?}: unexpected {rest:?} after ']'"
+                    )))
+                }
             };
-            Ok(PatchPath { attr, filter: Some(filter), sub })
+            Ok(PatchPath {
+                attr,
+                filter: Some(filter),
+                sub,
+            })
         }
     }
 }
@@ -294,7 +313,9 @@ mod tests {
     use super::*;
 
     fn roundtrip(s: &str) -> String {
-        parse_filter(s).map(|f| f.to_string()).unwrap_or_else(|e| format!("ERR {e}"))
+        parse_filter(s)
+            .map(|f| f.to_string())
+            .unwrap_or_else(|e| format!("ERR {e}"))
     }
 
     #[test]
@@ -305,7 +326,10 @@ mod tests {
 
     #[test]
     fn prints_canonically() {
-        assert_eq!(roundtrip(r#"userName Eq "bjensen""#), r#"userName eq "bjensen""#);
+        assert_eq!(
+            roundtrip(r#"userName Eq "bjensen""#),
+            r#"userName eq "bjensen""#
+        );
         assert_eq!(
             roundtrip(r#"(a eq 1 or b pr) and not (c lt 2.5)"#),
             r#"(a eq 1 or b pr) and not (c lt 2.5)"#
@@ -314,7 +338,10 @@ mod tests {
             roundtrip(r#"emails[type eq "work" and value co "@x.com"] and x ne null"#),
             r#"emails[type eq "work" and value co "@x.com"] and x ne null"#
         );
-        assert_eq!(roundtrip(r#"a eq "x" and (b eq "y" and c eq "z")"#), r#"a eq "x" and (b eq "y" and c eq "z")"#);
+        assert_eq!(
+            roundtrip(r#"a eq "x" and (b eq "y" and c eq "z")"#),
+            r#"a eq "x" and (b eq "y" and c eq "z")"#
+        );
     }
 
     #[test]
@@ -323,21 +350,38 @@ mod tests {
             r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "X""#,
         )
         .unwrap();
-        let Filter::Compare { attr, .. } = f else { panic!("not a compare") };
-        assert_eq!(attr.uri.as_deref(), Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));
+        let Filter::Compare { attr, .. } = f else {
+            panic!("not a compare")
+        };
+        assert_eq!(
+            attr.uri.as_deref(),
+            Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
+        );
         assert_eq!(attr.name, "department");
         let f = parse_filter(r#"name.familyName sw "J""#).unwrap();
-        let Filter::Compare { attr, .. } = f else { panic!("not a compare") };
+        let Filter::Compare { attr, .. } = f else {
+            panic!("not a compare")
+        };
         assert_eq!(attr.sub.as_deref(), Some("familyName"));
     }
 
     #[test]
     fn rejects_garbage() {
         for bad in [
-            "", "userName", "userName eq", "userName eq bjensen", "userName xx \"a\"",
-            "(userName eq \"a\"", "userName eq \"a\")", "userName eq \"a", "1abc eq \"x\"",
-            "userName eq \"a\" and", "emails[type eq \"work\"", "'; DROP TABLE users; --",
-            "userName eq \"a\" \"b\"", "not userName eq \"a\"",
+            "",
+            "userName",
+            "userName eq",
+            "userName eq bjensen",
+            "userName xx \"a\"",
+            "(userName eq \"a\"",
+            "userName eq \"a\")",
+            "userName eq \"a",
+            "1abc eq \"x\"",
+            "userName eq \"a\" and",
+            "emails[type eq \"work\"",
+            "'; DROP TABLE users; --",
+            "userName eq \"a\" \"b\"",
+            "not userName eq \"a\"",
         ] {
             assert!(
                 matches!(parse_filter(bad), Err(CoreError::InvalidFilter(_))),
@@ -349,7 +393,9 @@ mod tests {
     #[test]
     fn depth_is_bounded() {
         let deep = format!("{}a eq 1{}", "(".repeat(200), ")".repeat(200));
-        assert!(matches!(parse_filter(&deep), Err(CoreError::InvalidFilter(m)) if m.contains("nested")));
+        assert!(
+            matches!(parse_filter(&deep), Err(CoreError::InvalidFilter(m)) if m.contains("nested"))
+        );
     }
 
     #[test]

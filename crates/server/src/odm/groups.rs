@@ -27,7 +27,11 @@ fn not_found(id: &Uuid) -> OdmError {
 }
 
 /// The caller's access to one group; 404 when the group does not exist.
-async fn access(state: &AppState, caller: &Caller, id: Uuid) -> Result<roster_core::policy::GroupAccess, OdmError> {
+async fn access(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<roster_core::policy::GroupAccess, OdmError> {
     let role = state.store.member_role(id, caller.0.user_seq).await?;
     Ok(caller.0.group_access(role))
 }
@@ -48,9 +52,18 @@ pub async fn create(
     }
     new.members = vec![(caller.0.user_id, Role::Admin)];
     let g = state.store.create_group(&ctx(&caller), &new).await?;
-    let g = state.store.get_group(g.id, true).await?.ok_or_else(|| not_found(&g.id))?;
+    let g = state
+        .store
+        .get_group(g.id, true)
+        .await?
+        .ok_or_else(|| not_found(&g.id))?;
     let links = base.links(ROOT);
-    Ok(respond(StatusCode::CREATED, group_json(&g, &links), Some(g.meta.etag()), Some(links.group(&g.id))))
+    Ok(respond(
+        StatusCode::CREATED,
+        group_json(&g, &links),
+        Some(g.meta.etag()),
+        Some(links.group(&g.id)),
+    ))
 }
 
 /// Groups the caller is a member of, or all with manage-groups.
@@ -72,7 +85,12 @@ pub async fn find(
         })
         .await?;
     let links = base.links(ROOT);
-    Ok(respond(StatusCode::OK, list_json(&page, |g| group_json(g, &links)), None, None))
+    Ok(respond(
+        StatusCode::OK,
+        list_json(&page, |g| group_json(g, &links)),
+        None,
+        None,
+    ))
 }
 
 /// 404 also when the caller may not see the group.
@@ -93,7 +111,12 @@ pub async fn get(
         .await?
         .ok_or_else(|| not_found(&id))?;
     let links = base.links(ROOT);
-    Ok(respond(StatusCode::OK, group_json(&g, &links), Some(g.meta.etag()), None))
+    Ok(respond(
+        StatusCode::OK,
+        group_json(&g, &links),
+        Some(g.meta.etag()),
+        None,
+    ))
 }
 
 /// Group admins or manage-groups; 204 on success.
@@ -106,7 +129,10 @@ pub async fn patch(
     let id = parse_id(&raw, "group")?;
     access(&state, &caller, id).await?.editor()?;
     let change = group_change(&parse_patch(&body)?, Unknown::Ignore)?;
-    state.store.modify_group(&ctx(&caller), id, None, &change).await?;
+    state
+        .store
+        .modify_group(&ctx(&caller), id, None, &change)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

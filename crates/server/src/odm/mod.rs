@@ -31,9 +31,15 @@ const UNAUTHENTICATED: &str = "User is not authenticated. Please supply a valid 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/Users", get(users::find).post(users::create))
-        .route("/Users/{id}", get(users::get).patch(users::patch).delete(users::delete))
+        .route(
+            "/Users/{id}",
+            get(users::get).patch(users::patch).delete(users::delete),
+        )
         .route("/Groups", get(groups::find).post(groups::create))
-        .route("/Groups/{id}", get(groups::get).patch(groups::patch).delete(groups::delete))
+        .route(
+            "/Groups/{id}",
+            get(groups::get).patch(groups::patch).delete(groups::delete),
+        )
 }
 
 /// ODM's error rendering: SCIM errors, except 401 and 5xx which use `BaseErrorResponse`.
@@ -61,9 +67,15 @@ impl IntoResponse for OdmError {
     fn into_response(self) -> Response {
         let e = self.0;
         if e.status == StatusCode::UNAUTHORIZED || e.status.is_server_error() {
-            let mut res = (e.status, json!({"error": {"message": e.detail}}).to_string()).into_response();
-            res.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            let mut res = (
+                e.status,
+                json!({"error": {"message": e.detail}}).to_string(),
+            )
+                .into_response();
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             if e.status == StatusCode::UNAUTHORIZED {
                 res.headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -81,11 +93,18 @@ pub struct Caller(pub Principal);
 impl FromRequestParts<AppState> for Caller {
     type Rejection = OdmError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let tokens = crate::auth::odm_tokens(&parts.headers);
         match crate::auth::authenticate(state, &tokens).await? {
             Some(p) => Ok(Caller(p)),
-            None => Err(OdmError(ScimError::new(StatusCode::UNAUTHORIZED, None, UNAUTHENTICATED))),
+            None => Err(OdmError(ScimError::new(
+                StatusCode::UNAUTHORIZED,
+                None,
+                UNAUTHENTICATED,
+            ))),
         }
     }
 }

@@ -17,7 +17,12 @@ use crate::scim::user_body::{get_ci, parse_user_body};
 /// ODM: userName, externalId, displayName and active are editable; emails belong to the
 /// ODM schema but are not editable (error); anything else is ignored.
 const PATCH_PROFILE: UserPatchProfile = UserPatchProfile {
-    editable: &[UserAttr::UserName, UserAttr::ExternalId, UserAttr::DisplayName, UserAttr::Active],
+    editable: &[
+        UserAttr::UserName,
+        UserAttr::ExternalId,
+        UserAttr::DisplayName,
+        UserAttr::Active,
+    ],
     read_only: &[UserAttr::Emails],
     unknown: Unknown::Ignore,
 };
@@ -54,7 +59,12 @@ pub async fn create(
     if parsed.user.emails.len() > 1 {
         return Err(CoreError::invalid_value("Only one email can be specified").into());
     }
-    if parsed.user.emails.iter().any(|e| e.kind.as_deref().is_some_and(|k| k != "work")) {
+    if parsed
+        .user
+        .emails
+        .iter()
+        .any(|e| e.kind.as_deref().is_some_and(|k| k != "work"))
+    {
         return Err(CoreError::invalid_value("email type must be \"work\"").into());
     }
     let (user, _created) = state.store.upsert_user(&ctx(&caller), &parsed.user).await?;
@@ -108,7 +118,12 @@ pub async fn get(
         .filter(|u| u.active)
         .ok_or_else(|| not_found(&id))?;
     let links = base.links(ROOT);
-    Ok(respond(StatusCode::OK, user_json(&user, Flavor::Odm, &links), Some(user.meta.etag()), None))
+    Ok(respond(
+        StatusCode::OK,
+        user_json(&user, Flavor::Odm, &links),
+        Some(user.meta.etag()),
+        None,
+    ))
 }
 
 /// Works on deactivated users too (the document says so).
@@ -124,10 +139,17 @@ pub async fn patch(
     let ops = parse_patch(&body)?;
     let user = state
         .store
-        .update_user(&ctx(&caller), id, None, &|u| apply_user_patch(u, &ops, &PATCH_PROFILE))
+        .update_user(&ctx(&caller), id, None, &|u| {
+            apply_user_patch(u, &ops, &PATCH_PROFILE)
+        })
         .await?;
     let links = base.links(ROOT);
-    Ok(respond(StatusCode::OK, user_json(&user, Flavor::Odm, &links), Some(user.meta.etag()), None))
+    Ok(respond(
+        StatusCode::OK,
+        user_json(&user, Flavor::Odm, &links),
+        Some(user.meta.etag()),
+        None,
+    ))
 }
 
 /// ODM delete deactivates; a user already deactivated is not found.
@@ -142,7 +164,9 @@ pub async fn delete(
         .store
         .update_user(&ctx(&caller), id, None, &|u| {
             if !u.active {
-                return Err(CoreError::not_found(format!("There are no users with the id {id}")));
+                return Err(CoreError::not_found(format!(
+                    "There are no users with the id {id}"
+                )));
             }
             u.active = false;
             Ok(())

@@ -13,7 +13,12 @@ use super::error::ScimError;
 pub struct ScimJson(pub Value);
 
 fn is_json_content_type(ct: &str) -> bool {
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || mime == "application/scim+json"
 }
 
@@ -45,17 +50,29 @@ impl<S: Send + Sync> FromRequest<S> for ScimJson {
                     "request body is larger than the server's limit (ROSTER_MAX_BODY_BYTES)",
                 )
             } else {
-                ScimError::bad_request("invalidSyntax", format!("could not read the request body: {e}"))
+                ScimError::bad_request(
+                    "invalidSyntax",
+                    format!("could not read the request body: {e}"),
+                )
             }
         })?;
         if bytes.is_empty() {
-            return Err(ScimError::bad_request("invalidSyntax", "request body is empty; a JSON object is required"));
+            return Err(ScimError::bad_request(
+                "invalidSyntax",
+                "request body is empty; a JSON object is required",
+            ));
         }
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            ScimError::bad_request("invalidSyntax", format!("request body is not valid JSON: {e}"))
+            ScimError::bad_request(
+                "invalidSyntax",
+                format!("request body is not valid JSON: {e}"),
+            )
         })?;
         if !value.is_object() {
-            return Err(ScimError::bad_request("invalidSyntax", "request body must be a JSON object"));
+            return Err(ScimError::bad_request(
+                "invalidSyntax",
+                "request body must be a JSON object",
+            ));
         }
         Ok(ScimJson(value))
     }

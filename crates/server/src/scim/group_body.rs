@@ -32,7 +32,11 @@ pub fn parse_group_body(v: &Value) -> Result<NewGroup, CoreError> {
         }))?;
         for op in group_change(&ops, Unknown::Reject)?.members {
             if let MemberOp::Add(items) = op {
-                members.extend(items.into_iter().map(|(id, r)| (id, r.unwrap_or(Role::Member))));
+                members.extend(
+                    items
+                        .into_iter()
+                        .map(|(id, r)| (id, r.unwrap_or(Role::Member))),
+                );
             }
         }
     }

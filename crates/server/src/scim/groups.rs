@@ -38,7 +38,12 @@ pub async fn create(
         .await?
         .ok_or_else(|| ScimError::not_found("group vanished"))?;
     let links = base.links(ROOT);
-    Ok(respond(StatusCode::CREATED, group_json(&g, &links), Some(g.meta.etag()), Some(links.group(&g.id))))
+    Ok(respond(
+        StatusCode::CREATED,
+        group_json(&g, &links),
+        Some(g.meta.etag()),
+        Some(links.group(&g.id)),
+    ))
 }
 
 pub async fn list(
@@ -62,7 +67,12 @@ pub async fn list(
         })
         .await?;
     let links = base.links(ROOT);
-    Ok(respond(StatusCode::OK, list_json(&page, |g| group_json(g, &links)), None, None))
+    Ok(respond(
+        StatusCode::OK,
+        list_json(&page, |g| group_json(g, &links)),
+        None,
+        None,
+    ))
 }
 
 pub async fn get(
@@ -80,7 +90,12 @@ pub async fn get(
         .await?
         .ok_or_else(|| ScimError::not_found(format!("no group with id {id}")))?;
     let links = base.links(ROOT);
-    Ok(respond(StatusCode::OK, group_json(&g, &links), Some(g.meta.etag()), None))
+    Ok(respond(
+        StatusCode::OK,
+        group_json(&g, &links),
+        Some(g.meta.etag()),
+        None,
+    ))
 }
 
 /// 200 with the group (members included unless excludedAttributes=members).
@@ -96,14 +111,22 @@ pub async fn patch(
     require_manager(&caller.0)?;
     let id = parse_id(&raw, "group")?;
     let change = group_change(&parse_patch(&body)?, Unknown::Reject)?;
-    let g = state.store.modify_group(&ctx(&caller), id, if_match(&headers)?, &change).await?;
+    let g = state
+        .store
+        .modify_group(&ctx(&caller), id, if_match(&headers)?, &change)
+        .await?;
     let g = if q.excludes_members() {
         g
     } else {
         state.store.get_group(id, true).await?.unwrap_or(g)
     };
     let links = base.links(ROOT);
-    Ok(respond(StatusCode::OK, group_json(&g, &links), Some(g.meta.etag()), None))
+    Ok(respond(
+        StatusCode::OK,
+        group_json(&g, &links),
+        Some(g.meta.etag()),
+        None,
+    ))
 }
 
 pub async fn delete(
@@ -114,6 +137,9 @@ pub async fn delete(
 ) -> Result<StatusCode, ScimError> {
     require_manager(&caller.0)?;
     let id = parse_id(&raw, "group")?;
-    state.store.delete_group(&ctx(&caller), id, if_match(&headers)?).await?;
+    state
+        .store
+        .delete_group(&ctx(&caller), id, if_match(&headers)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -27,9 +27,15 @@ pub const ROOT: &str = "/scim/v2";
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/Users", get(users::list).post(users::create))
-        .route("/Users/{id}", get(users::get).patch(users::patch).delete(users::delete))
+        .route(
+            "/Users/{id}",
+            get(users::get).patch(users::patch).delete(users::delete),
+        )
         .route("/Groups", get(groups::list).post(groups::create))
-        .route("/Groups/{id}", get(groups::get).patch(groups::patch).delete(groups::delete))
+        .route(
+            "/Groups/{id}",
+            get(groups::get).patch(groups::patch).delete(groups::delete),
+        )
 }
 
 /// The caller of a `/scim/v2` route (`Authorization: Bearer <token>`).
@@ -38,7 +44,10 @@ pub struct Caller(pub Principal);
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ScimError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = crate::auth::bearer(&parts.headers);
         let found = match token {
             Some(t) => crate::auth::authenticate(state, &[t]).await?,

@@ -58,12 +58,19 @@ pub fn user_json(u: &User, flavor: Flavor, links: &Links) -> Value {
     match flavor {
         Flavor::Odm => {
             // Required non-null by the ODM SDK: fall back to the login.
-            let dn = u.display_name.clone().unwrap_or_else(|| u.user_name.as_str().to_owned());
+            let dn = u
+                .display_name
+                .clone()
+                .unwrap_or_else(|| u.user_name.as_str().to_owned());
             o.insert("displayName".into(), json!(dn));
             let emails: Vec<Value> = u
                 .emails
                 .iter()
-                .filter(|e| e.kind.as_deref().is_none_or(|k| k.eq_ignore_ascii_case("work")))
+                .filter(|e| {
+                    e.kind
+                        .as_deref()
+                        .is_none_or(|k| k.eq_ignore_ascii_case("work"))
+                })
                 .map(|e| {
                     let mut m = json!({"value": e.value, "primary": e.primary});
                     if e.kind.is_some() {
@@ -83,7 +90,10 @@ pub fn user_json(u: &User, flavor: Flavor, links: &Links) -> Value {
                 o.insert("name".into(), Value::Object(name));
             }
             put_opt(&mut o, "locale", &u.locale);
-            o.insert("emails".into(), serde_json::to_value(&u.emails).unwrap_or(json!([])));
+            o.insert(
+                "emails".into(),
+                serde_json::to_value(&u.emails).unwrap_or(json!([])),
+            );
         }
     }
     o.insert("active".into(), json!(u.active));
@@ -129,7 +139,12 @@ pub fn list_json<T>(page: &Page<T>, render: impl Fn(&T) -> Value) -> Value {
 }
 
 /// A SCIM response with its content type, and ETag / Location when given.
-pub fn respond(status: StatusCode, body: Value, etag: Option<String>, location: Option<String>) -> Response {
+pub fn respond(
+    status: StatusCode,
+    body: Value,
+    etag: Option<String>,
+    location: Option<String>,
+) -> Response {
     let mut res = (status, body.to_string()).into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));

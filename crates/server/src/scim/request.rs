@@ -20,18 +20,29 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or("");
         let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
-            .map_err(|e| ScimError::bad_request("invalidSyntax", format!("query string {q:?} is malformed: {e}")))?;
+            .map_err(|e| {
+                ScimError::bad_request(
+                    "invalidSyntax",
+                    format!("query string {q:?} is malformed: {e}"),
+                )
+            })?;
         Ok(Self(pairs.0))
     }
 }
 
 impl QueryPairs {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn page(&self) -> Result<PageRequest, ScimError> {
-        Ok(PageRequest::parse(self.get("startIndex"), self.get("count"))?)
+        Ok(PageRequest::parse(
+            self.get("startIndex"),
+            self.get("count"),
+        )?)
     }
 
     /// True when `excludedAttributes` names `members` (comma-separated list).
@@ -52,7 +63,10 @@ pub struct BaseUrl(pub String);
 impl FromRequestParts<AppState> for BaseUrl {
     type Rejection = ScimError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(u) = &state.public_url {
             return Ok(Self(u.trim_end_matches('/').to_owned()));
         }
@@ -60,7 +74,11 @@ impl FromRequestParts<AppState> for BaseUrl {
             .headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
-            .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+            .filter(|h| {
+                !h.is_empty()
+                    && h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+            })
             .unwrap_or("localhost");
         Ok(Self(format!("http://{host}")))
     }
@@ -82,7 +100,9 @@ pub fn parse_id(raw: &str) -> Option<Uuid> {
 
 /// The version in an `If-Match: W/"n"` header; `*` matches any version.
 pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ScimError> {
-    let Some(v) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
     let s = v.to_str().unwrap_or("").trim();
     if s == "*" {
         return Ok(None);

@@ -12,7 +12,11 @@ pub struct UserBody {
 }
 
 fn text(o: &Map<String, Value>, key: &str) -> Result<Option<String>, CoreError> {
-    match o.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v) {
+    match o
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+    {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(CoreError::invalid_value(format!("{key} must be a string"))),
@@ -20,7 +24,10 @@ fn text(o: &Map<String, Value>, key: &str) -> Result<Option<String>, CoreError> 
 }
 
 pub fn get_ci<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    o.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v).filter(|v| !v.is_null())
+    o.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_null())
 }
 
 pub fn parse_user_body(v: &Value) -> Result<UserBody, CoreError> {
@@ -30,10 +37,13 @@ pub fn parse_user_body(v: &Value) -> Result<UserBody, CoreError> {
     if let Some(s) = get_ci(o, "schemas") {
         let ok = s.as_array().is_some_and(|a| a.iter().all(Value::is_string));
         if !ok {
-            return Err(CoreError::invalid_value("schemas must be an array of schema URNs"));
+            return Err(CoreError::invalid_value(
+                "schemas must be an array of schema URNs",
+            ));
         }
     }
-    let name = text(o, "userName")?.ok_or_else(|| CoreError::invalid_value("userName is required"))?;
+    let name =
+        text(o, "userName")?.ok_or_else(|| CoreError::invalid_value("userName is required"))?;
     let mut user = NewUser::new(UserName::parse(&name)?);
     user.external_id = text(o, "externalId")?;
     user.display_name = text(o, "displayName")?;

@@ -74,7 +74,12 @@ pub async fn list(
         })
         .await?;
     let links = base.links(ROOT);
-    Ok(respond(StatusCode::OK, list_json(&page, |u| user_json(u, Flavor::Scim, &links)), None, None))
+    Ok(respond(
+        StatusCode::OK,
+        list_json(&page, |u| user_json(u, Flavor::Scim, &links)),
+        None,
+        None,
+    ))
 }
 
 pub async fn get(
@@ -91,7 +96,12 @@ pub async fn get(
         .await?
         .ok_or_else(|| ScimError::not_found(format!("no user with id {id}")))?;
     let links = base.links(ROOT);
-    Ok(respond(StatusCode::OK, user_json(&user, Flavor::Scim, &links), Some(user.meta.etag()), None))
+    Ok(respond(
+        StatusCode::OK,
+        user_json(&user, Flavor::Scim, &links),
+        Some(user.meta.etag()),
+        None,
+    ))
 }
 
 pub async fn patch(
@@ -112,7 +122,12 @@ pub async fn patch(
         })
         .await?;
     let links = base.links(ROOT);
-    Ok(respond(StatusCode::OK, user_json(&user, Flavor::Scim, &links), Some(user.meta.etag()), None))
+    Ok(respond(
+        StatusCode::OK,
+        user_json(&user, Flavor::Scim, &links),
+        Some(user.meta.etag()),
+        None,
+    ))
 }
 
 /// Removes the user (and their tokens and memberships).
@@ -124,6 +139,9 @@ pub async fn delete(
 ) -> Result<StatusCode, ScimError> {
     caller.0.org_admin()?;
     let id = parse_id(&raw, "user")?;
-    state.store.delete_user(&ctx(&caller), id, if_match(&headers)?).await?;
+    state
+        .store
+        .delete_user(&ctx(&caller), id, if_match(&headers)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

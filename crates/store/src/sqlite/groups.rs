@@ -11,7 +11,8 @@ use super::{bind_all, bind_scalar, where_clause, Tx};
 use crate::sql::{compile, Placeholder, Sql};
 use crate::{GroupQuery, Result, StoreError};
 
-const COLUMNS: &str = "g.seq, g.id, g.display_name, g.external_id, g.created_at, g.modified_at, g.version";
+const COLUMNS: &str =
+    "g.seq, g.id, g.display_name, g.external_id, g.created_at, g.modified_at, g.version";
 /// Ids per `IN (...)` list: well under SQLite's bound-parameter limit.
 const CHUNK: usize = 500;
 
@@ -43,7 +44,10 @@ fn placeholders(n: usize) -> String {
 async fn user_seqs(tx: &mut Tx, ids: &[Uuid]) -> Result<HashMap<Uuid, i64>> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let sql = format!("SELECT id, seq FROM users WHERE id IN ({})", placeholders(chunk.len()));
+        let sql = format!(
+            "SELECT id, seq FROM users WHERE id IN ({})",
+            placeholders(chunk.len())
+        );
         let mut q = sqlx::query(&sql);
         for id in chunk {
             q = q.bind(id.to_string());
@@ -116,7 +120,8 @@ pub(super) async fn insert(tx: &mut Tx, new: &NewGroup) -> Result<Group> {
     .bind(now)
     .fetch_one(&mut **tx)
     .await?;
-    let members: Vec<(Uuid, Option<Role>)> = new.members.iter().map(|(id, r)| (*id, Some(*r))).collect();
+    let members: Vec<(Uuid, Option<Role>)> =
+        new.members.iter().map(|(id, r)| (*id, Some(*r))).collect();
     add_members(tx, seq, &members).await?;
     Ok(Group {
         seq,
@@ -150,11 +155,14 @@ async fn load_members(pool: &SqlitePool, groups: &mut [Group]) -> Result<()> {
             let display: Option<String> = row.try_get("display_name")?;
             let user_name: String = row.try_get("user_name")?;
             let role: String = row.try_get("role")?;
-            by_seq.entry(row.try_get("group_seq")?).or_default().push(Member {
-                user_id: decode_id(&id)?,
-                display: Some(display.unwrap_or(user_name)),
-                role: role.parse::<Role>()?,
-            });
+            by_seq
+                .entry(row.try_get("group_seq")?)
+                .or_default()
+                .push(Member {
+                    user_id: decode_id(&id)?,
+                    display: Some(display.unwrap_or(user_name)),
+                    role: role.parse::<Role>()?,
+                });
         }
     }
     for g in groups.iter_mut() {
@@ -177,7 +185,11 @@ pub(super) async fn get(pool: &SqlitePool, id: Uuid, with_members: bool) -> Resu
     Ok(Some(g))
 }
 
-pub(super) async fn member_role(pool: &SqlitePool, group: Uuid, user_seq: i64) -> Result<Option<Role>> {
+pub(super) async fn member_role(
+    pool: &SqlitePool,
+    group: Uuid,
+    user_seq: i64,
+) -> Result<Option<Role>> {
     let row = sqlx::query(
         "SELECT m.role FROM groups g LEFT JOIN memberships m ON m.group_seq = g.seq AND m.user_seq = ? WHERE g.id = ?",
     )
@@ -196,7 +208,9 @@ pub(super) async fn list(pool: &SqlitePool, q: &GroupQuery) -> Result<Page<Group
     let mut filter = Sql::new(Placeholder::Question);
     let mut parts = Vec::new();
     if let Some(member) = q.member {
-        filter.push("EXISTS (SELECT 1 FROM memberships vm WHERE vm.group_seq = g.seq AND vm.user_seq = ");
+        filter.push(
+            "EXISTS (SELECT 1 FROM memberships vm WHERE vm.group_seq = g.seq AND vm.user_seq = ",
+        );
         filter.bind(crate::sql::Arg::Int(member));
         filter.push(")");
         parts.push(());
@@ -211,9 +225,12 @@ pub(super) async fn list(pool: &SqlitePool, q: &GroupQuery) -> Result<Page<Group
     let filter = (!parts.is_empty()).then_some(filter);
     let wc = where_clause(filter.as_ref(), &[]);
     let args = filter.as_ref().map(|f| f.args.as_slice()).unwrap_or(&[]);
-    let total: i64 = bind_scalar(sqlx::query_scalar(&format!("SELECT COUNT(*) FROM groups g{wc}")), args)
-        .fetch_one(pool)
-        .await?;
+    let total: i64 = bind_scalar(
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM groups g{wc}")),
+        args,
+    )
+    .fetch_one(pool)
+    .await?;
     let mut items = Vec::new();
     if q.page.count > 0 && q.page.offset() < total {
         let sql = format!("SELECT {COLUMNS} FROM groups g{wc} ORDER BY g.seq LIMIT ? OFFSET ?");
@@ -234,7 +251,12 @@ pub(super) async fn list(pool: &SqlitePool, q: &GroupQuery) -> Result<Page<Group
     })
 }
 
-pub(super) async fn modify(tx: &mut Tx, id: Uuid, if_match: Option<i64>, change: &GroupChange) -> Result<Group> {
+pub(super) async fn modify(
+    tx: &mut Tx,
+    id: Uuid,
+    if_match: Option<i64>,
+    change: &GroupChange,
+) -> Result<Group> {
     change.validate()?;
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM groups g WHERE g.id = ?"))
         .bind(id.to_string())
@@ -255,7 +277,8 @@ pub(super) async fn modify(tx: &mut Tx, id: Uuid, if_match: Option<i64>, change:
                     .execute(&mut **tx)
                     .await?;
                 if let MemberOp::Replace(m) = op {
-                    let m: Vec<(Uuid, Option<Role>)> = m.iter().map(|(id, r)| (*id, Some(*r))).collect();
+                    let m: Vec<(Uuid, Option<Role>)> =
+                        m.iter().map(|(id, r)| (*id, Some(*r))).collect();
                     add_members(tx, g.seq, &m).await?;
                 }
             }

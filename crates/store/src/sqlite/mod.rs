@@ -17,7 +17,9 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 use crate::sql::{Arg, Sql};
-use crate::{Bootstrap, GroupQuery, OpenOptions, Result, Store, StoreError, UserEdit, UserQuery, WriteCtx};
+use crate::{
+    Bootstrap, GroupQuery, OpenOptions, Result, Store, StoreError, UserEdit, UserQuery, WriteCtx,
+};
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -90,14 +92,16 @@ impl SqliteStore {
 }
 
 pub(crate) async fn audit(tx: &mut Tx, ctx: &WriteCtx, action: &str, target: &str) -> Result<()> {
-    sqlx::query("INSERT INTO audit_log (at, actor, action, target, request_id) VALUES (?, ?, ?, ?, ?)")
-        .bind(roster_core::now_micros())
-        .bind(ctx.actor.as_deref())
-        .bind(action)
-        .bind(target)
-        .bind(ctx.request_id.as_deref())
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, target, request_id) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(roster_core::now_micros())
+    .bind(ctx.actor.as_deref())
+    .bind(action)
+    .bind(target)
+    .bind(ctx.request_id.as_deref())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -245,7 +249,11 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        let action = if granted { "permission.grant" } else { "permission.revoke" };
+        let action = if granted {
+            "permission.grant"
+        } else {
+            "permission.revoke"
+        };
         audit(&mut tx, ctx, action, &format!("{} {permission}", u.id)).await?;
         tx.commit().await?;
         Ok(())
@@ -263,7 +271,13 @@ impl Store for SqliteStore {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("no user named {:?}", user.as_str())))?;
         tokens::insert(&mut tx, u.seq, name, token).await?;
-        audit(&mut tx, ctx, "token.issue", &format!("{} {}", u.id, token.label)).await?;
+        audit(
+            &mut tx,
+            ctx,
+            "token.issue",
+            &format!("{} {}", u.id, token.label),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

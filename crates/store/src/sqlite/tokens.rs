@@ -6,7 +6,12 @@ use uuid::Uuid;
 use super::Tx;
 use crate::{Result, StoreError};
 
-pub(super) async fn insert(tx: &mut Tx, user_seq: i64, name: Option<&str>, t: &NewToken) -> Result<()> {
+pub(super) async fn insert(
+    tx: &mut Tx,
+    user_seq: i64,
+    name: Option<&str>,
+    t: &NewToken,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO api_tokens (user_seq, name, label, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
     )
@@ -40,11 +45,15 @@ pub(super) async fn principal(pool: &sqlx::SqlitePool, hash: &str) -> Result<Opt
     }
     let seq: i64 = row.try_get("seq")?;
     let id: String = row.try_get("id")?;
-    let perms: Vec<String> = sqlx::query_scalar("SELECT permission FROM user_permissions WHERE user_seq = ?")
-        .bind(seq)
-        .fetch_all(pool)
-        .await?;
-    let permissions: PermissionSet = perms.iter().filter_map(|p| p.parse::<Permission>().ok()).collect();
+    let perms: Vec<String> =
+        sqlx::query_scalar("SELECT permission FROM user_permissions WHERE user_seq = ?")
+            .bind(seq)
+            .fetch_all(pool)
+            .await?;
+    let permissions: PermissionSet = perms
+        .iter()
+        .filter_map(|p| p.parse::<Permission>().ok())
+        .collect();
     Ok(Some(Principal {
         user_seq: seq,
         user_id: Uuid::parse_str(&id).map_err(|e| StoreError::Db(sqlx::Error::Decode(e.into())))?,

@@ -133,11 +133,13 @@ pub(super) async fn write(tx: &mut Tx, user: &mut User) -> Result<()> {
 }
 
 pub(super) async fn grant(tx: &mut Tx, seq: i64, p: Permission) -> Result<()> {
-    sqlx::query("INSERT INTO user_permissions (user_seq, permission) VALUES (?, ?) ON CONFLICT DO NOTHING")
-        .bind(seq)
-        .bind(p.as_str())
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO user_permissions (user_seq, permission) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(seq)
+    .bind(p.as_str())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -156,10 +158,12 @@ pub(super) async fn load_by_key<'e, E>(ex: E, key: &str) -> Result<Option<User>>
 where
     E: sqlx::Executor<'e, Database = Sqlite>,
 {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users u WHERE u.user_name_key = ?"))
-        .bind(key)
-        .fetch_optional(ex)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM users u WHERE u.user_name_key = ?"
+    ))
+    .bind(key)
+    .fetch_optional(ex)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -169,7 +173,11 @@ pub(super) async fn list(pool: &sqlx::SqlitePool, q: &UserQuery) -> Result<Page<
         compile(c, &mut s);
         s
     });
-    let extra: &[&str] = if q.only_active { &["u.active = 1"] } else { &[] };
+    let extra: &[&str] = if q.only_active {
+        &["u.active = 1"]
+    } else {
+        &[]
+    };
     let wc = where_clause(filter.as_ref(), extra);
     let args = filter.as_ref().map(|f| f.args.as_slice()).unwrap_or(&[]);
     let count_sql = format!("SELECT COUNT(*) FROM users u{wc}");

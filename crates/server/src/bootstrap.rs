@@ -1,0 +1,39 @@
+//! First-start bootstrap of the initial admin.
+
+use anyhow::bail;
+use roster_core::{secret, NewUser, UserName};
+use roster_store::{Bootstrap, Store, WriteCtx};
+
+use crate::cli::ServeArgs;
+
+/// Creates the first admin on an empty database when all three settings are given.
+pub async fn run(store: &dyn Store, args: &ServeArgs) -> anyhow::Result<()> {
+    match (&args.bootstrap_admin, &args.bootstrap_password, &args.bootstrap_token) {
+        (Some(admin), Some(password), Some(token)) => {
+            let hash = secret::hash_password(password)?;
+            let mut user = NewUser::new(UserName::parse(admin)?);
+            user.display_name = Some(admin.clone());
+            user.password_hash = Some(hash);
+            let b = Bootstrap {
+                admin: user,
+                token: secret::from_secret(token.clone()),
+            };
+            if store.bootstrap(&WriteCtx { actor: Some("bootstrap".into()), request_id: None }, &b).await? {
+                tracing::info!(admin = %admin, "bootstrap: created the first admin with every permission and the given API token");
+            } else {
+                tracing::info!("bootstrap: the database already has users; ROSTER_BOOTSTRAP_* are ignored");
+            }
+        }
+        (None, None, None) => {
+            if !store.list_users(&Default::default()).await?.items.is_empty() {
+                return Ok(());
+            }
+            tracing::warn!(
+                "the database has no users. Restart with ROSTER_BOOTSTRAP_ADMIN, ROSTER_BOOTSTRAP_PASSWORD and \
+                 ROSTER_BOOTSTRAP_TOKEN set to create the first admin (see README.md)"
+            );
+        }
+        _ => bail!("ROSTER_BOOTSTRAP_ADMIN, ROSTER_BOOTSTRAP_PASSWORD and ROSTER_BOOTSTRAP_TOKEN must be set together"),
+    }
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! The `roster` binary itself: bootstrap from the environment, the token and permission
+//! commands against a running server's database, graceful shutdown, restart.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+const BIN: &str = env!("CARGO_BIN_EXE_roster");
+
+struct Proc {
+    child: Child,
+    base: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn env(cmd: &mut Command, db: &str) {
+    cmd.env("ROSTER_DATABASE_URL", db).env("ROSTER_LOG", "warn");
+}
+
+async fn start(db: &str, bootstrap: bool) -> Proc {
+    let port = free_port();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"));
+    env(&mut cmd, db);
+    if bootstrap {
+        cmd.env("ROSTER_BOOTSTRAP_ADMIN", "root")
+            .env("ROSTER_BOOTSTRAP_PASSWORD", "root-password")
+            .env("ROSTER_BOOTSTRAP_TOKEN", "boot-token-0123456789");
+    }
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = reqwest::get(format!("{base}/healthz")).await {
+            if r.status() == StatusCode::OK {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "roster did not become healthy");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Proc { child, base }
+}
+
+fn stop(mut p: Proc) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(p.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(code) = p.child.try_wait().unwrap() {
+            assert!(code.success(), "roster exited with {code} after SIGTERM");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "roster did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn run(db: &str, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    env(&mut cmd, db);
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn get_status(base: &str, path: &str, token: &str) -> StatusCode {
+    reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .header("Genestack-API-Token", token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn bootstrap_tokens_permissions_shutdown_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("sub/roster.db").display());
+    let p = start(&db, true).await;
+    assert_eq!(
+        get_status(&p.base, "/api/v1/scim/Users", "boot-token-0123456789").await,
+        StatusCode::OK
+    );
+
+    // Create a user through the API, then issue a token for it with the CLI while serving.
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/scim/Users", p.base))
+        .header("Genestack-API-Token", "boot-token-0123456789")
+        .header("Content-Type", "application/json")
+        .body(r#"{"userName":"ops","displayName":"Ops","active":true,"emails":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let (ok, token, err) = run(&db, &["token", "issue", "--user", "OPS", "--name", "ci"]);
+    assert!(ok, "{err}");
+    let token = token.trim().to_owned();
+    assert!(
+        token.starts_with("rst_") && token.len() > 40 && !token.contains(char::is_whitespace),
+        "{token:?}"
+    );
+    assert_eq!(
+        get_status(&p.base, "/api/v1/scim/Users", &token).await,
+        StatusCode::FORBIDDEN
+    );
+    let (ok, _, err) = run(&db, &["user", "grant", "ops", "manage-organization"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        get_status(&p.base, "/api/v1/scim/Users", &token).await,
+        StatusCode::OK
+    );
+    let (ok, _, _) = run(&db, &["user", "revoke", "ops", "manage-organization"]);
+    assert!(ok);
+    assert_eq!(
+        get_status(&p.base, "/api/v1/scim/Users", &token).await,
+        StatusCode::FORBIDDEN
+    );
+    let (ok, _, err) = run(&db, &["user", "grant", "ops", "fly"]);
+    assert!(!ok && err.contains("manage-organization"), "{err}");
+    let (ok, _, err) = run(&db, &["token", "issue", "--user", "nobody"]);
+    assert!(!ok && err.contains("nobody"), "{err}");
+    stop(p);
+
+    // Restart with different bootstrap settings: ignored, old tokens still work.
+    let p = start(&db, true).await;
+    assert_eq!(
+        get_status(&p.base, "/api/v1/scim/Users", "boot-token-0123456789").await,
+        StatusCode::OK
+    );
+    stop(p);
+}
+
+#[test]
+fn help_documents_every_setting() {
+    let (ok, out, _) = run("sqlite::memory:", &["serve", "--help"]);
+    assert!(ok);
+    for v in [
+        "ROSTER_LISTEN",
+        "ROSTER_DATABASE_URL",
+        "ROSTER_BOOTSTRAP_ADMIN",
+        "ROSTER_BOOTSTRAP_PASSWORD",
+        "ROSTER_BOOTSTRAP_TOKEN",
+        "ROSTER_MAX_BODY_BYTES",
+        "ROSTER_PUBLIC_URL",
+    ] {
+        assert!(out.contains(v), "serve --help lacks {v}");
+    }
+    let (ok, out, _) = run("sqlite::memory:", &["token", "issue", "--help"]);
+    assert!(ok && out.contains("--user"));
+}

@@ -1,0 +1,274 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use roster_core::{secret, NewUser, Permission, UserName};
+use roster_server::app::AppOptions;
+use roster_server::{router, AppState};
+use roster_store::{Bootstrap, OpenOptions, Store, WriteCtx};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef0123456789";
+pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub db_url: String,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestApp {
+    /// A fresh database with the bootstrap admin (token [`ADMIN_TOKEN`]).
+    pub async fn spawn() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db_url = format!("sqlite://{}", dir.path().join("roster.db").display());
+        let store = roster_store::open(&db_url, &OpenOptions::default())
+            .await
+            .unwrap();
+        let mut admin = NewUser::new(UserName::parse("admin").unwrap());
+        admin.display_name = Some("Admin".into());
+        let created = store
+            .bootstrap(
+                &WriteCtx::default(),
+                &Bootstrap {
+                    admin,
+                    token: secret::from_secret(ADMIN_TOKEN.into()),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(created);
+        Self::serve(dir, db_url, store).await
+    }
+
+    /// Serves an already opened store on a new ephemeral port.
+    pub async fn serve(dir: tempfile::TempDir, db_url: String, store: Arc<dyn Store>) -> Self {
+        Self::serve_with(dir, db_url, store, 2 * 1024 * 1024).await
+    }
+
+    pub async fn serve_with(
+        dir: tempfile::TempDir,
+        db_url: String,
+        store: Arc<dyn Store>,
+        max_body: usize,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = router(
+            AppState {
+                store: store.clone(),
+                public_url: None,
+            },
+            &AppOptions {
+                max_body_bytes: max_body,
+                request_timeout: Duration::from_secs(30),
+            },
+        );
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            store,
+            db_url,
+            dir,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server and closes the database, keeping the files.
+    pub async fn stop(mut self) -> (tempfile::TempDir, String) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(s) = self.server.take() {
+            s.await.unwrap();
+        }
+        self.store.close().await;
+        (self.dir, self.db_url)
+    }
+
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Resp {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// A JSON request the way the odm-api SDK sends it (Genestack-API-Token header).
+    pub async fn odm(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Resp {
+        let mut h = vec![
+            ("Genestack-API-Token", token),
+            ("Accept", "application/scim+json"),
+        ];
+        if body.is_some() {
+            h.push(("Content-Type", "application/json"));
+        }
+        self.raw(
+            method,
+            &format!("/api/v1/scim{path}"),
+            &h,
+            body.map(|b| b.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    pub async fn scim(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Resp {
+        let auth = format!("Bearer {token}");
+        let mut h = vec![("Authorization", auth.as_str())];
+        if body.is_some() {
+            h.push(("Content-Type", "application/scim+json"));
+        }
+        self.raw(
+            method,
+            &format!("/scim/v2{path}"),
+            &h,
+            body.map(|b| b.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    /// Creates a user through ODM as the admin; returns its id.
+    pub async fn create_user(&self, name: &str) -> String {
+        let r = self
+            .odm(Method::POST, "/Users", ADMIN_TOKEN, Some(user_body(name)))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Issues an API token for a user directly through the store.
+    pub async fn token_for(&self, name: &str) -> String {
+        let t = secret::generate_token();
+        self.store
+            .create_token(
+                &WriteCtx::default(),
+                &UserName::parse(name).unwrap(),
+                None,
+                &t,
+            )
+            .await
+            .unwrap();
+        t.secret
+    }
+
+    pub async fn grant(&self, name: &str, p: Permission) {
+        self.store
+            .set_permission(
+                &WriteCtx::default(),
+                &UserName::parse(name).unwrap(),
+                p,
+                true,
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Every user as the store sees it (for "nothing changed" assertions).
+    pub async fn snapshot(&self) -> Vec<String> {
+        let page = self
+            .store
+            .list_users(&roster_store::UserQuery {
+                page: roster_core::PageRequest {
+                    start_index: 1,
+                    count: 1000,
+                },
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let groups = self
+            .store
+            .list_groups(&roster_store::GroupQuery {
+                with_members: true,
+                page: roster_core::PageRequest {
+                    start_index: 1,
+                    count: 1000,
+                },
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        page.items
+            .iter()
+            .map(|u| format!("{u:?}"))
+            .chain(groups.items.iter().map(|g| format!("{g:?}")))
+            .collect()
+    }
+}
+
+pub fn user_body(name: &str) -> Value {
+    json!({
+        "schemas": [USER_URN],
+        "userName": name,
+        "displayName": format!("{name} display"),
+        "active": true,
+        "emails": [{"type": "work", "value": format!("{name}@example.com"), "primary": true}],
+    })
+}
+
+pub fn patch(ops: Value) -> Value {
+    json!({"schemas": [PATCH_URN], "Operations": ops})
+}
+
+/// Asserts a SCIM error body with the given status and scimType.
+pub fn assert_scim_error(r: &Resp, status: u16, scim_type: Option<&str>) {
+    assert_eq!(r.status.as_u16(), status, "body: {}", r.text);
+    assert_eq!(
+        r.body["schemas"],
+        json!(["urn:ietf:params:scim:api:messages:2.0:Error"]),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.body["status"], json!(status.to_string()), "{}", r.text);
+    assert!(
+        r.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{}",
+        r.text
+    );
+    match scim_type {
+        Some(t) => assert_eq!(r.body["scimType"], json!(t), "{}", r.text),
+        None => assert!(r.body.get("scimType").is_none(), "{}", r.text),
+    }
+}

@@ -1,0 +1,89 @@
+use reqwest::{Method, StatusCode};
+use roster_store::OpenOptions;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn data_survives_a_restart() {
+    let app = TestApp::spawn().await;
+    let id = app.create_user("durable").await;
+    let g = app
+        .odm(
+            Method::POST,
+            "/Groups",
+            ADMIN_TOKEN,
+            Some(json!({"displayName": "Kept"})),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.odm(
+        Method::PATCH,
+        &format!("/Groups/{g}"),
+        ADMIN_TOKEN,
+        Some(patch(
+            json!([{"op": "add", "path": "members", "value": {"value": id}}]),
+        )),
+    )
+    .await;
+    let (dir, url) = app.stop().await;
+
+    let store = roster_store::open(&url, &OpenOptions::default())
+        .await
+        .unwrap();
+    let app = TestApp::serve(dir, url, store).await;
+    let u = app
+        .odm(Method::GET, &format!("/Users/{id}"), ADMIN_TOKEN, None)
+        .await;
+    assert_eq!(u.status, StatusCode::OK, "the admin token survived too");
+    assert_eq!(u.body["userName"], "durable");
+    let g = app
+        .odm(Method::GET, &format!("/Groups/{g}"), ADMIN_TOKEN, None)
+        .await;
+    assert_eq!(g.body["displayName"], "Kept");
+    assert_eq!(g.body["members"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn user_name_uniqueness_is_enforced_by_the_database() {
+    let app = TestApp::spawn().await;
+    // Many concurrent creates of the same name (different case): exactly one wins.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let client = app.client.clone();
+        let url = format!("{}/scim/v2/Users", app.base);
+        let name = if i % 2 == 0 { "Racer" } else { "racer" };
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(ADMIN_TOKEN)
+                .header("Content-Type", "application/scim+json")
+                .body(json!({"userName": name}).to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(created, 1);
+    let r = app
+        .scim(
+            Method::GET,
+            "/Users?filter=userName%20eq%20%22RACER%22",
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(r.body["totalResults"], 1);
+}
