@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting and lints, Rust unit and HTTP integration tests, and the
-# vendor-SDK compatibility tests (pytest in a venv this script creates). Run from anywhere.
+# vendor-SDK compatibility tests (pytest in a venv this script creates), each of the
+# storage-touching suites once on SQLite and once on PostgreSQL. Run from anywhere.
+#
+# PostgreSQL: ROSTER_TEST_PG_URL names a server database to create a scratch database from
+# (default postgres://postgres@127.0.0.1:5432/test). If it is unreachable the script fails
+# with a message; ROSTER_TEST_POSTGRES=skip runs the SQLite half only (never set in CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+PG_ADMIN_URL="${ROSTER_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -10,15 +17,36 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== cargo test"
-cargo test --workspace --locked
-
-echo "== SDK compatibility tests (odm-api)"
 VENV=.venv-sdk-a
 if [ ! -x "$VENV/bin/pytest" ] || ! cmp -s sdk-tests/requirements-odm.txt "$VENV/.requirements"; then
+  echo "== creating $VENV for the SDK tests"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r sdk-tests/requirements-odm.txt
   cp sdk-tests/requirements-odm.txt "$VENV/.requirements"
 fi
-ROSTER_BIN="$PWD/target/debug/roster" NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost \
-  "$VENV/bin/pytest" sdk-tests -q
+cargo build --locked --bins
+export ROSTER_BIN="$PWD/target/debug/roster" NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+
+run_suites() {
+  cargo test --workspace --locked
+  "$VENV/bin/pytest" sdk-tests -q -p no:cacheprovider
+}
+
+echo "== tests on SQLite"
+ROSTER_TEST_DATABASE_URL= run_suites
+
+if [ "${ROSTER_TEST_POSTGRES:-}" = "skip" ]; then
+  echo "!! ROSTER_TEST_POSTGRES=skip: the PostgreSQL half did NOT run"
+  exit 0
+fi
+if ! psql "$PG_ADMIN_URL" -qtAc 'SELECT 1' >/dev/null 2>&1; then
+  echo "PostgreSQL is not reachable at $PG_ADMIN_URL." >&2
+  echo "Start it (pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql) main start), point" >&2
+  echo "ROSTER_TEST_PG_URL at another server, or set ROSTER_TEST_POSTGRES=skip to run SQLite only." >&2
+  exit 1
+fi
+SCRATCH="roster_test_$$_$(date +%s)"
+psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $SCRATCH"
+trap 'psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $SCRATCH WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+echo "== tests on PostgreSQL (database $SCRATCH)"
+ROSTER_TEST_DATABASE_URL="${PG_ADMIN_URL%/*}/$SCRATCH" run_suites

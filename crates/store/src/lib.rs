@@ -1,10 +1,16 @@
 //! Persistence for the directory model: one [`Store`] trait, one module per backend.
 //! Every write is one transaction; filters arrive as typed [`Cond`]s and are compiled to
 //! parameterised SQL in [`sql`], never evaluated over a whole table in Rust.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
+pub mod db;
 mod error;
+pub mod postgres;
 pub mod sql;
+mod sql_store;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -15,6 +21,8 @@ use roster_core::{
     CoreError, Group, NewGroup, NewUser, Page, PageRequest, Permission, Principal, Role, User,
     UserName,
 };
+use std::time::Duration;
+
 use uuid::Uuid;
 
 pub use error::StoreError;
@@ -120,12 +128,14 @@ pub trait Store: Send + Sync + 'static {
 /// Opens the backend named by a database URL and runs its migrations.
 pub async fn open(url: &str, opts: &OpenOptions) -> Result<std::sync::Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(
-            sqlite::SqliteStore::open(url, opts).await?,
-        ))
+        let b = sqlite::SqliteBackend::open(url, opts).await?;
+        Ok(std::sync::Arc::new(sql_store::SqlStore::new(b)))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let b = postgres::PgBackend::open(url, opts).await?;
+        Ok(std::sync::Arc::new(sql_store::SqlStore::new(b)))
     } else {
         Err(StoreError::Config(format!(
-            "unsupported database URL {:?}: expected sqlite:///path/to/roster.db",
+            "unsupported database URL {:?}: expected sqlite:///path/to/roster.db or postgres://user@host:5432/db",
             redact(url)
         )))
     }
@@ -134,15 +144,26 @@ pub async fn open(url: &str, opts: &OpenOptions) -> Result<std::sync::Arc<dyn St
 /// Connection settings shared by the backends.
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
+    /// Pool size (SQLite: read connections; it always has one writer).
     pub max_connections: u32,
-    pub busy_timeout: std::time::Duration,
+    /// SQLite: how long a writer waits for another process's lock.
+    pub busy_timeout: Duration,
+    /// PostgreSQL: how long to keep retrying the first connection before giving up.
+    pub connect_timeout: Duration,
+    /// PostgreSQL: how long a request waits for a pooled connection before failing (503).
+    pub acquire_timeout: Duration,
+    /// PostgreSQL: server-side limit on one statement.
+    pub statement_timeout: Duration,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
         Self {
             max_connections: 4,
-            busy_timeout: std::time::Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(30),
+            acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -1,40 +1,24 @@
 //! Compiles a typed filter ([`Cond`]) into a parameterised SQL boolean expression.
 //! Values never enter the SQL text: each becomes a placeholder and an [`Arg`].
-//! The SQL is kept to what SQLite and PostgreSQL share (EXISTS, LIKE ... ESCAPE).
+//! The SQL is kept to what SQLite and PostgreSQL share (EXISTS, LIKE ... ESCAPE); LIKE is
+//! case-sensitive on both (SQLite runs with case_sensitive_like), case-insensitive
+//! attributes being folded on both sides.
 
 use roster_core::filter::CompareOp;
 use roster_core::schema::{Collection, Cond, Field, FieldType, Scalar};
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Arg {
-    Text(String),
-    Int(i64),
-}
+use crate::db::Arg;
 
-/// How the backend spells placeholders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placeholder {
-    /// SQLite: `?`
-    Question,
-    /// PostgreSQL: `$1`, `$2`, ...
-    Dollar,
-}
-
-/// A SQL fragment being built with its arguments.
-#[derive(Debug, Clone)]
+/// A SQL fragment being built with its arguments (`?` placeholders).
+#[derive(Debug, Clone, Default)]
 pub struct Sql {
     pub text: String,
     pub args: Vec<Arg>,
-    style: Placeholder,
 }
 
 impl Sql {
-    pub fn new(style: Placeholder) -> Self {
-        Self {
-            text: String::new(),
-            args: Vec::new(),
-            style,
-        }
+    pub fn new() -> Self {
+        Self::default()
     }
 
     pub fn push(&mut self, s: &str) -> &mut Self {
@@ -44,13 +28,7 @@ impl Sql {
 
     pub fn bind(&mut self, a: Arg) -> &mut Self {
         self.args.push(a);
-        match self.style {
-            Placeholder::Question => self.text.push('?'),
-            Placeholder::Dollar => {
-                let n = self.args.len();
-                self.text.push_str(&format!("${n}"));
-            }
-        }
+        self.text.push('?');
         self
     }
 }
@@ -95,7 +73,7 @@ fn escape_like(s: &str) -> String {
 
 fn arg(s: &Scalar) -> Arg {
     match s {
-        Scalar::Bool(b) => Arg::Int(i64::from(*b)),
+        Scalar::Bool(b) => Arg::Bool(*b),
         Scalar::Text(t) => Arg::Text(t.clone()),
         Scalar::Time(t) => Arg::Int(*t),
     }
@@ -199,7 +177,7 @@ mod tests {
 
     fn sql(f: &str) -> Sql {
         let c = resolve(Resource::User, &parse_filter(f).unwrap()).unwrap();
-        let mut s = Sql::new(Placeholder::Dollar);
+        let mut s = Sql::new();
         compile(&c, &mut s);
         s
     }
@@ -210,7 +188,7 @@ mod tests {
         assert!(!s.text.contains("1=1"));
         assert_eq!(
             s.text,
-            "(u.user_name_key = $1 OR EXISTS (SELECT 1 FROM user_emails e WHERE e.user_seq = u.seq AND (e.type_key = $2 AND e.value_key LIKE $3 ESCAPE '\\')))"
+            "(u.user_name_key = ? OR EXISTS (SELECT 1 FROM user_emails e WHERE e.user_seq = u.seq AND (e.type_key = ? AND e.value_key LIKE ? ESCAPE '\\')))"
         );
         assert_eq!(s.args[2], Arg::Text("%50\\%\\_%".into()));
     }
@@ -218,6 +196,9 @@ mod tests {
     #[test]
     fn booleans_and_times_bind_as_integers() {
         let s = sql(r#"active eq false and meta.lastModified gt "2026-01-01T00:00:00Z""#);
-        assert_eq!(s.args, vec![Arg::Int(0), Arg::Int(1_767_225_600_000_000)]);
+        assert_eq!(
+            s.args,
+            vec![Arg::Bool(false), Arg::Int(1_767_225_600_000_000)]
+        );
     }
 }

@@ -101,7 +101,7 @@ async fn get_status(base: &str, path: &str, token: &str) -> StatusCode {
 #[tokio::test]
 async fn bootstrap_tokens_permissions_shutdown_and_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("sub/roster.db").display());
+    let db = crate::helpers::fresh_database_url(&dir.path().join("sub")).await;
     let p = start(&db, true).await;
     assert_eq!(
         get_status(&p.base, "/api/v1/scim/Users", "boot-token-0123456789").await,

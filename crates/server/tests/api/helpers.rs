@@ -34,7 +34,7 @@ impl TestApp {
     /// A fresh database with the bootstrap admin (token [`ADMIN_TOKEN`]).
     pub async fn spawn() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db_url = format!("sqlite://{}", dir.path().join("roster.db").display());
+        let db_url = fresh_database_url(dir.path()).await;
         let store = roster_store::open(&db_url, &OpenOptions::default())
             .await
             .unwrap();
@@ -235,6 +235,39 @@ impl TestApp {
             .map(|u| format!("{u:?}"))
             .chain(groups.items.iter().map(|g| format!("{g:?}")))
             .collect()
+    }
+}
+
+/// A database nobody has used: a new SQLite file in `dir`, or, when
+/// `ROSTER_TEST_DATABASE_URL` names a PostgreSQL database, a new schema in it (selected
+/// through the connection's search_path).
+pub async fn fresh_database_url(dir: &std::path::Path) -> String {
+    let base = std::env::var("ROSTER_TEST_DATABASE_URL").unwrap_or_default();
+    if !base.starts_with("postgres") {
+        return format!("sqlite://{}", dir.join("roster.db").display());
+    }
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx_pg_admin(&base).await;
+    admin.execute(&format!("CREATE SCHEMA {schema}")).await;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// A throwaway connection to create schemas with, via the store's own driver.
+async fn sqlx_pg_admin(base: &str) -> PgAdmin {
+    PgAdmin(base.to_owned())
+}
+
+pub struct PgAdmin(String);
+
+impl PgAdmin {
+    pub async fn execute(&self, sql: &str) {
+        let status = tokio::process::Command::new("psql")
+            .args([self.0.as_str(), "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .status()
+            .await
+            .expect("psql is needed to prepare PostgreSQL test schemas");
+        assert!(status.success(), "psql failed: {sql}");
     }
 }
 

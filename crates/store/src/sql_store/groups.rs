@@ -3,58 +3,52 @@ use std::collections::HashMap;
 use roster_core::group::{GroupChange, MemberOp};
 use roster_core::user::fold;
 use roster_core::{CoreError, Group, Member, Meta, NewGroup, Page, Role};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
-use super::{bind_all, bind_scalar, where_clause, Tx};
-use crate::sql::{compile, Placeholder, Sql};
+use super::where_clause;
+use crate::args;
+use crate::db::{placeholders, Arg, Dialect, Exec, Row};
+use crate::sql::{compile, Sql};
 use crate::{GroupQuery, Result, StoreError};
 
 const COLUMNS: &str =
     "g.seq, g.id, g.display_name, g.external_id, g.created_at, g.modified_at, g.version";
-/// Ids per `IN (...)` list: well under SQLite's bound-parameter limit.
+/// Ids per `IN (...)` list: well under SQLite's and PostgreSQL's parameter limits.
 const CHUNK: usize = 500;
 
 fn decode_id(s: &str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|e| StoreError::Db(sqlx::Error::Decode(e.into())))
 }
 
-fn from_row(r: &SqliteRow) -> Result<Group> {
-    let id: String = r.try_get("id")?;
+fn from_row(r: &Row) -> Result<Group> {
     Ok(Group {
-        seq: r.try_get("seq")?,
-        id: decode_id(&id)?,
-        display_name: r.try_get("display_name")?,
-        external_id: r.try_get("external_id")?,
+        seq: r.int("seq")?,
+        id: decode_id(&r.text("id")?)?,
+        display_name: r.text("display_name")?,
+        external_id: r.opt_text("external_id")?,
         members: None,
         meta: Meta {
-            created: r.try_get("created_at")?,
-            last_modified: r.try_get("modified_at")?,
-            version: r.try_get("version")?,
+            created: r.int("created_at")?,
+            last_modified: r.int("modified_at")?,
+            version: r.int("version")?,
         },
     })
 }
 
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
+fn id_args(ids: &[Uuid]) -> Vec<Arg> {
+    ids.iter().map(|id| Arg::Text(id.to_string())).collect()
 }
 
 /// Maps user ids to internal seqs; an unknown id is the client's mistake.
-async fn user_seqs(tx: &mut Tx, ids: &[Uuid]) -> Result<HashMap<Uuid, i64>> {
+async fn user_seqs(tx: &mut dyn Exec, ids: &[Uuid]) -> Result<HashMap<Uuid, i64>> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         let sql = format!(
             "SELECT id, seq FROM users WHERE id IN ({})",
             placeholders(chunk.len())
         );
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        for row in q.fetch_all(&mut **tx).await? {
-            let id: String = row.try_get("id")?;
-            out.insert(decode_id(&id)?, row.try_get::<i64, _>("seq")?);
+        for row in tx.fetch_all(&sql, &id_args(chunk)).await? {
+            out.insert(decode_id(&row.text("id")?)?, row.int("seq")?);
         }
     }
     if let Some(missing) = ids.iter().find(|id| !out.contains_key(id)) {
@@ -65,7 +59,11 @@ async fn user_seqs(tx: &mut Tx, ids: &[Uuid]) -> Result<HashMap<Uuid, i64>> {
     Ok(out)
 }
 
-async fn add_members(tx: &mut Tx, group_seq: i64, members: &[(Uuid, Option<Role>)]) -> Result<()> {
+async fn add_members(
+    tx: &mut dyn Exec,
+    group_seq: i64,
+    members: &[(Uuid, Option<Role>)],
+) -> Result<()> {
     let ids: Vec<Uuid> = members.iter().map(|(id, _)| *id).collect();
     let seqs = user_seqs(tx, &ids).await?;
     let now = roster_core::now_micros();
@@ -78,48 +76,40 @@ async fn add_members(tx: &mut Tx, group_seq: i64, members: &[(Uuid, Option<Role>
             None => "INSERT INTO memberships (group_seq, user_seq, role, created_at) VALUES (?, ?, ?, ?) \
                      ON CONFLICT (group_seq, user_seq) DO NOTHING",
         };
-        sqlx::query(sql)
-            .bind(group_seq)
-            .bind(seq)
-            .bind(role.unwrap_or(Role::Member).as_str())
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+        tx.execute(
+            sql,
+            &args![group_seq, seq, role.unwrap_or(Role::Member).as_str(), now],
+        )
+        .await?;
     }
     Ok(())
 }
 
-async fn remove_members(tx: &mut Tx, group_seq: i64, ids: &[Uuid]) -> Result<()> {
+async fn remove_members(tx: &mut dyn Exec, group_seq: i64, ids: &[Uuid]) -> Result<()> {
     for chunk in ids.chunks(CHUNK) {
         let sql = format!(
             "DELETE FROM memberships WHERE group_seq = ? AND user_seq IN (SELECT seq FROM users WHERE id IN ({}))",
             placeholders(chunk.len())
         );
-        let mut q = sqlx::query(&sql).bind(group_seq);
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        q.execute(&mut **tx).await?;
+        let mut a = args![group_seq];
+        a.extend(id_args(chunk));
+        tx.execute(&sql, &a).await?;
     }
     Ok(())
 }
 
-pub(super) async fn insert(tx: &mut Tx, new: &NewGroup) -> Result<Group> {
+pub(super) async fn insert(tx: &mut dyn Exec, new: &NewGroup) -> Result<Group> {
     new.validate()?;
     let id = Uuid::new_v4();
     let now = roster_core::now_micros();
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO groups (id, display_name, display_name_key, external_id, created_at, modified_at, version) \
-         VALUES (?, ?, ?, ?, ?, ?, 1) RETURNING seq",
-    )
-    .bind(id.to_string())
-    .bind(&new.display_name)
-    .bind(fold(&new.display_name))
-    .bind(new.external_id.as_deref())
-    .bind(now)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?;
+    let seq = tx
+        .fetch_one(
+            "INSERT INTO groups (id, display_name, display_name_key, external_id, created_at, modified_at, version) \
+             VALUES (?, ?, ?, ?, ?, ?, 1) RETURNING seq",
+            &args![id.to_string(), new.display_name.as_str(), fold(&new.display_name), new.external_id.clone(), now, now],
+        )
+        .await?
+        .int("seq")?;
     let members: Vec<(Uuid, Option<Role>)> =
         new.members.iter().map(|(id, r)| (*id, Some(*r))).collect();
     add_members(tx, seq, &members).await?;
@@ -137,8 +127,8 @@ pub(super) async fn insert(tx: &mut Tx, new: &NewGroup) -> Result<Group> {
     })
 }
 
-/// Loads the members of several groups in one query, ordered for stable output.
-async fn load_members(pool: &SqlitePool, groups: &mut [Group]) -> Result<()> {
+/// Loads the members of several groups in one query per chunk, ordered for stable output.
+async fn load_members(ex: &mut dyn Exec, groups: &mut [Group]) -> Result<()> {
     let mut by_seq: HashMap<i64, Vec<Member>> = HashMap::new();
     for chunk in groups.chunks(CHUNK) {
         let sql = format!(
@@ -146,22 +136,18 @@ async fn load_members(pool: &SqlitePool, groups: &mut [Group]) -> Result<()> {
              JOIN users u ON u.seq = m.user_seq WHERE m.group_seq IN ({}) ORDER BY m.group_seq, m.user_seq",
             placeholders(chunk.len())
         );
-        let mut q = sqlx::query(&sql);
-        for g in chunk {
-            q = q.bind(g.seq);
-        }
-        for row in q.fetch_all(pool).await? {
-            let id: String = row.try_get("id")?;
-            let display: Option<String> = row.try_get("display_name")?;
-            let user_name: String = row.try_get("user_name")?;
-            let role: String = row.try_get("role")?;
+        let a: Vec<Arg> = chunk.iter().map(|g| Arg::Int(g.seq)).collect();
+        for row in ex.fetch_all(&sql, &a).await? {
+            let display = row
+                .opt_text("display_name")?
+                .map_or_else(|| row.text("user_name"), Ok)?;
             by_seq
-                .entry(row.try_get("group_seq")?)
+                .entry(row.int("group_seq")?)
                 .or_default()
                 .push(Member {
-                    user_id: decode_id(&id)?,
-                    display: Some(display.unwrap_or(user_name)),
-                    role: role.parse::<Role>()?,
+                    user_id: decode_id(&row.text("id")?)?,
+                    display: Some(display),
+                    role: row.text("role")?.parse::<Role>()?,
                 });
         }
     }
@@ -171,77 +157,74 @@ async fn load_members(pool: &SqlitePool, groups: &mut [Group]) -> Result<()> {
     Ok(())
 }
 
-pub(super) async fn get(pool: &SqlitePool, id: Uuid, with_members: bool) -> Result<Option<Group>> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM groups g WHERE g.id = ?"))
-        .bind(id.to_string())
-        .fetch_optional(pool)
+pub(super) async fn get(ex: &mut dyn Exec, id: Uuid, with_members: bool) -> Result<Option<Group>> {
+    let row = ex
+        .fetch_optional(
+            &format!("SELECT {COLUMNS} FROM groups g WHERE g.id = ?"),
+            &args![id.to_string()],
+        )
         .await?;
     let Some(row) = row else { return Ok(None) };
     let mut groups = [from_row(&row)?];
     if with_members {
-        load_members(pool, &mut groups).await?;
+        load_members(ex, &mut groups).await?;
     }
     let [g] = groups;
     Ok(Some(g))
 }
 
 pub(super) async fn member_role(
-    pool: &SqlitePool,
+    ex: &mut dyn Exec,
     group: Uuid,
     user_seq: i64,
 ) -> Result<Option<Role>> {
-    let row = sqlx::query(
-        "SELECT m.role FROM groups g LEFT JOIN memberships m ON m.group_seq = g.seq AND m.user_seq = ? WHERE g.id = ?",
-    )
-    .bind(user_seq)
-    .bind(group.to_string())
-    .fetch_optional(pool)
-    .await?;
-    let Some(row) = row else {
-        return Err(StoreError::NotFound(format!("no group with id {group}")));
-    };
-    let role: Option<String> = row.try_get("role")?;
-    Ok(role.map(|r| r.parse::<Role>()).transpose()?)
+    let row = ex
+        .fetch_optional(
+            "SELECT m.role FROM groups g LEFT JOIN memberships m ON m.group_seq = g.seq AND m.user_seq = ? WHERE g.id = ?",
+            &args![user_seq, group.to_string()],
+        )
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("no group with id {group}")))?;
+    Ok(row
+        .opt_text("role")?
+        .map(|r| r.parse::<Role>())
+        .transpose()?)
 }
 
-pub(super) async fn list(pool: &SqlitePool, q: &GroupQuery) -> Result<Page<Group>> {
-    let mut filter = Sql::new(Placeholder::Question);
-    let mut parts = Vec::new();
+pub(super) async fn list(ex: &mut dyn Exec, q: &GroupQuery) -> Result<Page<Group>> {
+    let mut filter = Sql::new();
     if let Some(member) = q.member {
         filter.push(
             "EXISTS (SELECT 1 FROM memberships vm WHERE vm.group_seq = g.seq AND vm.user_seq = ",
         );
-        filter.bind(crate::sql::Arg::Int(member));
-        filter.push(")");
-        parts.push(());
+        filter.bind(Arg::Int(member)).push(")");
     }
     if let Some(c) = &q.filter {
-        if !parts.is_empty() {
+        if !filter.text.is_empty() {
             filter.push(" AND ");
         }
         compile(c, &mut filter);
-        parts.push(());
     }
-    let filter = (!parts.is_empty()).then_some(filter);
+    let filter = (!filter.text.is_empty()).then_some(filter);
     let wc = where_clause(filter.as_ref(), &[]);
-    let args = filter.as_ref().map(|f| f.args.as_slice()).unwrap_or(&[]);
-    let total: i64 = bind_scalar(
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM groups g{wc}")),
-        args,
-    )
-    .fetch_one(pool)
-    .await?;
+    let mut args = filter.map(|f| f.args).unwrap_or_default();
+    let total = ex
+        .fetch_one(&format!("SELECT COUNT(*) AS n FROM groups g{wc}"), &args)
+        .await?
+        .int("n")?;
     let mut items = Vec::new();
     if q.page.count > 0 && q.page.offset() < total {
-        let sql = format!("SELECT {COLUMNS} FROM groups g{wc} ORDER BY g.seq LIMIT ? OFFSET ?");
-        let rows = bind_all(sqlx::query(&sql), args)
-            .bind(q.page.count)
-            .bind(q.page.offset())
-            .fetch_all(pool)
+        args.push(Arg::Int(q.page.count));
+        args.push(Arg::Int(q.page.offset()));
+        let rows = ex
+            .fetch_all(
+                &format!("SELECT {COLUMNS} FROM groups g{wc} ORDER BY g.seq LIMIT ? OFFSET ?"),
+                &args,
+            )
             .await?;
         items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
         if q.with_members {
-            load_members(pool, &mut items).await?;
+            load_members(ex, &mut items).await?;
         }
     }
     Ok(Page {
@@ -252,15 +235,23 @@ pub(super) async fn list(pool: &SqlitePool, q: &GroupQuery) -> Result<Page<Group
 }
 
 pub(super) async fn modify(
-    tx: &mut Tx,
+    tx: &mut dyn Exec,
+    dialect: Dialect,
     id: Uuid,
     if_match: Option<i64>,
     change: &GroupChange,
 ) -> Result<Group> {
     change.validate()?;
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM groups g WHERE g.id = ?"))
-        .bind(id.to_string())
-        .fetch_optional(&mut **tx)
+    // The row lock serialises concurrent PATCHes of one group on PostgreSQL; SQLite has a
+    // single writer already.
+    let row = tx
+        .fetch_optional(
+            &format!(
+                "SELECT {COLUMNS} FROM groups g WHERE g.id = ?{}",
+                dialect.lock_for_update
+            ),
+            &args![id.to_string()],
+        )
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("no group with id {id}")))?;
     let mut g = from_row(&row)?;
@@ -272,9 +263,7 @@ pub(super) async fn modify(
             MemberOp::Add(m) => add_members(tx, g.seq, m).await?,
             MemberOp::Remove(ids) => remove_members(tx, g.seq, ids).await?,
             MemberOp::RemoveAll | MemberOp::Replace(_) => {
-                sqlx::query("DELETE FROM memberships WHERE group_seq = ?")
-                    .bind(g.seq)
-                    .execute(&mut **tx)
+                tx.execute("DELETE FROM memberships WHERE group_seq = ?", &args![g.seq])
                     .await?;
                 if let MemberOp::Replace(m) = op {
                     let m: Vec<(Uuid, Option<Role>)> =
@@ -291,19 +280,14 @@ pub(super) async fn modify(
         g.external_id = e.clone();
     }
     let now = roster_core::now_micros().max(g.meta.last_modified);
-    let done = sqlx::query(
-        "UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?, modified_at = ?, \
-         version = version + 1 WHERE seq = ? AND version = ?",
-    )
-    .bind(&g.display_name)
-    .bind(fold(&g.display_name))
-    .bind(g.external_id.as_deref())
-    .bind(now)
-    .bind(g.seq)
-    .bind(g.meta.version)
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() != 1 {
+    let done = tx
+        .execute(
+            "UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?, modified_at = ?, \
+             version = version + 1 WHERE seq = ? AND version = ?",
+            &args![g.display_name.as_str(), fold(&g.display_name), g.external_id.clone(), now, g.seq, g.meta.version],
+        )
+        .await?;
+    if done != 1 {
         return Err(StoreError::VersionMismatch);
     }
     g.meta.version += 1;

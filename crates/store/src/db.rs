@@ -1,0 +1,186 @@
+//! A deliberately small driver interface between the store logic and the SQL backends:
+//! execute a statement or fetch rows, with `?` placeholders and [`Arg`] values. The
+//! directory logic in [`crate::sql_store`] is written once against it; each backend
+//! (SQLite, PostgreSQL) implements it in a few lines, converting placeholders and values.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{Result, StoreError};
+
+/// A bound parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Null,
+    Int(i64),
+    Text(String),
+    Bool(bool),
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<bool> for Arg {
+    fn from(v: bool) -> Self {
+        Arg::Bool(v)
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(v)
+    }
+}
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(v.to_owned())
+    }
+}
+impl<T: Into<Arg>> From<Option<T>> for Arg {
+    fn from(v: Option<T>) -> Self {
+        v.map(Into::into).unwrap_or(Arg::Null)
+    }
+}
+
+/// Builds an argument list: `args![a, b, c]`.
+#[macro_export]
+macro_rules! args {
+    ($($a:expr),* $(,)?) => { vec![$($crate::db::Arg::from($a)),*] };
+}
+
+/// A decoded column value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    Null,
+    Int(i64),
+    Text(String),
+    Bool(bool),
+}
+
+/// One result row with its column names.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub cols: Arc<[String]>,
+    pub vals: Vec<Val>,
+}
+
+fn decode_err(msg: String) -> StoreError {
+    StoreError::Db(sqlx::Error::Decode(msg.into()))
+}
+
+impl Row {
+    fn get(&self, name: &str) -> Result<&Val> {
+        self.cols
+            .iter()
+            .position(|c| c == name)
+            .and_then(|i| self.vals.get(i))
+            .ok_or_else(|| decode_err(format!("no column {name}")))
+    }
+
+    pub fn int(&self, name: &str) -> Result<i64> {
+        match self.get(name)? {
+            Val::Int(i) => Ok(*i),
+            Val::Bool(b) => Ok(i64::from(*b)),
+            other => Err(decode_err(format!(
+                "column {name}: expected an integer, got {other:?}"
+            ))),
+        }
+    }
+
+    pub fn opt_int(&self, name: &str) -> Result<Option<i64>> {
+        match self.get(name)? {
+            Val::Null => Ok(None),
+            _ => self.int(name).map(Some),
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Result<bool> {
+        match self.get(name)? {
+            Val::Bool(b) => Ok(*b),
+            Val::Int(i) => Ok(*i != 0),
+            other => Err(decode_err(format!(
+                "column {name}: expected a boolean, got {other:?}"
+            ))),
+        }
+    }
+
+    pub fn opt_text(&self, name: &str) -> Result<Option<String>> {
+        match self.get(name)? {
+            Val::Null => Ok(None),
+            Val::Text(s) => Ok(Some(s.clone())),
+            other => Err(decode_err(format!(
+                "column {name}: expected text, got {other:?}"
+            ))),
+        }
+    }
+
+    pub fn text(&self, name: &str) -> Result<String> {
+        self.opt_text(name)?
+            .ok_or_else(|| decode_err(format!("column {name} is NULL")))
+    }
+}
+
+/// Runs statements on one connection or transaction.
+#[async_trait]
+pub trait Exec: Send {
+    async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<u64>;
+    async fn fetch_all(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>>;
+
+    async fn fetch_optional(&mut self, sql: &str, args: &[Arg]) -> Result<Option<Row>> {
+        Ok(self.fetch_all(sql, args).await?.into_iter().next())
+    }
+
+    async fn fetch_one(&mut self, sql: &str, args: &[Arg]) -> Result<Row> {
+        self.fetch_optional(sql, args)
+            .await?
+            .ok_or_else(|| decode_err("query returned no row".into()))
+    }
+}
+
+/// A write transaction: dropped without `commit`, it rolls back.
+#[async_trait]
+pub trait Tx: Exec {
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// What differs between SQL engines beyond placeholders.
+#[derive(Debug, Clone, Copy)]
+pub struct Dialect {
+    /// Appended to the SELECT that loads a row to be rewritten in a transaction.
+    pub lock_for_update: &'static str,
+}
+
+/// A database the store logic can run on.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    fn dialect(&self) -> Dialect;
+    /// A pooled connection for reads.
+    async fn reader(&self) -> Result<Box<dyn Exec + '_>>;
+    /// A write transaction.
+    async fn begin(&self) -> Result<Box<dyn Tx + '_>>;
+    async fn ping(&self) -> Result<()>;
+    async fn close(&self);
+}
+
+/// `?` → `$1, $2, ...` for PostgreSQL. Roster's SQL never has `?` inside a literal.
+pub fn numbered_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `?, ?, ?` for an IN list.
+pub fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}

@@ -1,0 +1,162 @@
+//! The PostgreSQL backend, for several stateless roster nodes on one database. Plain SQL
+//! that PostgreSQL-compatible engines (CockroachDB, YugabyteDB) also speak; the one
+//! PostgreSQL-specific piece is sqlx's migration lock (an advisory lock).
+
+use std::ops::DerefMut;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{Column, PgConnection, PgPool, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
+
+use crate::db::{numbered_placeholders, Arg, Backend, Dialect, Exec, Row, Tx, Val};
+use crate::{OpenOptions, Result, StoreError};
+
+pub struct PgBackend {
+    pool: PgPool,
+}
+
+impl PgBackend {
+    pub async fn open(url: &str, opts: &OpenOptions) -> Result<Self> {
+        let statement_timeout = format!("{}", opts.statement_timeout.as_millis());
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?
+            .options([("statement_timeout", statement_timeout.as_str())]);
+        let pool_opts = PgPoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            // Fail fast (503) when the database is gone instead of queueing forever.
+            .acquire_timeout(opts.acquire_timeout);
+        // The database may come up after us: retry with backoff until connect_timeout.
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(100);
+        let pool = loop {
+            match pool_opts.clone().connect_with(connect.clone()).await {
+                Ok(p) => break p,
+                Err(e) if started.elapsed() + delay < opts.connect_timeout => {
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "PostgreSQL not reachable yet");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "PostgreSQL unreachable for {:?}: {e}",
+                        opts.connect_timeout
+                    )))
+                }
+            }
+        };
+        // sqlx holds an advisory lock while migrating, so nodes starting together are safe.
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+fn bind<'q>(
+    mut q: sqlx::query::Query<'q, Postgres, PgArguments>,
+    args: &'q [Arg],
+) -> sqlx::query::Query<'q, Postgres, PgArguments> {
+    for a in args {
+        q = match a {
+            // Every nullable parameter Roster binds is a text column.
+            Arg::Null => q.bind(None::<String>),
+            Arg::Int(i) => q.bind(*i),
+            Arg::Text(s) => q.bind(s.as_str()),
+            Arg::Bool(b) => q.bind(*b),
+        };
+    }
+    q
+}
+
+fn decode(rows: Vec<PgRow>) -> Result<Vec<Row>> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let cols: Arc<[String]> = first
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let mut vals = Vec::with_capacity(cols.len());
+            for i in 0..cols.len() {
+                let raw = r.try_get_raw(i)?;
+                let v = if raw.is_null() {
+                    Val::Null
+                } else {
+                    match raw.type_info().name() {
+                        "INT8" => Val::Int(r.try_get(i)?),
+                        "INT4" => Val::Int(i64::from(r.try_get::<i32, _>(i)?)),
+                        "BOOL" => Val::Bool(r.try_get(i)?),
+                        _ => Val::Text(r.try_get(i)?),
+                    }
+                };
+                vals.push(v);
+            }
+            Ok(Row {
+                cols: cols.clone(),
+                vals,
+            })
+        })
+        .collect()
+}
+
+struct Conn<C>(C);
+
+#[async_trait]
+impl<C> Exec for Conn<C>
+where
+    C: DerefMut<Target = PgConnection> + Send,
+{
+    async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<u64> {
+        let sql = numbered_placeholders(sql);
+        Ok(bind(sqlx::query(&sql), args)
+            .execute(&mut *self.0)
+            .await?
+            .rows_affected())
+    }
+
+    async fn fetch_all(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
+        let sql = numbered_placeholders(sql);
+        decode(
+            bind(sqlx::query(&sql), args)
+                .fetch_all(&mut *self.0)
+                .await?,
+        )
+    }
+}
+
+#[async_trait]
+impl Tx for Conn<Transaction<'static, Postgres>> {
+    async fn commit(self: Box<Self>) -> Result<()> {
+        Ok(self.0.commit().await?)
+    }
+}
+
+#[async_trait]
+impl Backend for PgBackend {
+    fn dialect(&self) -> Dialect {
+        Dialect {
+            lock_for_update: " FOR UPDATE",
+        }
+    }
+
+    async fn reader(&self) -> Result<Box<dyn Exec + '_>> {
+        Ok(Box::new(Conn(self.pool.acquire().await?)))
+    }
+
+    async fn begin(&self) -> Result<Box<dyn Tx + '_>> {
+        Ok(Box::new(Conn(self.pool.begin().await?)))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,203 @@
+use roster_core::user::fold;
+use roster_core::{Email, Meta, NewUser, Page, Permission, User, UserName};
+use uuid::Uuid;
+
+use super::where_clause;
+use crate::args;
+use crate::db::{Arg, Exec, Row};
+use crate::sql::{compile, Sql};
+use crate::{Result, StoreError, UserQuery};
+
+const COLUMNS: &str = "u.seq, u.id, u.user_name, u.external_id, u.display_name, \
+    u.given_name, u.family_name, u.emails, u.active, u.locale, u.created_at, u.modified_at, u.version";
+
+fn decode<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Db(sqlx::Error::Decode(Box::new(e)))
+}
+
+fn from_row(r: &Row) -> Result<User> {
+    Ok(User {
+        seq: r.int("seq")?,
+        id: Uuid::parse_str(&r.text("id")?).map_err(decode)?,
+        user_name: UserName::parse(&r.text("user_name")?)?,
+        external_id: r.opt_text("external_id")?,
+        display_name: r.opt_text("display_name")?,
+        given_name: r.opt_text("given_name")?,
+        family_name: r.opt_text("family_name")?,
+        emails: serde_json::from_str::<Vec<Email>>(&r.text("emails")?).map_err(decode)?,
+        active: r.bool("active")?,
+        locale: r.opt_text("locale")?,
+        meta: Meta {
+            created: r.int("created_at")?,
+            last_modified: r.int("modified_at")?,
+            version: r.int("version")?,
+        },
+    })
+}
+
+fn emails_json(emails: &[Email]) -> Result<String> {
+    serde_json::to_string(emails).map_err(|e| StoreError::Db(sqlx::Error::Encode(e.into())))
+}
+
+/// Keeps the filter index of emails in step with the user's JSON.
+async fn write_email_index(tx: &mut dyn Exec, seq: i64, emails: &[Email]) -> Result<()> {
+    tx.execute("DELETE FROM user_emails WHERE user_seq = ?", &args![seq])
+        .await?;
+    for e in emails {
+        tx.execute(
+            "INSERT INTO user_emails (user_seq, value_key, type_key, is_primary) VALUES (?, ?, ?, ?)",
+            &args![seq, fold(&e.value), e.kind.as_deref().map(fold), e.primary],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
+    new.validate()?;
+    let id = Uuid::new_v4();
+    let now = roster_core::now_micros();
+    let row = tx
+        .fetch_one(
+            "INSERT INTO users (id, user_name, user_name_key, external_id, display_name, given_name, \
+             family_name, emails, active, locale, password_hash, created_at, modified_at, version) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING seq",
+            &args![
+                id.to_string(),
+                new.user_name.as_str(),
+                new.user_name.key(),
+                new.external_id.clone(),
+                new.display_name.clone(),
+                new.given_name.clone(),
+                new.family_name.clone(),
+                emails_json(&new.emails)?,
+                new.active,
+                new.locale.clone(),
+                new.password_hash.clone(),
+                now,
+                now,
+            ],
+        )
+        .await?;
+    let seq = row.int("seq")?;
+    write_email_index(tx, seq, &new.emails).await?;
+    Ok(User {
+        seq,
+        id,
+        user_name: new.user_name.clone(),
+        external_id: new.external_id.clone(),
+        display_name: new.display_name.clone(),
+        given_name: new.given_name.clone(),
+        family_name: new.family_name.clone(),
+        emails: new.emails.clone(),
+        active: new.active,
+        locale: new.locale.clone(),
+        meta: Meta {
+            created: now,
+            last_modified: now,
+            version: 1,
+        },
+    })
+}
+
+/// Writes back an edited user, bumping its version; the `version` guard turns a
+/// concurrent writer that slipped in into a version mismatch instead of a lost update.
+pub(super) async fn write(tx: &mut dyn Exec, user: &mut User) -> Result<()> {
+    let now = roster_core::now_micros().max(user.meta.last_modified);
+    let done = tx
+        .execute(
+            "UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, \
+             given_name = ?, family_name = ?, emails = ?, active = ?, locale = ?, modified_at = ?, \
+             version = version + 1 WHERE seq = ? AND version = ?",
+            &args![
+                user.user_name.as_str(),
+                user.user_name.key(),
+                user.external_id.clone(),
+                user.display_name.clone(),
+                user.given_name.clone(),
+                user.family_name.clone(),
+                emails_json(&user.emails)?,
+                user.active,
+                user.locale.clone(),
+                now,
+                user.seq,
+                user.meta.version,
+            ],
+        )
+        .await?;
+    if done != 1 {
+        return Err(StoreError::VersionMismatch);
+    }
+    write_email_index(tx, user.seq, &user.emails).await?;
+    user.meta.version += 1;
+    user.meta.last_modified = now;
+    Ok(())
+}
+
+pub(super) async fn grant(tx: &mut dyn Exec, seq: i64, p: Permission) -> Result<()> {
+    tx.execute(
+        "INSERT INTO user_permissions (user_seq, permission) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        &args![seq, p.as_str()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Loads one user by a single-column condition; `lock` is the dialect's row-lock suffix
+/// when the user is about to be rewritten.
+pub(super) async fn load(
+    ex: &mut dyn Exec,
+    cond: &str,
+    arg: Arg,
+    lock: &str,
+) -> Result<Option<User>> {
+    let row = ex
+        .fetch_optional(
+            &format!("SELECT {COLUMNS} FROM users u WHERE {cond}{lock}"),
+            &[arg],
+        )
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub(super) async fn require_by_name(ex: &mut dyn Exec, name: &UserName) -> Result<User> {
+    load(ex, "u.user_name_key = ?", name.key().into(), "")
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("no user named {:?}", name.as_str())))
+}
+
+pub(super) async fn list(ex: &mut dyn Exec, q: &UserQuery) -> Result<Page<User>> {
+    let filter = q.filter.as_ref().map(|c| {
+        let mut s = Sql::new();
+        compile(c, &mut s);
+        s
+    });
+    let extra: &[&str] = if q.only_active {
+        &["u.active = TRUE"]
+    } else {
+        &[]
+    };
+    let wc = where_clause(filter.as_ref(), extra);
+    let mut args = filter.map(|f| f.args).unwrap_or_default();
+    let total = ex
+        .fetch_one(&format!("SELECT COUNT(*) AS n FROM users u{wc}"), &args)
+        .await?
+        .int("n")?;
+    let mut items = Vec::new();
+    if q.page.count > 0 && q.page.offset() < total {
+        args.push(Arg::Int(q.page.count));
+        args.push(Arg::Int(q.page.offset()));
+        let rows = ex
+            .fetch_all(
+                &format!("SELECT {COLUMNS} FROM users u{wc} ORDER BY u.seq LIMIT ? OFFSET ?"),
+                &args,
+            )
+            .await?;
+        items = rows.iter().map(from_row).collect::<Result<_>>()?;
+    }
+    Ok(Page {
+        items,
+        total,
+        start_index: q.page.start_index,
+    })
+}
