@@ -2,7 +2,7 @@
 
 use anyhow::bail;
 use roster_core::{secret, NewUser, UserName};
-use roster_store::{Bootstrap, Store, WriteCtx};
+use roster_store::{Bootstrap, Store, StoreError, WriteCtx};
 
 use crate::cli::ServeArgs;
 
@@ -18,10 +18,20 @@ pub async fn run(store: &dyn Store, args: &ServeArgs) -> anyhow::Result<()> {
                 admin: user,
                 token: secret::from_secret(token.clone()),
             };
-            if store.bootstrap(&WriteCtx { actor: Some("bootstrap".into()), request_id: None }, &b).await? {
-                tracing::info!(admin = %admin, "bootstrap: created the first admin with every permission and the given API token");
-            } else {
-                tracing::info!("bootstrap: the database already has users; ROSTER_BOOTSTRAP_* are ignored");
+            let ctx = WriteCtx {
+                actor: Some("bootstrap".into()),
+                request_id: None,
+            };
+            match store.bootstrap(&ctx, &b).await {
+                Ok(true) => tracing::info!(
+                    admin = %admin,
+                    "bootstrap: created the first admin with every permission and the given API token"
+                ),
+                // A node that started at the same moment won the race: same outcome.
+                Ok(false) | Err(StoreError::Conflict(_)) => tracing::info!(
+                    "bootstrap: the database already has users; ROSTER_BOOTSTRAP_* are ignored"
+                ),
+                Err(e) => return Err(e.into()),
             }
         }
         (None, None, None) => {

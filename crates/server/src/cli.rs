@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -20,21 +21,58 @@ pub struct Cli {
 
 #[derive(Debug, Args, Clone)]
 pub struct DbArgs {
-    /// Database URL. `sqlite:///abs/path/roster.db` (created on first start). Default: an
-    /// SQLite file `roster.db` in the data directory.
+    /// Database URL: `sqlite:///abs/path/roster.db` (created on first start) or
+    /// `postgres://user@host:5432/db`. Default: an SQLite file `roster.db` in the data directory.
     #[arg(long, env = "ROSTER_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
     /// Directory for the default SQLite database (used when no database URL is given).
     #[arg(long, env = "ROSTER_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
-    /// Most connections in the read pool.
+    /// Connection pool size (SQLite: read connections; it always has one writer).
     #[arg(
         long,
         env = "ROSTER_DB_MAX_CONNECTIONS",
-        default_value_t = 4,
+        default_value_t = 8,
         global = true
     )]
     pub db_max_connections: u32,
+    /// PostgreSQL: keep retrying the first connection (with backoff) for this many seconds,
+    /// then refuse to start.
+    #[arg(
+        long,
+        env = "ROSTER_DB_CONNECT_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub db_connect_timeout_secs: u64,
+    /// PostgreSQL: a request waits at most this long for a connection, then gets 503.
+    #[arg(
+        long,
+        env = "ROSTER_DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 3000,
+        global = true
+    )]
+    pub db_acquire_timeout_ms: u64,
+    /// PostgreSQL: server-side statement_timeout.
+    #[arg(
+        long,
+        env = "ROSTER_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 30000,
+        global = true
+    )]
+    pub db_statement_timeout_ms: u64,
+}
+
+impl DbArgs {
+    pub fn open_options(&self) -> roster_store::OpenOptions {
+        roster_store::OpenOptions {
+            max_connections: self.db_max_connections,
+            connect_timeout: Duration::from_secs(self.db_connect_timeout_secs),
+            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
+            statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
+            ..roster_store::OpenOptions::default()
+        }
+    }
 }
 
 impl DbArgs {
@@ -97,6 +135,12 @@ pub enum TokenCommand {
         /// A label to recognise the token by.
         #[arg(long)]
         name: Option<String>,
+    },
+    /// Revoke every API token of a user (effective on every node at the next request).
+    Revoke {
+        /// The user's SCIM userName.
+        #[arg(long)]
+        user: String,
     },
 }
 

@@ -6,7 +6,7 @@ use roster_core::{secret, Permission, UserName};
 use roster_server::app::AppOptions;
 use roster_server::cli::{Cli, Command, DbArgs, ServeArgs, TokenCommand, UserCommand};
 use roster_server::{router, AppState};
-use roster_store::{OpenOptions, Store, WriteCtx};
+use roster_store::{Store, WriteCtx};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -16,6 +16,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -25,11 +26,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn open_store(db: &DbArgs) -> anyhow::Result<std::sync::Arc<dyn Store>> {
     let url = db.url()?;
-    let opts = OpenOptions {
-        max_connections: db.db_max_connections,
-        ..OpenOptions::default()
-    };
-    roster_store::open(&url, &opts)
+    roster_store::open(&url, &db.open_options())
         .await
         .with_context(|| format!("opening database {}", roster_store::redact(&url)))
 }
@@ -58,6 +55,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("cannot issue a token for {user:?}: {e}"))?;
             store.close().await;
             println!("{}", token.secret);
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { user }) => {
+            let store = open_store(&cli.db).await?;
+            let n = store
+                .revoke_tokens(&cli_ctx("token-revoke"), &UserName::parse(&user)?)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot revoke the tokens of {user:?}: {e}"))?;
+            store.close().await;
+            eprintln!("revoked {n} token(s) of {user}");
             Ok(())
         }
         Command::User(cmd) => {

@@ -47,7 +47,7 @@ impl<T: Into<Arg>> From<Option<T>> for Arg {
 /// Builds an argument list: `args![a, b, c]`.
 #[macro_export]
 macro_rules! args {
-    ($($a:expr),* $(,)?) => { vec![$($crate::db::Arg::from($a)),*] };
+    ($($a:expr),* $(,)?) => { [$($crate::db::Arg::from($a)),*] };
 }
 
 /// A decoded column value.

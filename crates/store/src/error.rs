@@ -18,7 +18,7 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Db(sqlx::Error),
-    #[error("migration failed: {0}")]
+    #[error("{}", migrate_message(.0))]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
@@ -51,5 +51,15 @@ impl From<StoreError> for CoreError {
             StoreError::Unavailable(m) => CoreError::Unavailable(m),
             other => CoreError::Internal(other.to_string()),
         }
+    }
+}
+
+fn migrate_message(e: &sqlx::migrate::MigrateError) -> String {
+    match e {
+        sqlx::migrate::MigrateError::VersionMissing(v) => format!(
+            "the database schema is newer than this roster binary (it has migration {v}, which this \
+             binary does not know); run a roster release at least as new as the one that migrated it"
+        ),
+        other => format!("migration failed: {other}"),
     }
 }

@@ -105,6 +105,8 @@ pub trait Store: Send + Sync + 'static {
         name: Option<&str>,
         token: &NewToken,
     ) -> Result<()>;
+    /// Revokes every live token of a user; returns how many.
+    async fn revoke_tokens(&self, ctx: &WriteCtx, user: &UserName) -> Result<u64>;
     /// The active user owning a valid token with this SHA-256 hash.
     async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>>;
 

@@ -48,7 +48,23 @@ impl SqliteBackend {
             .max_connections(1)
             .connect_with(base.clone())
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        // SQLite has no advisory lock: when two processes migrate a new file at once, the
+        // loser fails on "table exists". Its retry then finds the migration applied.
+        let mut attempt = 0;
+        loop {
+            match sqlx::migrate!("./migrations/sqlite").run(&writer).await {
+                Ok(()) => break,
+                Err(e)
+                    if attempt < 5
+                        && !matches!(e, sqlx::migrate::MigrateError::VersionMissing(_)) =>
+                {
+                    attempt += 1;
+                    tracing::info!(error = %e, attempt, "migration raced another process; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         let reader = SqlitePoolOptions::new()
             .max_connections(opts.max_connections.max(1))
             .connect_with(base.read_only(true))

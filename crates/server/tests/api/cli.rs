@@ -1,92 +1,9 @@
 //! The `roster` binary itself: bootstrap from the environment, the token and permission
 //! commands against a running server's database, graceful shutdown, restart.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use reqwest::StatusCode;
 
-const BIN: &str = env!("CARGO_BIN_EXE_roster");
-
-struct Proc {
-    child: Child,
-    base: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn env(cmd: &mut Command, db: &str) {
-    cmd.env("ROSTER_DATABASE_URL", db).env("ROSTER_LOG", "warn");
-}
-
-async fn start(db: &str, bootstrap: bool) -> Proc {
-    let port = free_port();
-    let mut cmd = Command::new(BIN);
-    cmd.arg("serve")
-        .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"));
-    env(&mut cmd, db);
-    if bootstrap {
-        cmd.env("ROSTER_BOOTSTRAP_ADMIN", "root")
-            .env("ROSTER_BOOTSTRAP_PASSWORD", "root-password")
-            .env("ROSTER_BOOTSTRAP_TOKEN", "boot-token-0123456789");
-    }
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{base}/healthz")).await {
-            if r.status() == StatusCode::OK {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "roster did not become healthy");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Proc { child, base }
-}
-
-fn stop(mut p: Proc) {
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(p.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(code) = p.child.try_wait().unwrap() {
-            assert!(code.success(), "roster exited with {code} after SIGTERM");
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "roster did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn run(db: &str, args: &[&str]) -> (bool, String, String) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args);
-    env(&mut cmd, db);
-    let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::process::{run, start, stop};
 
 async fn get_status(base: &str, path: &str, token: &str) -> StatusCode {
     reqwest::Client::new()

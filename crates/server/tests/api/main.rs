@@ -4,7 +4,9 @@
 mod cli;
 mod helpers;
 mod malformed;
+mod multinode;
 mod odm_groups;
 mod odm_users;
 mod persistence;
+mod process;
 mod scim_v2;

@@ -91,7 +91,7 @@ async fn remove_members(tx: &mut dyn Exec, group_seq: i64, ids: &[Uuid]) -> Resu
             "DELETE FROM memberships WHERE group_seq = ? AND user_seq IN (SELECT seq FROM users WHERE id IN ({}))",
             placeholders(chunk.len())
         );
-        let mut a = args![group_seq];
+        let mut a = vec![Arg::Int(group_seq)];
         a.extend(id_args(chunk));
         tx.execute(&sql, &a).await?;
     }

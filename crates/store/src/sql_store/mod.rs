@@ -244,6 +244,20 @@ impl<B: Backend> Store for SqlStore<B> {
         Ok(())
     }
 
+    async fn revoke_tokens(&self, ctx: &WriteCtx, user: &UserName) -> Result<u64> {
+        let mut tx = self.db.begin().await?;
+        let u = users::require_by_name(&mut *tx, user).await?;
+        let n = tx
+            .execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE user_seq = ? AND revoked_at IS NULL",
+                &args![roster_core::now_micros(), u.seq],
+            )
+            .await?;
+        audit(&mut *tx, ctx, "token.revoke", &u.id.to_string()).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>> {
         let mut r = self.db.reader().await?;
         tokens::principal(&mut *r, token_hash).await
