@@ -7,6 +7,7 @@ mod malformed;
 mod multinode;
 mod odm_groups;
 mod odm_users;
+mod outage;
 mod persistence;
 mod process;
 mod scim_v2;
