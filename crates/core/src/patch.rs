@@ -110,6 +110,48 @@ fn parse_op(i: usize, op: &Json) -> Result<PatchOp, CoreError> {
     })
 }
 
+/// Pulls password changes out of a PATCH so the caller can hash them (slowly, outside the
+/// write transaction). `Some(Some(pw))`: set; `Some(None)`: remove; `None`: untouched.
+pub fn take_password(ops: &mut Vec<PatchOp>) -> Result<Option<Option<String>>, CoreError> {
+    let mut found = None;
+    let is_pw = |p: &PatchPath| p.attr.is("password") && p.filter.is_none();
+    for op in ops.iter_mut() {
+        match (&op.path, &mut op.value) {
+            (Some(p), v) if is_pw(p) => {
+                found = Some(match (op.op, v) {
+                    (OpKind::Remove, _) => None,
+                    (_, Some(Json::String(s))) => Some(s.clone()),
+                    (_, Some(Json::Object(m))) => match m.get("password") {
+                        Some(Json::String(s)) => Some(s.clone()),
+                        _ => return Err(CoreError::invalid_value("password must be a string")),
+                    },
+                    _ => return Err(CoreError::invalid_value("password must be a string")),
+                });
+            }
+            (None, Some(Json::Object(m))) => {
+                if let Some(k) = m
+                    .keys()
+                    .find(|k| k.eq_ignore_ascii_case("password"))
+                    .cloned()
+                {
+                    match m.remove(&k) {
+                        Some(Json::String(s)) => found = Some(Some(s)),
+                        _ => return Err(CoreError::invalid_value("password must be a string")),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    ops.retain(|op| !op.path.as_ref().is_some_and(is_pw));
+    if let Some(Some(p)) = &found {
+        if p.is_empty() {
+            return Err(CoreError::invalid_value("password must not be empty"));
+        }
+    }
+    Ok(found)
+}
+
 /// How a dialect treats attributes it does not edit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unknown {
@@ -756,6 +798,7 @@ mod tests {
                 last_modified: 0,
                 version: 1,
             },
+            set_password_hash: None,
         }
     }
 

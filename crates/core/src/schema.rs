@@ -161,6 +161,43 @@ fn member_sub(s: &str) -> Option<Field> {
     (s == "value").then_some(Field::MemberValue)
 }
 
+/// A validated sort order (RFC 7644 §3.4.2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub field: Field,
+    pub descending: bool,
+}
+
+/// Resolves `sortBy` / `sortOrder`. Only single-valued attributes sort; `emails` sorts by
+/// nothing useful without its primary value, so it is refused rather than guessed.
+pub fn resolve_sort(
+    res: Resource,
+    sort_by: &str,
+    sort_order: Option<&str>,
+) -> Result<Sort, CoreError> {
+    let attr = crate::filter::parse_attr_path(sort_by.trim()).map_err(|_| {
+        CoreError::invalid_value(format!("sortBy {sort_by:?} is not an attribute path"))
+    })?;
+    let field = match resolve_attr(res, &attr) {
+        Ok(Resolved::Field(f)) => f,
+        _ => {
+            return Err(CoreError::invalid_value(format!(
+                "cannot sort by {sort_by:?}: sortBy takes a single-valued attribute such as userName, displayName, name.familyName or meta.lastModified"
+            )))
+        }
+    };
+    let descending = match sort_order.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("ascending") => false,
+        Some("descending") => true,
+        Some(other) => {
+            return Err(CoreError::invalid_value(format!(
+                "sortOrder must be \"ascending\" or \"descending\", got {other:?}"
+            )))
+        }
+    };
+    Ok(Sort { field, descending })
+}
+
 /// Resolves a filter over users or groups.
 pub fn resolve(res: Resource, f: &Filter) -> Result<Cond, CoreError> {
     Ok(match f {

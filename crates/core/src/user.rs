@@ -115,6 +115,9 @@ pub struct User {
     pub active: bool,
     pub locale: Option<String>,
     pub meta: Meta,
+    /// A password change to write with the next save (`Some(None)` clears it). Never
+    /// loaded: the stored hash does not leave the store.
+    pub set_password_hash: Option<Option<String>>,
 }
 
 impl User {

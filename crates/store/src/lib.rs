@@ -43,6 +43,8 @@ pub type UserEdit<'a> = &'a (dyn Fn(&mut User) -> Result<(), CoreError> + Send +
 #[derive(Debug, Clone, Default)]
 pub struct UserQuery {
     pub filter: Option<Cond>,
+    /// Creation order when `None`.
+    pub sort: Option<roster_core::schema::Sort>,
     pub only_active: bool,
     pub page: PageRequest,
 }
@@ -50,6 +52,7 @@ pub struct UserQuery {
 #[derive(Debug, Clone, Default)]
 pub struct GroupQuery {
     pub filter: Option<Cond>,
+    pub sort: Option<roster_core::schema::Sort>,
     /// Only groups this user (seq) is a member of.
     pub member: Option<i64>,
     pub with_members: bool,

@@ -35,7 +35,7 @@ impl Sql {
 
 /// Column expression for a field; `u` = users, `e` = user_emails, `g` = groups,
 /// `mu` = the member's users row.
-fn column(f: Field) -> &'static str {
+pub(crate) fn column(f: Field) -> &'static str {
     match f {
         Field::UserId => "u.id",
         Field::UserName => "u.user_name_key",
@@ -57,6 +57,20 @@ fn column(f: Field) -> &'static str {
         Field::GroupCreated => "g.created_at",
         Field::GroupLastModified => "g.modified_at",
         Field::MemberValue => "mu.id",
+    }
+}
+
+/// `ORDER BY` for a sort: rows without a value last in either direction (RFC 7644
+/// §3.4.2.3 leaves it open; SQLite and PostgreSQL disagree by default), then creation order
+/// so pages are stable.
+pub fn order_by(sort: Option<&roster_core::schema::Sort>, seq: &str) -> String {
+    match sort {
+        None => format!(" ORDER BY {seq}"),
+        Some(s) => {
+            let col = column(s.field);
+            let dir = if s.descending { "DESC" } else { "ASC" };
+            format!(" ORDER BY ({col} IS NULL), {col} {dir}, {seq}")
+        }
     }
 }
 

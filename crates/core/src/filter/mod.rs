@@ -6,4 +6,4 @@ mod ast;
 mod parser;
 
 pub use ast::{AttrPath, CompareOp, Filter, Value};
-pub use parser::{parse_filter, parse_path, PatchPath};
+pub use parser::{parse_attr_path, parse_filter, parse_path, PatchPath};

@@ -88,7 +88,7 @@ fn tokenize(input: &str) -> Result<Vec<Tok>, CoreError> {
 }
 
 /// Parses `[uri:]name[.sub]`.
-pub(crate) fn parse_attr_path(word: &str) -> Result<AttrPath, CoreError> {
+pub fn parse_attr_path(word: &str) -> Result<AttrPath, CoreError> {
     let (uri, rest) = match word.rfind(':') {
         Some(pos) => (
             Some(word.get(..pos).unwrap_or_default().to_owned()),

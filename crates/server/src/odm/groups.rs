@@ -78,6 +78,7 @@ pub async fn find(
     let page = state
         .store
         .list_groups(&GroupQuery {
+            sort: None,
             filter,
             member,
             with_members: !q.excludes_members(),

@@ -89,6 +89,7 @@ pub async fn find(
     let page = state
         .store
         .list_users(&UserQuery {
+            sort: None,
             filter,
             only_active: true,
             page: q.page()?,

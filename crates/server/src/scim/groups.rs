@@ -4,13 +4,16 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use roster_core::patch::{group_change, parse_patch, Unknown};
-use roster_core::{filter::parse_filter, schema, CoreError, Permission, Principal};
+use roster_core::schema::Resource;
+use roster_core::{CoreError, Group, GroupChange, MemberOp, Page, Permission, Principal};
 use roster_store::GroupQuery;
 
 use super::body::ScimJson;
 use super::error::ScimError;
 use super::group_body::parse_group_body;
-use super::render::{group_json, list_json, respond};
+use super::list::{resource, ListRequest};
+use super::projection::Projection;
+use super::render::{group_json, list_json, respond, Links};
 use super::request::{if_match, BaseUrl, QueryPairs};
 use super::{ctx, parse_id, Caller, ROOT};
 use crate::app::AppState;
@@ -23,27 +26,79 @@ fn require_manager(p: &Principal) -> Result<(), ScimError> {
     }
 }
 
+fn projection(q: &QueryPairs) -> Result<Projection, ScimError> {
+    Projection::from_query(q.get("attributes"), q.get("excludedAttributes"))
+}
+
+fn one(
+    g: &Group,
+    status: StatusCode,
+    links: &Links,
+    headers: &HeaderMap,
+    p: &Projection,
+    location: bool,
+) -> Response {
+    let loc = location.then(|| links.group(&g.id));
+    resource(status, group_json(g, links), g.meta.etag(), loc, headers, p)
+}
+
+/// Reloads a group after a write, with members only when the response shows them.
+async fn reload(state: &AppState, g: Group, p: &Projection) -> Result<Group, ScimError> {
+    if !p.includes("members") {
+        return Ok(g);
+    }
+    Ok(state.store.get_group(g.id, true).await?.unwrap_or(g))
+}
+
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     base: BaseUrl,
+    headers: HeaderMap,
+    q: QueryPairs,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     require_manager(&caller.0)?;
+    let p = projection(&q)?;
     let new = parse_group_body(&body)?;
     let g = state.store.create_group(&ctx(&caller), &new).await?;
-    let g = state
-        .store
-        .get_group(g.id, true)
-        .await?
-        .ok_or_else(|| ScimError::not_found("group vanished"))?;
-    let links = base.links(ROOT);
-    Ok(respond(
+    let g = reload(&state, g, &p).await?;
+    Ok(one(
+        &g,
         StatusCode::CREATED,
-        group_json(&g, &links),
-        Some(g.meta.etag()),
-        Some(links.group(&g.id)),
+        &base.links(ROOT),
+        &headers,
+        &p,
+        true,
     ))
+}
+
+pub async fn list_groups(state: &AppState, req: &ListRequest) -> Result<Page<Group>, ScimError> {
+    Ok(state
+        .store
+        .list_groups(&GroupQuery {
+            filter: req.cond(Resource::Group)?,
+            sort: req.sort(Resource::Group)?,
+            member: None,
+            with_members: req.projection.includes("members"),
+            page: req.page,
+        })
+        .await?)
+}
+
+async fn answer_list(
+    state: &AppState,
+    base: &BaseUrl,
+    req: ListRequest,
+) -> Result<Response, ScimError> {
+    let links = base.links(ROOT);
+    let page = list_groups(state, &req).await?;
+    let body = list_json(&page, |g| {
+        let mut v = group_json(g, &links);
+        req.projection.apply(&mut v);
+        v
+    });
+    Ok(respond(StatusCode::OK, body, None, None))
 }
 
 pub async fn list(
@@ -53,79 +108,106 @@ pub async fn list(
     q: QueryPairs,
 ) -> Result<Response, ScimError> {
     require_manager(&caller.0)?;
-    let filter = q
-        .get("filter")
-        .map(|f| parse_filter(f).and_then(|f| schema::resolve(schema::Resource::Group, &f)))
-        .transpose()?;
-    let page = state
-        .store
-        .list_groups(&GroupQuery {
-            filter,
-            member: None,
-            with_members: !q.excludes_members(),
-            page: q.page()?,
-        })
-        .await?;
-    let links = base.links(ROOT);
-    Ok(respond(
-        StatusCode::OK,
-        list_json(&page, |g| group_json(g, &links)),
-        None,
-        None,
-    ))
+    answer_list(&state, &base, ListRequest::from_query(&q)?).await
+}
+
+/// POST /Groups/.search
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    base: BaseUrl,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    require_manager(&caller.0)?;
+    answer_list(&state, &base, ListRequest::from_search(&body)?).await
 }
 
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     base: BaseUrl,
-    Path(raw): Path<String>,
+    headers: HeaderMap,
     q: QueryPairs,
+    Path(raw): Path<String>,
 ) -> Result<Response, ScimError> {
     require_manager(&caller.0)?;
+    let p = projection(&q)?;
     let id = parse_id(&raw, "group")?;
     let g = state
         .store
-        .get_group(id, !q.excludes_members())
+        .get_group(id, p.includes("members"))
         .await?
         .ok_or_else(|| ScimError::not_found(format!("no group with id {id}")))?;
-    let links = base.links(ROOT);
-    Ok(respond(
+    Ok(one(
+        &g,
         StatusCode::OK,
-        group_json(&g, &links),
-        Some(g.meta.etag()),
-        None,
+        &base.links(ROOT),
+        &headers,
+        &p,
+        false,
     ))
 }
 
-/// 200 with the group (members included unless excludedAttributes=members).
+/// Full replace of displayName, externalId and the member list.
+pub async fn put(
+    State(state): State<AppState>,
+    caller: Caller,
+    base: BaseUrl,
+    headers: HeaderMap,
+    q: QueryPairs,
+    Path(raw): Path<String>,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    require_manager(&caller.0)?;
+    let p = projection(&q)?;
+    let id = parse_id(&raw, "group")?;
+    let new = parse_group_body(&body)?;
+    let change = GroupChange {
+        display_name: Some(new.display_name),
+        external_id: Some(new.external_id),
+        members: vec![MemberOp::Replace(new.members)],
+    };
+    let g = state
+        .store
+        .modify_group(&ctx(&caller), id, if_match(&headers)?, &change)
+        .await?;
+    let g = reload(&state, g, &p).await?;
+    Ok(one(
+        &g,
+        StatusCode::OK,
+        &base.links(ROOT),
+        &headers,
+        &p,
+        false,
+    ))
+}
+
+/// 200 with the group (members included unless the projection leaves them out).
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
     base: BaseUrl,
     headers: HeaderMap,
-    Path(raw): Path<String>,
     q: QueryPairs,
+    Path(raw): Path<String>,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     require_manager(&caller.0)?;
+    let p = projection(&q)?;
     let id = parse_id(&raw, "group")?;
     let change = group_change(&parse_patch(&body)?, Unknown::Reject)?;
     let g = state
         .store
         .modify_group(&ctx(&caller), id, if_match(&headers)?, &change)
         .await?;
-    let g = if q.excludes_members() {
-        g
-    } else {
-        state.store.get_group(id, true).await?.unwrap_or(g)
-    };
-    let links = base.links(ROOT);
-    Ok(respond(
+    let g = reload(&state, g, &p).await?;
+    Ok(one(
+        &g,
         StatusCode::OK,
-        group_json(&g, &links),
-        Some(g.meta.etag()),
-        None,
+        &base.links(ROOT),
+        &headers,
+        &p,
+        false,
     ))
 }
 

@@ -4,18 +4,22 @@
 //! members, group PATCH answers 200 with the group, ETags / If-Match honoured.
 
 pub mod body;
+mod discovery;
 pub mod error;
 pub mod group_body;
 mod groups;
+mod list;
+pub mod projection;
 pub mod render;
 pub mod request;
+mod search;
 pub mod user_body;
 mod users;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use roster_core::Principal;
 
@@ -27,15 +31,33 @@ pub const ROOT: &str = "/scim/v2";
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/Users", get(users::list).post(users::create))
+        .route("/Users/.search", post(users::search))
         .route(
             "/Users/{id}",
-            get(users::get).patch(users::patch).delete(users::delete),
+            get(users::get)
+                .put(users::put)
+                .patch(users::patch)
+                .delete(users::delete),
         )
+        .route("/Me", get(users::me).patch(users::patch_me))
         .route("/Groups", get(groups::list).post(groups::create))
+        .route("/Groups/.search", post(groups::search))
         .route(
             "/Groups/{id}",
-            get(groups::get).patch(groups::patch).delete(groups::delete),
+            get(groups::get)
+                .put(groups::put)
+                .patch(groups::patch)
+                .delete(groups::delete),
         )
+        .route("/.search", post(search::search_all))
+        .route(
+            "/ServiceProviderConfig",
+            get(discovery::service_provider_config),
+        )
+        .route("/Schemas", get(discovery::list_schemas))
+        .route("/Schemas/{id}", get(discovery::get_schema))
+        .route("/ResourceTypes", get(discovery::list_resource_types))
+        .route("/ResourceTypes/{name}", get(discovery::get_resource_type))
 }
 
 /// The caller of a `/scim/v2` route (`Authorization: Bearer <token>`).

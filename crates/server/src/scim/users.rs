@@ -1,15 +1,21 @@
-//! `/scim/v2/Users`. Requires manage-organization.
+//! `/scim/v2/Users` and `/scim/v2/Me`. Users need manage-organization; `/Me` only a token.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use roster_core::patch::{apply_user_patch, parse_patch, Unknown, UserAttr, UserPatchProfile};
-use roster_core::{filter::parse_filter, schema, secret, CoreError};
+use roster_core::patch::{
+    apply_user_patch, parse_patch, take_password, Unknown, UserAttr, UserPatchProfile,
+};
+use roster_core::schema::Resource;
+use roster_core::{secret, CoreError, Page, User};
 use roster_store::UserQuery;
+use serde_json::Value;
 
 use super::body::ScimJson;
 use super::error::ScimError;
-use super::render::{list_json, respond, user_json, Flavor};
+use super::list::{resource, ListRequest};
+use super::projection::Projection;
+use super::render::{list_json, respond, user_json, Flavor, Links};
 use super::request::{if_match, BaseUrl, QueryPairs};
 use super::user_body::parse_user_body;
 use super::{ctx, parse_id, Caller, ROOT};
@@ -30,28 +36,104 @@ const PATCH_PROFILE: UserPatchProfile = UserPatchProfile {
     unknown: Unknown::Reject,
 };
 
+/// What a user may change about themselves through `/Me`: not their login, not `active`.
+const ME_PROFILE: UserPatchProfile = UserPatchProfile {
+    editable: &[
+        UserAttr::DisplayName,
+        UserAttr::GivenName,
+        UserAttr::FamilyName,
+        UserAttr::Locale,
+        UserAttr::Emails,
+    ],
+    read_only: &[UserAttr::UserName, UserAttr::Active, UserAttr::ExternalId],
+    unknown: Unknown::Reject,
+};
+
+/// argon2id off the async runtime: it is deliberately slow.
+async fn hash(pw: String) -> Result<String, ScimError> {
+    Ok(
+        tokio::task::spawn_blocking(move || secret::hash_password(&pw))
+            .await
+            .map_err(|e| CoreError::Internal(e.to_string()))??,
+    )
+}
+
+async fn hash_opt(pw: Option<Option<String>>) -> Result<Option<Option<String>>, ScimError> {
+    Ok(match pw {
+        Some(Some(p)) => Some(Some(hash(p).await?)),
+        other => other,
+    })
+}
+
+fn one(
+    user: &User,
+    status: StatusCode,
+    links: &Links,
+    headers: &HeaderMap,
+    p: &Projection,
+    location: bool,
+) -> Response {
+    let loc = location.then(|| links.user(&user.id));
+    resource(
+        status,
+        user_json(user, Flavor::Scim, links),
+        user.meta.etag(),
+        loc,
+        headers,
+        p,
+    )
+}
+
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     base: BaseUrl,
+    q: QueryPairs,
+    headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     caller.0.org_admin()?;
+    let p = Projection::from_query(q.get("attributes"), q.get("excludedAttributes"))?;
     let mut parsed = parse_user_body(&body)?;
     if let Some(pw) = parsed.password.take() {
-        let hash = tokio::task::spawn_blocking(move || secret::hash_password(&pw))
-            .await
-            .map_err(|e| CoreError::Internal(e.to_string()))??;
-        parsed.user.password_hash = Some(hash);
+        parsed.user.password_hash = Some(hash(pw).await?);
     }
     let user = state.store.create_user(&ctx(&caller), &parsed.user).await?;
-    let links = base.links(ROOT);
-    Ok(respond(
+    Ok(one(
+        &user,
         StatusCode::CREATED,
-        user_json(&user, Flavor::Scim, &links),
-        Some(user.meta.etag()),
-        Some(links.user(&user.id)),
+        &base.links(ROOT),
+        &headers,
+        &p,
+        true,
     ))
+}
+
+pub async fn list_users(state: &AppState, req: &ListRequest) -> Result<Page<User>, ScimError> {
+    Ok(state
+        .store
+        .list_users(&UserQuery {
+            filter: req.cond(Resource::User)?,
+            sort: req.sort(Resource::User)?,
+            only_active: false,
+            page: req.page,
+        })
+        .await?)
+}
+
+async fn answer_list(
+    state: &AppState,
+    base: &BaseUrl,
+    req: ListRequest,
+) -> Result<Response, ScimError> {
+    let links = base.links(ROOT);
+    let page = list_users(state, &req).await?;
+    let body = list_json(&page, |u| {
+        let mut v = user_json(u, Flavor::Scim, &links);
+        req.projection.apply(&mut v);
+        v
+    });
+    Ok(respond(StatusCode::OK, body, None, None))
 }
 
 pub async fn list(
@@ -61,47 +143,102 @@ pub async fn list(
     q: QueryPairs,
 ) -> Result<Response, ScimError> {
     caller.0.org_admin()?;
-    let filter = q
-        .get("filter")
-        .map(|f| parse_filter(f).and_then(|f| schema::resolve(schema::Resource::User, &f)))
-        .transpose()?;
-    let page = state
-        .store
-        .list_users(&UserQuery {
-            filter,
-            only_active: false,
-            page: q.page()?,
-        })
-        .await?;
-    let links = base.links(ROOT);
-    Ok(respond(
-        StatusCode::OK,
-        list_json(&page, |u| user_json(u, Flavor::Scim, &links)),
-        None,
-        None,
-    ))
+    answer_list(&state, &base, ListRequest::from_query(&q)?).await
+}
+
+/// POST /Users/.search
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    base: BaseUrl,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    caller.0.org_admin()?;
+    answer_list(&state, &base, ListRequest::from_search(&body)?).await
 }
 
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     base: BaseUrl,
+    headers: HeaderMap,
+    q: QueryPairs,
     Path(raw): Path<String>,
 ) -> Result<Response, ScimError> {
     caller.0.org_admin()?;
+    let p = Projection::from_query(q.get("attributes"), q.get("excludedAttributes"))?;
     let id = parse_id(&raw, "user")?;
     let user = state
         .store
         .get_user(id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("no user with id {id}")))?;
-    let links = base.links(ROOT);
-    Ok(respond(
+    Ok(one(
+        &user,
         StatusCode::OK,
-        user_json(&user, Flavor::Scim, &links),
-        Some(user.meta.etag()),
-        None,
+        &base.links(ROOT),
+        &headers,
+        &p,
+        false,
     ))
+}
+
+/// Full replace: every writable attribute takes the body's value (absent ones are cleared);
+/// `id` and `meta` in the body are read-only and ignored.
+pub async fn put(
+    State(state): State<AppState>,
+    caller: Caller,
+    base: BaseUrl,
+    headers: HeaderMap,
+    q: QueryPairs,
+    Path(raw): Path<String>,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    caller.0.org_admin()?;
+    let p = Projection::from_query(q.get("attributes"), q.get("excludedAttributes"))?;
+    let id = parse_id(&raw, "user")?;
+    let parsed = parse_user_body(&body)?;
+    let pw = hash_opt(parsed.password.map(Some)).await?;
+    let user = state
+        .store
+        .update_user(&ctx(&caller), id, if_match(&headers)?, &|u| {
+            parsed.user.apply_to(u);
+            if let Some(h) = &pw {
+                u.set_password_hash = Some(h.clone());
+            }
+            u.validate()
+        })
+        .await?;
+    Ok(one(
+        &user,
+        StatusCode::OK,
+        &base.links(ROOT),
+        &headers,
+        &p,
+        false,
+    ))
+}
+
+async fn patch_user(
+    state: &AppState,
+    caller: &Caller,
+    id: uuid::Uuid,
+    headers: &HeaderMap,
+    body: &Value,
+    profile: &UserPatchProfile,
+) -> Result<User, ScimError> {
+    let mut ops = parse_patch(body)?;
+    let pw = hash_opt(take_password(&mut ops)?).await?;
+    Ok(state
+        .store
+        .update_user(&ctx(caller), id, if_match(headers)?, &|u| {
+            apply_user_patch(u, &ops, profile)?;
+            if let Some(h) = &pw {
+                u.set_password_hash = Some(h.clone());
+            }
+            Ok(())
+        })
+        .await?)
 }
 
 pub async fn patch(
@@ -109,24 +246,21 @@ pub async fn patch(
     caller: Caller,
     base: BaseUrl,
     headers: HeaderMap,
+    q: QueryPairs,
     Path(raw): Path<String>,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     caller.0.org_admin()?;
+    let p = Projection::from_query(q.get("attributes"), q.get("excludedAttributes"))?;
     let id = parse_id(&raw, "user")?;
-    let ops = parse_patch(&body)?;
-    let user = state
-        .store
-        .update_user(&ctx(&caller), id, if_match(&headers)?, &|u| {
-            apply_user_patch(u, &ops, &PATCH_PROFILE)
-        })
-        .await?;
-    let links = base.links(ROOT);
-    Ok(respond(
+    let user = patch_user(&state, &caller, id, &headers, &body, &PATCH_PROFILE).await?;
+    Ok(one(
+        &user,
         StatusCode::OK,
-        user_json(&user, Flavor::Scim, &links),
-        Some(user.meta.etag()),
-        None,
+        &base.links(ROOT),
+        &headers,
+        &p,
+        false,
     ))
 }
 
@@ -144,4 +278,62 @@ pub async fn delete(
         .delete_user(&ctx(&caller), id, if_match(&headers)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// GET /Me: the caller's own resource (RFC 7644 §3.11).
+pub async fn me(
+    State(state): State<AppState>,
+    caller: Caller,
+    base: BaseUrl,
+    headers: HeaderMap,
+    q: QueryPairs,
+) -> Result<Response, ScimError> {
+    let p = Projection::from_query(q.get("attributes"), q.get("excludedAttributes"))?;
+    let user = state
+        .store
+        .get_user(caller.0.user_id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("the authenticated user no longer exists"))?;
+    let mut res = one(
+        &user,
+        StatusCode::OK,
+        &base.links(ROOT),
+        &headers,
+        &p,
+        false,
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&base.links(ROOT).user(&user.id)) {
+        res.headers_mut()
+            .insert(axum::http::header::CONTENT_LOCATION, v);
+    }
+    Ok(res)
+}
+
+/// PATCH /Me: profile attributes and the password; not userName, active or externalId.
+pub async fn patch_me(
+    State(state): State<AppState>,
+    caller: Caller,
+    base: BaseUrl,
+    headers: HeaderMap,
+    q: QueryPairs,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ScimError> {
+    let p = Projection::from_query(q.get("attributes"), q.get("excludedAttributes"))?;
+    let user = patch_user(
+        &state,
+        &caller,
+        caller.0.user_id,
+        &headers,
+        &body,
+        &ME_PROFILE,
+    )
+    .await?;
+    Ok(one(
+        &user,
+        StatusCode::OK,
+        &base.links(ROOT),
+        &headers,
+        &p,
+        false,
+    ))
 }

@@ -203,3 +203,333 @@ async fn scim_needs_a_bearer_token() {
     );
     assert_scim_error(&app.scim(Method::GET, "/Groups", &t, None).await, 403, None);
 }
+
+#[tokio::test]
+async fn put_replaces_and_ignores_read_only_attributes() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .scim(Method::POST, "/Users", ADMIN_TOKEN, Some(json!({"userName": "okta1", "displayName": "D", "externalId": "x1", "name": {"givenName": "G"}})))
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/Users/{id}");
+    let r = app
+        .scim(Method::PUT, &path, ADMIN_TOKEN, Some(json!({"schemas": [USER_URN], "id": "ignored", "meta": {"version": "W/\"99\""},
+            "userName": "okta1", "active": false, "emails": [{"value": "o@x.com", "primary": true}]})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["id"], json!(id));
+    assert_eq!(r.body["active"], false);
+    assert!(
+        r.body.get("displayName").is_none(),
+        "absent attributes are cleared by PUT"
+    );
+    assert!(r.body.get("externalId").is_none());
+    assert!(r.body.get("name").is_none());
+    assert_eq!(r.body["meta"]["version"], "W/\"2\"");
+    let missing = app
+        .scim(
+            Method::PUT,
+            &path,
+            ADMIN_TOKEN,
+            Some(json!({"displayName": "no userName"})),
+        )
+        .await;
+    assert_scim_error(&missing, 400, Some("invalidValue"));
+    let stale = app
+        .raw(
+            Method::PUT,
+            &format!("/scim/v2{path}"),
+            &[
+                ("Authorization", &format!("Bearer {ADMIN_TOKEN}")),
+                ("If-Match", "W/\"1\""),
+                ("Content-Type", "application/scim+json"),
+            ],
+            Some(json!({"userName": "okta1"}).to_string().into_bytes()),
+        )
+        .await;
+    assert_scim_error(&stale, 412, None);
+    // Group PUT replaces the member list.
+    let a = app.create_user("pa").await;
+    let b = app.create_user("pb").await;
+    let g = app
+        .scim(
+            Method::POST,
+            "/Groups",
+            ADMIN_TOKEN,
+            Some(json!({"displayName": "G", "members": [{"value": a}]})),
+        )
+        .await;
+    let gpath = format!("/Groups/{}", g.body["id"].as_str().unwrap());
+    let r = app
+        .scim(
+            Method::PUT,
+            &gpath,
+            ADMIN_TOKEN,
+            Some(json!({"displayName": "G2", "members": [{"value": b}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["displayName"], "G2");
+    assert_eq!(r.body["members"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["members"][0]["value"], json!(b));
+}
+
+#[tokio::test]
+async fn sorting_projection_search_and_conditional_get() {
+    let app = TestApp::spawn().await;
+    for (n, d) in [("carol", "Zed"), ("alice", "Yan"), ("bob", "Xu")] {
+        app.scim(
+            Method::POST,
+            "/Users",
+            ADMIN_TOKEN,
+            Some(json!({"userName": n, "displayName": d, "name": {"familyName": d}})),
+        )
+        .await;
+    }
+    let names = |r: &Resp| -> Vec<String> {
+        r.body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["userName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let r = app
+        .scim(Method::GET, "/Users?sortBy=userName", ADMIN_TOKEN, None)
+        .await;
+    assert_eq!(names(&r), ["admin", "alice", "bob", "carol"]);
+    let r = app
+        .scim(
+            Method::GET,
+            "/Users?sortBy=name.familyName&sortOrder=descending",
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(
+        names(&r),
+        ["carol", "alice", "bob", "admin"],
+        "users without a value sort last"
+    );
+    assert_scim_error(
+        &app.scim(Method::GET, "/Users?sortBy=emails", ADMIN_TOKEN, None)
+            .await,
+        400,
+        Some("invalidValue"),
+    );
+    assert_scim_error(
+        &app.scim(
+            Method::GET,
+            "/Users?sortBy=userName&sortOrder=sideways",
+            ADMIN_TOKEN,
+            None,
+        )
+        .await,
+        400,
+        Some("invalidValue"),
+    );
+
+    let r = app
+        .scim(
+            Method::GET,
+            "/Users?attributes=userName&filter=userName%20eq%20%22bob%22",
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+    let u = &r.body["Resources"][0];
+    assert_eq!(
+        u.as_object().unwrap().keys().cloned().collect::<Vec<_>>(),
+        ["id", "schemas", "userName"]
+    );
+    let r = app
+        .scim(
+            Method::GET,
+            "/Users?excludedAttributes=meta,name&count=1",
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+    assert!(
+        r.body["Resources"][0].get("meta").is_none() && r.body["Resources"][0].get("id").is_some()
+    );
+
+    let s = app
+        .scim(Method::POST, "/Users/.search", ADMIN_TOKEN, Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": "displayName sw \"Y\" or displayName sw \"Z\"", "sortBy": "userName", "attributes": ["userName"], "startIndex": 1, "count": 10})))
+        .await;
+    assert_eq!(s.status, StatusCode::OK, "{}", s.text);
+    assert_eq!(names(&s), ["alice", "carol"]);
+    let bad = app
+        .scim(
+            Method::POST,
+            "/Users/.search",
+            ADMIN_TOKEN,
+            Some(json!({"filter": "userName pr"})),
+        )
+        .await;
+    assert_scim_error(&bad, 400, Some("invalidSyntax"));
+    app.scim(
+        Method::POST,
+        "/Groups",
+        ADMIN_TOKEN,
+        Some(json!({"displayName": "Yankees"})),
+    )
+    .await;
+    let all = app
+        .scim(Method::POST, "/.search", ADMIN_TOKEN, Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "displayName sw \"Y\""})))
+        .await;
+    assert_eq!(all.body["totalResults"], 2, "{}", all.text);
+
+    let id = s.body["Resources"][0]["id"].as_str().unwrap().to_owned();
+    let first = app
+        .scim(Method::GET, &format!("/Users/{id}"), ADMIN_TOKEN, None)
+        .await;
+    let etag = first.headers["etag"].to_str().unwrap().to_owned();
+    let again = app
+        .raw(
+            Method::GET,
+            &format!("/scim/v2/Users/{id}"),
+            &[
+                ("Authorization", &format!("Bearer {ADMIN_TOKEN}")),
+                ("If-None-Match", &etag),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert!(again.text.is_empty());
+    let changed = app
+        .raw(
+            Method::GET,
+            &format!("/scim/v2/Users/{id}"),
+            &[
+                ("Authorization", &format!("Bearer {ADMIN_TOKEN}")),
+                ("If-None-Match", "W/\"0\""),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn me_and_password_changes() {
+    let app = TestApp::spawn().await;
+    let id = app.create_user("self").await;
+    let t = app.token_for("self").await;
+    let me = app.scim(Method::GET, "/Me", &t, None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    assert_eq!(me.body["id"], json!(id));
+    let r = app.scim(Method::PATCH, "/Me", &t, Some(patch(json!([{"op": "replace", "value": {"displayName": "Me!", "password": "n3w-secret"}}])))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["displayName"], "Me!");
+    assert!(r.body.get("password").is_none());
+    let r = app
+        .scim(
+            Method::PATCH,
+            "/Me",
+            &t,
+            Some(patch(
+                json!([{"op": "replace", "path": "userName", "value": "root"}]),
+            )),
+        )
+        .await;
+    assert_scim_error(&r, 400, Some("mutability"));
+    let r = app
+        .scim(
+            Method::PATCH,
+            "/Me",
+            &t,
+            Some(patch(
+                json!([{"op": "replace", "path": "active", "value": false}]),
+            )),
+        )
+        .await;
+    assert_scim_error(&r, 400, Some("mutability"));
+    // An admin changes a password through PATCH with a path.
+    let r = app
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            ADMIN_TOKEN,
+            Some(patch(
+                json!([{"op": "replace", "path": "password", "value": "an0ther"}]),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["meta"]["version"], "W/\"3\"");
+    let r = app
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            ADMIN_TOKEN,
+            Some(patch(
+                json!([{"op": "replace", "path": "password", "value": 5}]),
+            )),
+        )
+        .await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+}
+
+#[tokio::test]
+async fn discovery_describes_what_works() {
+    let app = TestApp::spawn().await;
+    let spc = app
+        .raw(Method::GET, "/scim/v2/ServiceProviderConfig", &[], None)
+        .await;
+    assert_eq!(spc.status, StatusCode::OK);
+    assert_eq!(spc.body["patch"]["supported"], true);
+    assert_eq!(spc.body["sort"]["supported"], true);
+    assert_eq!(spc.body["etag"]["supported"], true);
+    assert_eq!(spc.body["filter"]["maxResults"], 1000);
+    assert_eq!(
+        spc.body["bulk"]["supported"], false,
+        "not implemented yet: must not be claimed"
+    );
+    assert_eq!(
+        spc.body["authenticationSchemes"][0]["type"],
+        "oauthbearertoken"
+    );
+    let schemas = app.raw(Method::GET, "/scim/v2/Schemas", &[], None).await;
+    assert_eq!(schemas.body["totalResults"], 2);
+    let user = app
+        .raw(
+            Method::GET,
+            &format!("/scim/v2/Schemas/{USER_URN}"),
+            &[],
+            None,
+        )
+        .await;
+    let pw = user.body["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "password")
+        .unwrap();
+    assert_eq!(pw["returned"], "never");
+    let user_name = user.body["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "userName")
+        .unwrap();
+    assert_eq!(user_name["uniqueness"], "server");
+    let rts = app
+        .raw(Method::GET, "/scim/v2/ResourceTypes", &[], None)
+        .await;
+    assert_eq!(rts.body["Resources"][1]["endpoint"], "/Groups");
+    assert_eq!(
+        app.raw(Method::GET, "/scim/v2/ResourceTypes/User", &[], None)
+            .await
+            .body["schema"],
+        USER_URN
+    );
+    assert_scim_error(
+        &app.raw(Method::GET, "/scim/v2/ResourceTypes/Nope", &[], None)
+            .await,
+        404,
+        None,
+    );
+}

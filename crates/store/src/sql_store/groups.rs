@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::where_clause;
 use crate::args;
 use crate::db::{placeholders, Arg, Dialect, Exec, Row};
-use crate::sql::{compile, Sql};
+use crate::sql::{compile, order_by, Sql};
 use crate::{GroupQuery, Result, StoreError};
 
 const COLUMNS: &str =
@@ -218,7 +218,10 @@ pub(super) async fn list(ex: &mut dyn Exec, q: &GroupQuery) -> Result<Page<Group
         args.push(Arg::Int(q.page.offset()));
         let rows = ex
             .fetch_all(
-                &format!("SELECT {COLUMNS} FROM groups g{wc} ORDER BY g.seq LIMIT ? OFFSET ?"),
+                &format!(
+                    "SELECT {COLUMNS} FROM groups g{wc}{} LIMIT ? OFFSET ?",
+                    order_by(q.sort.as_ref(), "g.seq")
+                ),
                 &args,
             )
             .await?;

@@ -5,7 +5,7 @@ use uuid::Uuid;
 use super::where_clause;
 use crate::args;
 use crate::db::{Arg, Exec, Row};
-use crate::sql::{compile, Sql};
+use crate::sql::{compile, order_by, Sql};
 use crate::{Result, StoreError, UserQuery};
 
 const COLUMNS: &str = "u.seq, u.id, u.user_name, u.external_id, u.display_name, \
@@ -32,6 +32,7 @@ fn from_row(r: &Row) -> Result<User> {
             last_modified: r.int("modified_at")?,
             version: r.int("version")?,
         },
+        set_password_hash: None,
     })
 }
 
@@ -97,6 +98,7 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
             last_modified: now,
             version: 1,
         },
+        set_password_hash: None,
     })
 }
 
@@ -129,6 +131,13 @@ pub(super) async fn write(tx: &mut dyn Exec, user: &mut User) -> Result<()> {
         return Err(StoreError::VersionMismatch);
     }
     write_email_index(tx, user.seq, &user.emails).await?;
+    if let Some(hash) = user.set_password_hash.take() {
+        tx.execute(
+            "UPDATE users SET password_hash = ? WHERE seq = ?",
+            &args![hash, user.seq],
+        )
+        .await?;
+    }
     user.meta.version += 1;
     user.meta.last_modified = now;
     Ok(())
@@ -189,7 +198,10 @@ pub(super) async fn list(ex: &mut dyn Exec, q: &UserQuery) -> Result<Page<User>>
         args.push(Arg::Int(q.page.offset()));
         let rows = ex
             .fetch_all(
-                &format!("SELECT {COLUMNS} FROM users u{wc} ORDER BY u.seq LIMIT ? OFFSET ?"),
+                &format!(
+                    "SELECT {COLUMNS} FROM users u{wc}{} LIMIT ? OFFSET ?",
+                    order_by(q.sort.as_ref(), "u.seq")
+                ),
                 &args,
             )
             .await?;

@@ -1,0 +1,197 @@
+//! Discovery (RFC 7644 §4, RFC 7643 §5–7): what this service provider supports, stated so
+//! that nothing is claimed that does not work. Served without authentication, as clients
+//! read it before they have been configured.
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Response;
+use roster_core::paging::MAX_PAGE_SIZE;
+use roster_core::schema::{GROUP_SCHEMA, USER_SCHEMA};
+use serde_json::{json, Value};
+
+use super::error::ScimError;
+use super::render::{respond, LIST_URN};
+use super::request::BaseUrl;
+use super::ROOT;
+
+const SPC_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+const SCHEMA_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
+const RT_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
+
+/// One attribute definition; `sub` holds sub-attributes of a complex attribute.
+#[allow(clippy::too_many_arguments)]
+fn attr(
+    name: &str,
+    ty: &str,
+    multi: bool,
+    required: bool,
+    case_exact: bool,
+    mutability: &str,
+    returned: &str,
+    uniqueness: &str,
+    desc: &str,
+    sub: Vec<Value>,
+) -> Value {
+    let mut a = json!({
+        "name": name, "type": ty, "multiValued": multi, "description": desc, "required": required,
+        "caseExact": case_exact, "mutability": mutability, "returned": returned, "uniqueness": uniqueness,
+    });
+    if ty == "complex" {
+        a["subAttributes"] = Value::Array(sub);
+    }
+    a
+}
+
+fn string(name: &str, desc: &str) -> Value {
+    attr(
+        name,
+        "string",
+        false,
+        false,
+        false,
+        "readWrite",
+        "default",
+        "none",
+        desc,
+        vec![],
+    )
+}
+
+fn user_schema() -> Value {
+    let mut email_type = string("type", "A label indicating the email's function.");
+    email_type["canonicalValues"] = json!(["work", "home", "other"]);
+    json!({
+        "id": USER_SCHEMA, "name": "User", "description": "User Account",
+        "attributes": [
+            attr("userName", "string", false, true, false, "readWrite", "default", "server",
+                 "Unique identifier for the User, used to sign in; compared case-insensitively.", vec![]),
+            attr("name", "complex", false, false, false, "readWrite", "default", "none", "The components of the user's name.",
+                 vec![string("givenName", "Given name."), string("familyName", "Family name.")]),
+            string("displayName", "The name of the User, suitable for display."),
+            string("locale", "Default location of the User, e.g. en-US."),
+            attr("active", "boolean", false, false, false, "readWrite", "default", "none", "Whether the user may sign in.", vec![]),
+            attr("password", "string", false, false, false, "writeOnly", "never", "none", "The user's password; stored as argon2id, never returned.", vec![]),
+            attr("emails", "complex", true, false, false, "readWrite", "default", "none", "Email addresses; at most one primary.",
+                 vec![string("value", "Email address."), email_type,
+                      attr("primary", "boolean", false, false, false, "readWrite", "default", "none", "The preferred address.", vec![])]),
+        ],
+    })
+}
+
+fn group_schema() -> Value {
+    json!({
+        "id": GROUP_SCHEMA, "name": "Group", "description": "Group",
+        "attributes": [
+            attr("displayName", "string", false, true, false, "readWrite", "default", "none", "A human-readable name; not unique.", vec![]),
+            attr("members", "complex", true, false, false, "readWrite", "default", "none", "Members of the group (users).", vec![
+                attr("value", "string", false, true, true, "immutable", "default", "none", "The member's id.", vec![]),
+                attr("$ref", "reference", false, false, true, "immutable", "default", "none", "URI of the member.", vec![]),
+                attr("display", "string", false, false, false, "readOnly", "default", "none", "The member's display name.", vec![]),
+                attr("type", "string", false, false, false, "immutable", "default", "none", "Always \"User\".", vec![]),
+                attr("role", "string", false, false, false, "readWrite", "default", "none", "Roster extension: \"admin\" or \"member\" of this group.", vec![]),
+            ]),
+        ],
+    })
+}
+
+fn with_meta(mut v: Value, resource_type: &str, location: String) -> Value {
+    v["schemas"] = json!([if resource_type == "Schema" {
+        SCHEMA_URN
+    } else {
+        RT_URN
+    }]);
+    v["meta"] = json!({"resourceType": resource_type, "location": location});
+    v
+}
+
+fn schemas(base: &BaseUrl) -> Vec<Value> {
+    let root = base.links(ROOT).root;
+    [user_schema(), group_schema()]
+        .into_iter()
+        .map(|s| {
+            let loc = format!("{root}/Schemas/{}", s["id"].as_str().unwrap_or_default());
+            with_meta(s, "Schema", loc)
+        })
+        .collect()
+}
+
+fn resource_types(base: &BaseUrl) -> Vec<Value> {
+    let root = base.links(ROOT).root;
+    [("User", "/Users", USER_SCHEMA, "User Account"), ("Group", "/Groups", GROUP_SCHEMA, "Group")]
+        .into_iter()
+        .map(|(name, endpoint, schema, desc)| {
+            let v = json!({"id": name, "name": name, "endpoint": endpoint, "description": desc, "schema": schema, "schemaExtensions": []});
+            with_meta(v, "ResourceType", format!("{root}/ResourceTypes/{name}"))
+        })
+        .collect()
+}
+
+fn list(items: Vec<Value>) -> Response {
+    let n = items.len();
+    respond(
+        StatusCode::OK,
+        json!({"schemas": [LIST_URN], "totalResults": n, "startIndex": 1, "itemsPerPage": n, "Resources": items}),
+        None,
+        None,
+    )
+}
+
+pub async fn service_provider_config(base: BaseUrl) -> Response {
+    let root = base.links(ROOT).root;
+    respond(
+        StatusCode::OK,
+        json!({
+            "schemas": [SPC_URN],
+            "documentationUri": "https://github.com/roster/roster#readme",
+            "patch": {"supported": true},
+            "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+            "filter": {"supported": true, "maxResults": MAX_PAGE_SIZE},
+            "changePassword": {"supported": true},
+            "sort": {"supported": true},
+            "etag": {"supported": true},
+            "authenticationSchemes": [{
+                "type": "oauthbearertoken", "name": "API token",
+                "description": "Authorization: Bearer <token>; tokens are issued with `roster token issue`.",
+                "primary": true,
+            }],
+            "meta": {"resourceType": "ServiceProviderConfig", "location": format!("{root}/ServiceProviderConfig")},
+        }),
+        None,
+        None,
+    )
+}
+
+pub async fn list_schemas(base: BaseUrl) -> Response {
+    list(schemas(&base))
+}
+
+pub async fn get_schema(base: BaseUrl, Path(id): Path<String>) -> Result<Response, ScimError> {
+    schemas(&base)
+        .into_iter()
+        .find(|s| {
+            s["id"]
+                .as_str()
+                .is_some_and(|i| i.eq_ignore_ascii_case(&id))
+        })
+        .map(|s| respond(StatusCode::OK, s, None, None))
+        .ok_or_else(|| ScimError::not_found(format!("no schema {id:?}")))
+}
+
+pub async fn list_resource_types(base: BaseUrl) -> Response {
+    list(resource_types(&base))
+}
+
+pub async fn get_resource_type(
+    base: BaseUrl,
+    Path(name): Path<String>,
+) -> Result<Response, ScimError> {
+    resource_types(&base)
+        .into_iter()
+        .find(|r| {
+            r["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+        })
+        .map(|r| respond(StatusCode::OK, r, None, None))
+        .ok_or_else(|| ScimError::not_found(format!("no resource type {name:?}")))
+}

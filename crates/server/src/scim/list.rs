@@ -1,0 +1,141 @@
+//! List and search requests: the query-string form (GET) and the SearchRequest body form
+//! (POST `.search`, RFC 7644 §3.4.3) parse into one [`ListRequest`].
+
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use roster_core::schema::{resolve, resolve_sort, Cond, Resource, Sort};
+use roster_core::{filter::parse_filter, PageRequest};
+use serde_json::Value;
+
+use super::error::ScimError;
+use super::projection::Projection;
+use super::render::respond;
+use super::request::QueryPairs;
+
+pub const SEARCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+#[derive(Debug, Default)]
+pub struct ListRequest {
+    pub filter: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    pub page: PageRequest,
+    pub projection: Projection,
+}
+
+impl ListRequest {
+    pub fn from_query(q: &QueryPairs) -> Result<Self, ScimError> {
+        Ok(Self {
+            filter: q.get("filter").map(str::to_owned),
+            sort_by: q.get("sortBy").map(str::to_owned),
+            sort_order: q.get("sortOrder").map(str::to_owned),
+            page: q.page()?,
+            projection: Projection::from_query(q.get("attributes"), q.get("excludedAttributes"))?,
+        })
+    }
+
+    pub fn from_search(body: &Value) -> Result<Self, ScimError> {
+        let o = body.as_object().ok_or_else(|| {
+            ScimError::bad_request("invalidSyntax", "a SearchRequest must be an object")
+        })?;
+        let has_urn = o
+            .get("schemas")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|s| s.as_str() == Some(SEARCH_URN)));
+        if !has_urn {
+            return Err(ScimError::bad_request(
+                "invalidSyntax",
+                format!("schemas must contain \"{SEARCH_URN}\""),
+            ));
+        }
+        let text = |k: &str| -> Result<Option<String>, ScimError> {
+            match o.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(ScimError::bad_request(
+                    "invalidValue",
+                    format!("{k} must be a string"),
+                )),
+            }
+        };
+        let int = |k: &str| -> Result<Option<String>, ScimError> {
+            match o.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Number(n)) => Ok(Some(n.to_string())),
+                Some(_) => Err(ScimError::bad_request(
+                    "invalidValue",
+                    format!("{k} must be an integer"),
+                )),
+            }
+        };
+        let list = |k: &str| -> Result<Vec<String>, ScimError> {
+            match o.get(k) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::String(s)) => Ok(s.split(',').map(str::to_owned).collect()),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .map(|v| {
+                        v.as_str().map(str::to_owned).ok_or_else(|| {
+                            ScimError::bad_request(
+                                "invalidValue",
+                                format!("{k} must be an array of strings"),
+                            )
+                        })
+                    })
+                    .collect(),
+                Some(_) => Err(ScimError::bad_request(
+                    "invalidValue",
+                    format!("{k} must be an array of strings"),
+                )),
+            }
+        };
+        Ok(Self {
+            filter: text("filter")?,
+            sort_by: text("sortBy")?,
+            sort_order: text("sortOrder")?,
+            page: PageRequest::parse(int("startIndex")?.as_deref(), int("count")?.as_deref())?,
+            projection: Projection::from_lists(&list("attributes")?, &list("excludedAttributes")?)?,
+        })
+    }
+
+    pub fn cond(&self, res: Resource) -> Result<Option<Cond>, ScimError> {
+        Ok(self
+            .filter
+            .as_deref()
+            .map(|f| parse_filter(f).and_then(|f| resolve(res, &f)))
+            .transpose()?)
+    }
+
+    pub fn sort(&self, res: Resource) -> Result<Option<Sort>, ScimError> {
+        Ok(self
+            .sort_by
+            .as_deref()
+            .map(|s| resolve_sort(res, s, self.sort_order.as_deref()))
+            .transpose()?)
+    }
+}
+
+/// A single resource response shaped by the projection; 304 when the client's
+/// `If-None-Match` already names this version.
+pub fn resource(
+    status: StatusCode,
+    mut body: Value,
+    etag: String,
+    location: Option<String>,
+    headers: &HeaderMap,
+    projection: &Projection,
+) -> Response {
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if status == StatusCode::OK && fresh {
+        let mut res = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(v) = header::HeaderValue::from_str(&etag) {
+            res.headers_mut().insert(header::ETAG, v);
+        }
+        return res;
+    }
+    projection.apply(&mut body);
+    respond(status, body, Some(etag), location)
+}
