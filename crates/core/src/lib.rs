@@ -23,7 +23,7 @@ pub use group::{Group, GroupChange, Member, MemberOp, NewGroup, Role};
 pub use paging::{Page, PageRequest};
 pub use permission::{Permission, PermissionSet};
 pub use policy::Principal;
-pub use user::{Email, Meta, NewUser, User, UserName};
+pub use user::{Email, Enterprise, Meta, NewUser, User, UserName};
 
 /// Microseconds since the Unix epoch: the one timestamp representation stored and compared.
 pub type Micros = i64;

@@ -180,6 +180,24 @@ pub enum UserAttr {
     Active,
     Locale,
     Emails,
+    EmployeeNumber,
+    CostCenter,
+    Organization,
+    Division,
+    Department,
+    Manager,
+}
+
+impl UserAttr {
+    /// The Enterprise User extension's attributes.
+    pub const ENTERPRISE: [UserAttr; 6] = [
+        UserAttr::EmployeeNumber,
+        UserAttr::CostCenter,
+        UserAttr::Organization,
+        UserAttr::Division,
+        UserAttr::Department,
+        UserAttr::Manager,
+    ];
 }
 
 enum Target {
@@ -189,13 +207,25 @@ enum Target {
 }
 
 fn user_target(attr: &AttrPath) -> Target {
+    let name = attr.name.to_ascii_lowercase();
+    let sub = attr.sub.as_deref().map(str::to_ascii_lowercase);
     if let Some(uri) = &attr.uri {
+        if uri.eq_ignore_ascii_case(crate::schema::ENTERPRISE_SCHEMA) {
+            return match (name.as_str(), sub.as_deref()) {
+                ("employeenumber", None) => Target::Attr(UserAttr::EmployeeNumber),
+                ("costcenter", None) => Target::Attr(UserAttr::CostCenter),
+                ("organization", None) => Target::Attr(UserAttr::Organization),
+                ("division", None) => Target::Attr(UserAttr::Division),
+                ("department", None) => Target::Attr(UserAttr::Department),
+                ("manager", None | Some("value")) => Target::Attr(UserAttr::Manager),
+                ("manager", Some(_)) => Target::ReadOnly("manager.displayName"),
+                _ => Target::Unknown,
+            };
+        }
         if !uri.eq_ignore_ascii_case(crate::schema::USER_SCHEMA) {
             return Target::Unknown;
         }
     }
-    let name = attr.name.to_ascii_lowercase();
-    let sub = attr.sub.as_deref().map(str::to_ascii_lowercase);
     match (name.as_str(), sub.as_deref()) {
         ("username", None) => Target::Attr(UserAttr::UserName),
         ("externalid", None) => Target::Attr(UserAttr::ExternalId),
@@ -247,6 +277,12 @@ fn flatten_no_path(map: &Map<String, Json>) -> Vec<(String, Json)> {
             Json::Object(inner) if k.eq_ignore_ascii_case("name") => {
                 for (sk, sv) in inner {
                     out.push((format!("name.{sk}"), sv.clone()));
+                }
+            }
+            // {"urn:...:enterprise:2.0:User": {"department": "x"}} → URN:department
+            Json::Object(inner) if k.eq_ignore_ascii_case(crate::schema::ENTERPRISE_SCHEMA) => {
+                for (sk, sv) in inner {
+                    out.push((format!("{k}:{sk}"), sv.clone()));
                 }
             }
             _ => out.push((k.clone(), v.clone())),
@@ -335,6 +371,18 @@ fn apply_user_path(
         UserAttr::GivenName => user.given_name = new_text()?,
         UserAttr::FamilyName => user.family_name = new_text()?,
         UserAttr::Locale => user.locale = new_text()?,
+        UserAttr::EmployeeNumber => user.enterprise.employee_number = new_text()?,
+        UserAttr::CostCenter => user.enterprise.cost_center = new_text()?,
+        UserAttr::Organization => user.enterprise.organization = new_text()?,
+        UserAttr::Division => user.enterprise.division = new_text()?,
+        UserAttr::Department => user.enterprise.department = new_text()?,
+        UserAttr::Manager => {
+            user.enterprise.manager = if removing {
+                None
+            } else {
+                parse_manager(value.as_ref())?
+            };
+        }
         UserAttr::Active => {
             if removing {
                 return Err(CoreError::invalid_value(
@@ -346,6 +394,31 @@ fn apply_user_path(
         UserAttr::Emails => {}
     }
     Ok(())
+}
+
+/// A manager reference: the id as a string (Entra ID) or `{"value": id}` (RFC 7643 §4.3);
+/// an empty value clears it.
+pub fn parse_manager(v: Option<&Json>) -> Result<Option<String>, CoreError> {
+    let id = match v {
+        None | Some(Json::Null) => return Ok(None),
+        Some(Json::String(s)) => s.clone(),
+        Some(Json::Object(m)) => match m.get("value") {
+            None | Some(Json::Null) => return Ok(None),
+            Some(Json::String(s)) => s.clone(),
+            Some(_) => return Err(CoreError::invalid_value("manager.value must be a string")),
+        },
+        Some(_) => {
+            return Err(CoreError::invalid_value(
+                "manager must be a user id or {\"value\": id}",
+            ))
+        }
+    };
+    if id.is_empty() {
+        return Ok(None);
+    }
+    uuid::Uuid::parse_str(&id)
+        .map(|u| Some(u.to_string()))
+        .map_err(|_| CoreError::invalid_value(format!("manager {id:?} is not a user id")))
 }
 
 /// Booleans, plus the strings "true"/"false" in any case that Entra ID sends.
@@ -793,6 +866,7 @@ mod tests {
             }],
             active: true,
             locale: None,
+            enterprise: Default::default(),
             meta: Meta {
                 created: 0,
                 last_modified: 0,

@@ -11,6 +11,7 @@ use crate::{parse_datetime, CoreError, Micros};
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -24,6 +25,12 @@ pub enum Field {
     Locale,
     UserCreated,
     UserLastModified,
+    EmployeeNumber,
+    CostCenter,
+    Organization,
+    Division,
+    Department,
+    ManagerValue,
     EmailValue,
     EmailType,
     EmailPrimary,
@@ -56,7 +63,9 @@ impl Field {
     pub fn ty(self) -> FieldType {
         use Field::*;
         match self {
-            UserId | UserExternalId | GroupId | GroupExternalId | MemberValue => FieldType::Text,
+            UserId | UserExternalId | GroupId | GroupExternalId | MemberValue | EmployeeNumber
+            | ManagerValue => FieldType::Text,
+            CostCenter | Organization | Division | Department => FieldType::TextCi,
             UserName | UserDisplayName | GivenName | FamilyName | Locale | EmailValue
             | EmailType | GroupDisplayName => FieldType::TextCi,
             Active | EmailPrimary => FieldType::Bool,
@@ -109,13 +118,18 @@ fn resolve_attr(res: Resource, attr: &AttrPath) -> Result<Resolved, CoreError> {
         Resource::User => USER_SCHEMA,
         Resource::Group => GROUP_SCHEMA,
     };
+    let name = attr.name.to_ascii_lowercase();
+    let sub = attr.sub.as_deref().map(str::to_ascii_lowercase);
     if let Some(uri) = &attr.uri {
+        if res == Resource::User && uri.eq_ignore_ascii_case(ENTERPRISE_SCHEMA) {
+            return enterprise_field(&name, sub.as_deref())
+                .map(Resolved::Field)
+                .ok_or_else(|| unknown(attr));
+        }
         if !uri.eq_ignore_ascii_case(core) {
             return Err(unknown(attr));
         }
     }
-    let name = attr.name.to_ascii_lowercase();
-    let sub = attr.sub.as_deref().map(str::to_ascii_lowercase);
     let f = match (res, name.as_str(), sub.as_deref()) {
         (Resource::User, "id", None) => Field::UserId,
         (Resource::User, "username", None) => Field::UserName,
@@ -146,6 +160,18 @@ fn resolve_attr(res: Resource, attr: &AttrPath) -> Result<Resolved, CoreError> {
         _ => return Err(unknown(attr)),
     };
     Ok(Resolved::Field(f))
+}
+
+fn enterprise_field(name: &str, sub: Option<&str>) -> Option<Field> {
+    Some(match (name, sub) {
+        ("employeenumber", None) => Field::EmployeeNumber,
+        ("costcenter", None) => Field::CostCenter,
+        ("organization", None) => Field::Organization,
+        ("division", None) => Field::Division,
+        ("department", None) => Field::Department,
+        ("manager", None | Some("value")) => Field::ManagerValue,
+        _ => return None,
+    })
 }
 
 fn email_sub(s: &str) -> Option<Field> {
@@ -273,7 +299,10 @@ fn compare(f: Field, op: CompareOp, value: &Value) -> Result<Cond, CoreError> {
     let scalar = match (f.ty(), value) {
         (FieldType::TextCi, Value::String(s)) => Scalar::Text(fold(s)),
         (FieldType::Text, Value::String(s)) => {
-            if matches!(f, Field::UserId | Field::GroupId | Field::MemberValue) {
+            if matches!(
+                f,
+                Field::UserId | Field::GroupId | Field::MemberValue | Field::ManagerValue
+            ) {
                 // Ids are stored in canonical lower-case hyphenated form.
                 Scalar::Text(
                     Uuid::parse_str(s)

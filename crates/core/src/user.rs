@@ -85,6 +85,34 @@ impl Email {
     }
 }
 
+/// The SCIM Enterprise User extension (RFC 7643 §4.3). `manager` holds the manager's user id.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Enterprise {
+    pub employee_number: Option<String>,
+    pub cost_center: Option<String>,
+    pub organization: Option<String>,
+    pub division: Option<String>,
+    pub department: Option<String>,
+    pub manager: Option<String>,
+}
+
+impl Enterprise {
+    pub fn is_empty(&self) -> bool {
+        *self == Enterprise::default()
+    }
+
+    fn texts(&self) -> [(&'static str, &Option<String>); 6] {
+        [
+            ("employeeNumber", &self.employee_number),
+            ("costCenter", &self.cost_center),
+            ("organization", &self.organization),
+            ("division", &self.division),
+            ("department", &self.department),
+            ("manager.value", &self.manager),
+        ]
+    }
+}
+
 /// Version and timestamps every resource carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Meta {
@@ -114,6 +142,7 @@ pub struct User {
     pub emails: Vec<Email>,
     pub active: bool,
     pub locale: Option<String>,
+    pub enterprise: Enterprise,
     pub meta: Meta,
     /// A password change to write with the next save (`Some(None)` clears it). Never
     /// loaded: the stored hash does not leave the store.
@@ -123,6 +152,7 @@ pub struct User {
 impl User {
     /// Checks invariants that hold whatever dialect wrote the user.
     pub fn validate(&self) -> Result<(), CoreError> {
+        validate_enterprise(&self.enterprise)?;
         validate_fields(
             &self.emails,
             [
@@ -134,6 +164,15 @@ impl User {
             ],
         )
     }
+}
+
+fn validate_enterprise(e: &Enterprise) -> Result<(), CoreError> {
+    for (name, v) in e.texts() {
+        if let Some(v) = v {
+            check_text(name, v)?;
+        }
+    }
+    Ok(())
 }
 
 fn validate_fields<const N: usize>(
@@ -167,6 +206,7 @@ pub struct NewUser {
     pub emails: Vec<Email>,
     pub active: bool,
     pub locale: Option<String>,
+    pub enterprise: Enterprise,
     /// An argon2id PHC string, never a clear password.
     pub password_hash: Option<String>,
 }
@@ -182,11 +222,13 @@ impl NewUser {
             emails: Vec::new(),
             active: true,
             locale: None,
+            enterprise: Enterprise::default(),
             password_hash: None,
         }
     }
 
     pub fn validate(&self) -> Result<(), CoreError> {
+        validate_enterprise(&self.enterprise)?;
         validate_fields(
             &self.emails,
             [
@@ -209,5 +251,6 @@ impl NewUser {
         user.emails = self.emails.clone();
         user.active = self.active;
         user.locale = self.locale.clone();
+        user.enterprise = self.enterprise.clone();
     }
 }

@@ -6,7 +6,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use roster_core::paging::MAX_PAGE_SIZE;
-use roster_core::schema::{GROUP_SCHEMA, USER_SCHEMA};
+use roster_core::schema::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 use serde_json::{json, Value};
 
 use super::error::ScimError;
@@ -78,6 +78,23 @@ fn user_schema() -> Value {
     })
 }
 
+fn enterprise_schema() -> Value {
+    json!({
+        "id": ENTERPRISE_SCHEMA, "name": "EnterpriseUser", "description": "Enterprise User",
+        "attributes": [
+            attr("employeeNumber", "string", false, false, true, "readWrite", "default", "none", "Organization-assigned employee number.", vec![]),
+            string("costCenter", "Name of a cost center."),
+            string("organization", "Name of an organization."),
+            string("division", "Name of a division."),
+            string("department", "Name of a department."),
+            attr("manager", "complex", false, false, false, "readWrite", "default", "none", "The user's manager.", vec![
+                attr("value", "string", false, false, true, "readWrite", "default", "none", "The manager's user id.", vec![]),
+                attr("$ref", "reference", false, false, true, "readOnly", "default", "none", "URI of the manager.", vec![]),
+            ]),
+        ],
+    })
+}
+
 fn group_schema() -> Value {
     json!({
         "id": GROUP_SCHEMA, "name": "Group", "description": "Group",
@@ -106,7 +123,7 @@ fn with_meta(mut v: Value, resource_type: &str, location: String) -> Value {
 
 fn schemas(base: &BaseUrl) -> Vec<Value> {
     let root = base.links(ROOT).root;
-    [user_schema(), group_schema()]
+    [user_schema(), enterprise_schema(), group_schema()]
         .into_iter()
         .map(|s| {
             let loc = format!("{root}/Schemas/{}", s["id"].as_str().unwrap_or_default());
@@ -120,7 +137,8 @@ fn resource_types(base: &BaseUrl) -> Vec<Value> {
     [("User", "/Users", USER_SCHEMA, "User Account"), ("Group", "/Groups", GROUP_SCHEMA, "Group")]
         .into_iter()
         .map(|(name, endpoint, schema, desc)| {
-            let v = json!({"id": name, "name": name, "endpoint": endpoint, "description": desc, "schema": schema, "schemaExtensions": []});
+            let ext = if name == "User" { json!([{"schema": ENTERPRISE_SCHEMA, "required": false}]) } else { json!([]) };
+            let v = json!({"id": name, "name": name, "endpoint": endpoint, "description": desc, "schema": schema, "schemaExtensions": ext});
             with_meta(v, "ResourceType", format!("{root}/ResourceTypes/{name}"))
         })
         .collect()

@@ -4,7 +4,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use roster_core::schema::{GROUP_SCHEMA, USER_SCHEMA};
+use roster_core::schema::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 use roster_core::{format_micros, Group, Meta, Page, User};
 use serde_json::{json, Map, Value};
 
@@ -94,6 +94,13 @@ pub fn user_json(u: &User, flavor: Flavor, links: &Links) -> Value {
                 "emails".into(),
                 serde_json::to_value(&u.emails).unwrap_or(json!([])),
             );
+            if !u.enterprise.is_empty() {
+                o.insert("schemas".into(), json!([USER_SCHEMA, ENTERPRISE_SCHEMA]));
+                o.insert(
+                    ENTERPRISE_SCHEMA.into(),
+                    enterprise_json(&u.enterprise, links),
+                );
+            }
         }
     }
     o.insert("active".into(), json!(u.active));
@@ -101,7 +108,23 @@ pub fn user_json(u: &User, flavor: Flavor, links: &Links) -> Value {
     Value::Object(o)
 }
 
-/// `user_links` is the Users root members' `$ref` point to.
+fn enterprise_json(e: &roster_core::Enterprise, links: &Links) -> Value {
+    let mut o = Map::new();
+    put_opt(&mut o, "employeeNumber", &e.employee_number);
+    put_opt(&mut o, "costCenter", &e.cost_center);
+    put_opt(&mut o, "organization", &e.organization);
+    put_opt(&mut o, "division", &e.division);
+    put_opt(&mut o, "department", &e.department);
+    if let Some(m) = &e.manager {
+        let r = uuid::Uuid::parse_str(m)
+            .map(|id| links.user(&id))
+            .unwrap_or_default();
+        o.insert("manager".into(), json!({"value": m, "$ref": r}));
+    }
+    Value::Object(o)
+}
+
+/// Members' `$ref` point into the same dialect's Users root.
 pub fn group_json(g: &Group, links: &Links) -> Value {
     let mut o = Map::new();
     o.insert("schemas".into(), json!([GROUP_SCHEMA]));

@@ -1,6 +1,7 @@
 //! Reads a SCIM User resource from a request body into the core's [`NewUser`].
 
-use roster_core::patch::{parse_bool, parse_email};
+use roster_core::patch::{parse_bool, parse_email, parse_manager};
+use roster_core::schema::ENTERPRISE_SCHEMA;
 use roster_core::{CoreError, NewUser, UserName};
 use serde_json::{Map, Value};
 
@@ -63,6 +64,18 @@ pub fn parse_user_body(v: &Value) -> Result<UserBody, CoreError> {
             .as_array()
             .ok_or_else(|| CoreError::invalid_value("emails must be an array"))?;
         user.emails = arr.iter().map(parse_email).collect::<Result<_, _>>()?;
+    }
+    if let Some(e) = get_ci(o, ENTERPRISE_SCHEMA) {
+        let e = e.as_object().ok_or_else(|| {
+            CoreError::invalid_value(format!("{ENTERPRISE_SCHEMA} must be an object"))
+        })?;
+        let ent = &mut user.enterprise;
+        ent.employee_number = text(e, "employeeNumber")?;
+        ent.cost_center = text(e, "costCenter")?;
+        ent.organization = text(e, "organization")?;
+        ent.division = text(e, "division")?;
+        ent.department = text(e, "department")?;
+        ent.manager = parse_manager(get_ci(e, "manager"))?;
     }
     let password = text(o, "password")?;
     user.validate()?;

@@ -493,7 +493,7 @@ async fn discovery_describes_what_works() {
         "oauthbearertoken"
     );
     let schemas = app.raw(Method::GET, "/scim/v2/Schemas", &[], None).await;
-    assert_eq!(schemas.body["totalResults"], 2);
+    assert_eq!(schemas.body["totalResults"], 3);
     let user = app
         .raw(
             Method::GET,
@@ -532,4 +532,102 @@ async fn discovery_describes_what_works() {
         404,
         None,
     );
+}
+
+const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+#[tokio::test]
+async fn enterprise_extension_is_stored_patched_filtered_and_hidden_from_odm() {
+    let app = TestApp::spawn().await;
+    let boss = app.create_user("boss").await;
+    let r = app
+        .scim(Method::POST, "/Users", ADMIN_TOKEN, Some(json!({
+            "schemas": [USER_URN, ENT], "userName": "emp1", "externalId": "e1",
+            ENT: {"employeeNumber": "701984", "department": "Tour Operations", "costCenter": "4130", "manager": {"value": boss}},
+        })))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["schemas"], json!([USER_URN, ENT]));
+    assert_eq!(r.body[ENT]["employeeNumber"], "701984");
+    assert_eq!(r.body[ENT]["manager"]["value"], json!(boss));
+    assert_eq!(
+        r.body[ENT]["manager"]["$ref"],
+        format!("{}/scim/v2/Users/{boss}", app.base)
+    );
+    let id = r.body["id"].as_str().unwrap().to_owned();
+
+    // Entra ID's shapes: qualified paths, manager as a bare id, capitalised ops.
+    let r = app
+        .scim(Method::PATCH, &format!("/Users/{id}"), ADMIN_TOKEN, Some(patch(json!([
+            {"op": "Replace", "path": format!("{ENT}:department"), "value": "Finance"},
+            {"op": "Add", "path": format!("{ENT}:manager"), "value": boss},
+            {"op": "replace", "value": {ENT: {"division": "EMEA"}, format!("{ENT}:organization"): "Roster"}},
+        ]))))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body[ENT]["department"], "Finance");
+    assert_eq!(r.body[ENT]["division"], "EMEA");
+    assert_eq!(r.body[ENT]["organization"], "Roster");
+    let f = app
+        .scim(
+            Method::GET,
+            &format!("/Users?filter={ENT}:department%20eq%20%22finance%22"),
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(f.body["totalResults"], 1, "{}", f.text);
+    let f = app
+        .scim(
+            Method::GET,
+            &format!("/Users?filter={ENT}:manager.value%20eq%20%22{boss}%22"),
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(f.body["totalResults"], 1, "{}", f.text);
+    let bad = app
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            ADMIN_TOKEN,
+            Some(patch(
+                json!([{"op": "replace", "path": format!("{ENT}:manager"), "value": "not-an-id"}]),
+            )),
+        )
+        .await;
+    assert_scim_error(&bad, 400, Some("invalidValue"));
+    let r = app
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            ADMIN_TOKEN,
+            Some(patch(
+                json!([{"op": "remove", "path": format!("{ENT}:manager")}]),
+            )),
+        )
+        .await;
+    assert!(r.body[ENT].get("manager").is_none());
+
+    // The ODM SDK rejects any URN but the core one: ODM never shows the extension.
+    let odm = app
+        .odm(Method::GET, &format!("/Users/{id}"), ADMIN_TOKEN, None)
+        .await;
+    assert_eq!(odm.body["schemas"], json!([USER_URN]));
+    assert!(odm.body.get(ENT).is_none());
+    let r = app.odm(Method::PATCH, &format!("/Users/{id}"), ADMIN_TOKEN, Some(patch(json!([{"op": "replace", "path": format!("{ENT}:department"), "value": {"department": "x"}}])))).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "attributes outside the ODM schema are ignored"
+    );
+    let r = app
+        .scim(
+            Method::GET,
+            &format!("/Users/{id}?attributes={ENT}:department"),
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(r.body[ENT], json!({"department": "Finance"}), "{}", r.text);
 }

@@ -1,5 +1,5 @@
 use roster_core::user::fold;
-use roster_core::{Email, Meta, NewUser, Page, Permission, User, UserName};
+use roster_core::{Email, Enterprise, Meta, NewUser, Page, Permission, User, UserName};
 use uuid::Uuid;
 
 use super::where_clause;
@@ -9,7 +9,8 @@ use crate::sql::{compile, order_by, Sql};
 use crate::{Result, StoreError, UserQuery};
 
 const COLUMNS: &str = "u.seq, u.id, u.user_name, u.external_id, u.display_name, \
-    u.given_name, u.family_name, u.emails, u.active, u.locale, u.created_at, u.modified_at, u.version";
+    u.given_name, u.family_name, u.emails, u.active, u.locale, u.created_at, u.modified_at, u.version, \
+    u.employee_number, u.cost_center, u.organization, u.division, u.department, u.manager_id";
 
 fn decode<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
     StoreError::Db(sqlx::Error::Decode(Box::new(e)))
@@ -27,6 +28,14 @@ fn from_row(r: &Row) -> Result<User> {
         emails: serde_json::from_str::<Vec<Email>>(&r.text("emails")?).map_err(decode)?,
         active: r.bool("active")?,
         locale: r.opt_text("locale")?,
+        enterprise: Enterprise {
+            employee_number: r.opt_text("employee_number")?,
+            cost_center: r.opt_text("cost_center")?,
+            organization: r.opt_text("organization")?,
+            division: r.opt_text("division")?,
+            department: r.opt_text("department")?,
+            manager: r.opt_text("manager_id")?,
+        },
         meta: Meta {
             created: r.int("created_at")?,
             last_modified: r.int("modified_at")?,
@@ -61,8 +70,9 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
     let row = tx
         .fetch_one(
             "INSERT INTO users (id, user_name, user_name_key, external_id, display_name, given_name, \
-             family_name, emails, active, locale, password_hash, created_at, modified_at, version) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING seq",
+             family_name, emails, active, locale, password_hash, created_at, modified_at, version, \
+             employee_number, cost_center, organization, division, department, manager_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) RETURNING seq",
             &args![
                 id.to_string(),
                 new.user_name.as_str(),
@@ -77,6 +87,12 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
                 new.password_hash.clone(),
                 now,
                 now,
+                new.enterprise.employee_number.clone(),
+                new.enterprise.cost_center.clone(),
+                new.enterprise.organization.clone(),
+                new.enterprise.division.clone(),
+                new.enterprise.department.clone(),
+                new.enterprise.manager.clone(),
             ],
         )
         .await?;
@@ -93,6 +109,7 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
         emails: new.emails.clone(),
         active: new.active,
         locale: new.locale.clone(),
+        enterprise: new.enterprise.clone(),
         meta: Meta {
             created: now,
             last_modified: now,
@@ -110,7 +127,8 @@ pub(super) async fn write(tx: &mut dyn Exec, user: &mut User) -> Result<()> {
         .execute(
             "UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, \
              given_name = ?, family_name = ?, emails = ?, active = ?, locale = ?, modified_at = ?, \
-             version = version + 1 WHERE seq = ? AND version = ?",
+             employee_number = ?, cost_center = ?, organization = ?, division = ?, department = ?, \
+             manager_id = ?, version = version + 1 WHERE seq = ? AND version = ?",
             &args![
                 user.user_name.as_str(),
                 user.user_name.key(),
@@ -122,6 +140,12 @@ pub(super) async fn write(tx: &mut dyn Exec, user: &mut User) -> Result<()> {
                 user.active,
                 user.locale.clone(),
                 now,
+                user.enterprise.employee_number.clone(),
+                user.enterprise.cost_center.clone(),
+                user.enterprise.organization.clone(),
+                user.enterprise.division.clone(),
+                user.enterprise.department.clone(),
+                user.enterprise.manager.clone(),
                 user.seq,
                 user.meta.version,
             ],
