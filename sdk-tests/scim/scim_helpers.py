@@ -216,16 +216,17 @@ class IdP:
 
     def send(self, method: str, path: str, body: Any = None, *, params: dict | None = None,
              expect: int | tuple[int, ...], model=None, ctx: Context | None = None,
-             headers: dict | None = None):
+             headers: dict | None = None, content_type: str = "application/scim+json"):
         """Sends `body` as-is; asserts the status is (one of) `expect`.
 
         Returns (httpx2 response, what scim2-client read from it: a model instance when `model`
         is given, else the JSON payload or None).
         """
+        __tracebackhide__ = True
         kwargs: dict[str, Any] = {}
         if body is not None:
             kwargs["content"] = json.dumps(body).encode()
-            kwargs["headers"] = {"Content-Type": "application/scim+json", **(headers or {})}
+            kwargs["headers"] = {"Content-Type": content_type, **(headers or {})}
         elif headers:
             kwargs["headers"] = headers
         if params:
@@ -246,6 +247,8 @@ class IdP:
             expected_status_codes=list(expected),
             expected_types=[model] if model is not None else None,
             scim_ctx=ctx,
+            # an expected error status: hand back the parsed Error instead of raising
+            raise_scim_errors=not any(code >= 400 for code in expected),
         )
         return response, parsed
 

@@ -8,6 +8,7 @@
 )]
 
 pub mod error;
+pub mod eval;
 pub mod filter;
 pub mod group;
 pub mod paging;
