@@ -42,12 +42,12 @@ fn fixture() -> &'static Fixture {
             let mut u = NewUser::new(
                 UserName::parse(&format!("{}user{i}", pick(i, 1).replace(['%', '_'], ""))).unwrap(),
             );
-            let opt = |k: usize| Some(pick(i, k).to_owned()).filter(|_| (i + k) % 4 != 0);
+            let opt = |k: usize| Some(pick(i, k).to_owned()).filter(|_| !(i + k).is_multiple_of(4));
             u.display_name = opt(2).filter(|s| s.is_ascii());
             u.family_name = opt(3).filter(|s| s.is_ascii());
             u.external_id = opt(4);
             u.enterprise.department = opt(5).filter(|s| s.is_ascii());
-            u.active = i % 3 != 0;
+            u.active = !i.is_multiple_of(3);
             u.emails = (0..(i % 3))
                 .map(|j| Email {
                     value: format!("{}{j}@x.example", pick(i, j + 6)),
