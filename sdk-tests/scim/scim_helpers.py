@@ -28,6 +28,7 @@ from scim2_models import (
     ResourceType,
     ScimPolicy,
     ScimProvider,
+    SearchRequest,
     ServiceProviderConfig,
     Sort,
     User,
@@ -255,15 +256,11 @@ class IdP:
     # Typed helpers built on scim2-client's own request methods ---------------------
 
     def find_users(self, filter_: str, **extra):
-        from scim2_models import SearchRequest
-
         return self.scim.query(
             EnterpriseUserModel, SearchRequest(filter=filter_, **extra), expected_status_codes=[200]
         )
 
     def find_groups(self, filter_: str | None = None, **extra):
-        from scim2_models import SearchRequest
-
         req = SearchRequest(filter=filter_, **extra) if filter_ or extra else None
         return self.scim.query(Group, req, expected_status_codes=[200])
 

@@ -162,7 +162,7 @@ pub async fn service_provider_config(base: BaseUrl) -> Response {
             "schemas": [SPC_URN],
             "documentationUri": "https://github.com/roster/roster#readme",
             "patch": {"supported": true},
-            "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+            "bulk": {"supported": true, "maxOperations": super::bulk::MAX_OPERATIONS, "maxPayloadSize": super::bulk::MAX_PAYLOAD_SIZE},
             "filter": {"supported": true, "maxResults": MAX_PAGE_SIZE},
             "changePassword": {"supported": true},
             "sort": {"supported": true},

@@ -4,6 +4,7 @@
 //! members, group PATCH answers 200 with the group, ETags / If-Match honoured.
 
 pub mod body;
+mod bulk;
 mod discovery;
 pub mod error;
 pub mod group_body;
@@ -29,6 +30,11 @@ use error::ScimError;
 pub const ROOT: &str = "/scim/v2";
 
 pub fn routes() -> Router<AppState> {
+    resource_routes().route("/Bulk", post(bulk::bulk))
+}
+
+/// The resource endpoints; also what each /Bulk operation is dispatched to.
+pub fn resource_routes() -> Router<AppState> {
     Router::new()
         .route("/Users", get(users::list).post(users::create))
         .route("/Users/.search", post(users::search))
