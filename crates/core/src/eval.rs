@@ -19,6 +19,7 @@ fn text(s: &Option<String>) -> Option<V> {
 }
 
 /// Lower-cased like SQL `lower()` on the columns that have no folded copy.
+#[expect(clippy::ref_option, reason = "called on fields of type Option<String>")]
 fn lower(s: &Option<String>) -> Option<V> {
     s.as_ref().map(|s| V::Text(fold(s)))
 }
@@ -42,6 +43,8 @@ fn user_value(u: &User, f: Field) -> Option<V> {
         Field::Division => lower(&e.division),
         Field::Department => lower(&e.department),
         Field::ManagerValue => text(&e.manager),
+        Field::Profile(3) => text(&u.profile[3]),
+        Field::Profile(i) => u.profile.get(i).and_then(lower),
         _ => None,
     }
 }

@@ -45,8 +45,30 @@ impl FromStr for Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub user_id: Uuid,
+    /// The user's display name (or userName).
     pub display: Option<String>,
+    /// The `display` the client supplied with the member, echoed back as given.
+    pub given_display: Option<String>,
     pub role: Role,
+}
+
+/// A member as a client names it when adding: the id, and optionally a role and a display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMember {
+    pub id: Uuid,
+    /// `None` keeps an existing member's role (a new member gets `member`).
+    pub role: Option<Role>,
+    pub display: Option<String>,
+}
+
+impl NewMember {
+    pub fn new(id: Uuid, role: Option<Role>) -> Self {
+        Self {
+            id,
+            role,
+            display: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +87,7 @@ pub struct Group {
 pub struct NewGroup {
     pub display_name: String,
     pub external_id: Option<String>,
-    pub members: Vec<(Uuid, Role)>,
+    pub members: Vec<NewMember>,
 }
 
 pub fn validate_display_name(name: &str) -> Result<(), CoreError> {
@@ -90,10 +112,10 @@ impl NewGroup {
 pub enum MemberOp {
     /// Upsert: adding an existing member with a role updates the role; without a role an
     /// existing member keeps theirs (adding a member twice is not an error, RFC 7644).
-    Add(Vec<(Uuid, Option<Role>)>),
+    Add(Vec<NewMember>),
     Remove(Vec<Uuid>),
     RemoveAll,
-    Replace(Vec<(Uuid, Role)>),
+    Replace(Vec<NewMember>),
 }
 
 /// A set of changes to one group, applied by the store in one transaction. Member changes

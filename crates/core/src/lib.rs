@@ -20,7 +20,7 @@ pub mod secret;
 pub mod user;
 
 pub use error::CoreError;
-pub use group::{Group, GroupChange, Member, MemberOp, NewGroup, Role};
+pub use group::{Group, GroupChange, Member, MemberOp, NewGroup, NewMember, Role};
 pub use paging::{Page, PageRequest};
 pub use permission::{Permission, PermissionSet};
 pub use policy::Principal;

@@ -31,6 +31,8 @@ pub enum Field {
     Division,
     Department,
     ManagerValue,
+    /// One of [`crate::user::PROFILE_ATTRS`], by index.
+    Profile(usize),
     EmailValue,
     EmailType,
     EmailPrimary,
@@ -66,6 +68,9 @@ impl Field {
             UserId | UserExternalId | GroupId | GroupExternalId | MemberValue | EmployeeNumber
             | ManagerValue => FieldType::Text,
             CostCenter | Organization | Division | Department => FieldType::TextCi,
+            // profileUrl is a URI: compared exactly.
+            Profile(3) => FieldType::Text,
+            Profile(_) => FieldType::TextCi,
             UserName | UserDisplayName | GivenName | FamilyName | Locale | EmailValue
             | EmailType | GroupDisplayName => FieldType::TextCi,
             Active | EmailPrimary => FieldType::Bool,
@@ -149,6 +154,9 @@ fn resolve_attr(res: Resource, attr: &AttrPath) -> Result<Resolved, CoreError> {
                 .map(|f| Resolved::Multi(Collection::Emails, f))
                 .ok_or_else(|| unknown(attr))
         }
+        (Resource::User, n, s) if crate::user::profile_index(&attr_key(n, s)).is_some() => {
+            Field::Profile(crate::user::profile_index(&attr_key(n, s)).unwrap_or_default())
+        }
         (Resource::Group, "id", None) => Field::GroupId,
         (Resource::Group, "displayname", None) => Field::GroupDisplayName,
         (Resource::Group, "externalid", None) => Field::GroupExternalId,
@@ -160,6 +168,13 @@ fn resolve_attr(res: Resource, attr: &AttrPath) -> Result<Resolved, CoreError> {
         _ => return Err(unknown(attr)),
     };
     Ok(Resolved::Field(f))
+}
+
+fn attr_key(name: &str, sub: Option<&str>) -> String {
+    match sub {
+        Some(s) => format!("{name}.{s}"),
+        None => name.to_owned(),
+    }
 }
 
 fn enterprise_field(name: &str, sub: Option<&str>) -> Option<Field> {

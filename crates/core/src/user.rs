@@ -70,6 +70,8 @@ pub struct Email {
     pub kind: Option<String>,
     #[serde(default)]
     pub primary: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub display: Option<String>,
 }
 
 impl Email {
@@ -81,8 +83,82 @@ impl Email {
         if let Some(k) = &self.kind {
             check_text("emails.type", k)?;
         }
+        if let Some(d) = &self.display {
+            check_text("emails.display", d)?;
+        }
         Ok(())
     }
+}
+
+/// Singular string attributes of the core User schema beyond the ones with their own
+/// fields, by SCIM path. Stored in columns (filterable, sortable); see `roster_store`.
+pub const PROFILE_ATTRS: [&str; 10] = [
+    "nickName",
+    "title",
+    "userType",
+    "profileUrl",
+    "preferredLanguage",
+    "timezone",
+    "name.formatted",
+    "name.middleName",
+    "name.honorificPrefix",
+    "name.honorificSuffix",
+];
+
+/// Multi-valued complex attributes kept as JSON (RFC 7643 §4.1.2), each an array of
+/// objects with string sub-attributes and an optional boolean `primary`.
+pub const MULTI_ATTRS: [&str; 7] = [
+    "phoneNumbers",
+    "addresses",
+    "ims",
+    "photos",
+    "entitlements",
+    "roles",
+    "x509Certificates",
+];
+
+/// The index of a profile attribute named case-insensitively.
+pub fn profile_index(path: &str) -> Option<usize> {
+    PROFILE_ATTRS
+        .iter()
+        .position(|p| p.eq_ignore_ascii_case(path))
+}
+
+/// The canonical spelling of a multi-valued attribute named case-insensitively.
+pub fn multi_name(name: &str) -> Option<&'static str> {
+    MULTI_ATTRS
+        .iter()
+        .copied()
+        .find(|m| m.eq_ignore_ascii_case(name))
+}
+
+/// Validates one multi-valued attribute: objects, string (or for `primary`, boolean)
+/// sub-attributes, at most one primary.
+pub fn validate_multi(name: &str, items: &[serde_json::Value]) -> Result<(), CoreError> {
+    let mut primaries = 0;
+    for item in items {
+        let o = item
+            .as_object()
+            .ok_or_else(|| CoreError::invalid_value(format!("each of {name} must be an object")))?;
+        for (k, v) in o {
+            match (k.as_str(), v) {
+                ("primary", serde_json::Value::Bool(p)) => primaries += usize::from(*p),
+                (_, serde_json::Value::String(s)) => check_text(&format!("{name}.{k}"), s)?,
+                (_, serde_json::Value::Null) => {}
+                _ => {
+                    return Err(CoreError::invalid_value(format!(
+                        "{name}.{k} must be a string"
+                    )))
+                }
+            }
+        }
+    }
+    if primaries > 1 {
+        return Err(CoreError::invalid_value(format!(
+            "at most one of {name} may have primary: true"
+        )));
+    }
+    Ok(())
 }
 
 /// The SCIM Enterprise User extension (RFC 7643 §4.3). `manager` holds the manager's user id.
@@ -142,6 +218,10 @@ pub struct User {
     pub emails: Vec<Email>,
     pub active: bool,
     pub locale: Option<String>,
+    /// Values of [`PROFILE_ATTRS`], by index; `None` when unset.
+    pub profile: [Option<String>; 10],
+    /// Values of [`MULTI_ATTRS`] that are set, by canonical name.
+    pub multi: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
     pub enterprise: Enterprise,
     pub meta: Meta,
     /// A password change to write with the next save (`Some(None)` clears it). Never
@@ -153,6 +233,7 @@ impl User {
     /// Checks invariants that hold whatever dialect wrote the user.
     pub fn validate(&self) -> Result<(), CoreError> {
         validate_enterprise(&self.enterprise)?;
+        validate_more(&self.profile, &self.multi)?;
         validate_fields(
             &self.emails,
             [
@@ -164,6 +245,21 @@ impl User {
             ],
         )
     }
+}
+
+fn validate_more(
+    profile: &[Option<String>; 10],
+    multi: &std::collections::BTreeMap<String, Vec<serde_json::Value>>,
+) -> Result<(), CoreError> {
+    for (name, v) in PROFILE_ATTRS.iter().zip(profile) {
+        if let Some(v) = v {
+            check_text(name, v)?;
+        }
+    }
+    for (name, items) in multi {
+        validate_multi(name, items)?;
+    }
+    Ok(())
 }
 
 fn validate_enterprise(e: &Enterprise) -> Result<(), CoreError> {
@@ -206,6 +302,8 @@ pub struct NewUser {
     pub emails: Vec<Email>,
     pub active: bool,
     pub locale: Option<String>,
+    pub profile: [Option<String>; 10],
+    pub multi: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
     pub enterprise: Enterprise,
     /// An argon2id PHC string, never a clear password.
     pub password_hash: Option<String>,
@@ -222,6 +320,8 @@ impl NewUser {
             emails: Vec::new(),
             active: true,
             locale: None,
+            profile: Default::default(),
+            multi: Default::default(),
             enterprise: Enterprise::default(),
             password_hash: None,
         }
@@ -229,6 +329,7 @@ impl NewUser {
 
     pub fn validate(&self) -> Result<(), CoreError> {
         validate_enterprise(&self.enterprise)?;
+        validate_more(&self.profile, &self.multi)?;
         validate_fields(
             &self.emails,
             [
@@ -251,6 +352,8 @@ impl NewUser {
         user.emails = self.emails.clone();
         user.active = self.active;
         user.locale = self.locale.clone();
+        user.profile = self.profile.clone();
+        user.multi = self.multi.clone();
         user.enterprise = self.enterprise.clone();
     }
 }

@@ -33,6 +33,34 @@ impl Sql {
     }
 }
 
+/// Columns of `roster_core::user::PROFILE_ATTRS`, in the same order.
+pub const PROFILE_COLUMNS: [&str; 10] = [
+    "nick_name",
+    "title",
+    "user_type",
+    "profile_url",
+    "preferred_language",
+    "timezone",
+    "name_formatted",
+    "middle_name",
+    "honorific_prefix",
+    "honorific_suffix",
+];
+
+/// Filter expressions for those columns: case-insensitive except profileUrl.
+const PROFILE_EXPRS: [&str; 10] = [
+    "lower(u.nick_name)",
+    "lower(u.title)",
+    "lower(u.user_type)",
+    "u.profile_url",
+    "lower(u.preferred_language)",
+    "lower(u.timezone)",
+    "lower(u.name_formatted)",
+    "lower(u.middle_name)",
+    "lower(u.honorific_prefix)",
+    "lower(u.honorific_suffix)",
+];
+
 /// Column expression for a field; `u` = users, `e` = user_emails, `g` = groups,
 /// `mu` = the member's users row.
 pub(crate) fn column(f: Field) -> &'static str {
@@ -54,6 +82,7 @@ pub(crate) fn column(f: Field) -> &'static str {
         Field::Division => "lower(u.division)",
         Field::Department => "lower(u.department)",
         Field::ManagerValue => "u.manager_id",
+        Field::Profile(i) => PROFILE_EXPRS.get(i).copied().unwrap_or("NULL"),
         Field::EmailValue => "e.value_key",
         Field::EmailType => "e.type_key",
         Field::EmailPrimary => "e.is_primary",

@@ -53,6 +53,7 @@ fn fixture() -> &'static Fixture {
                     value: format!("{}{j}@x.example", pick(i, j + 6)),
                     kind: Some(TYPES[(i + j) % TYPES.len()].to_owned()).filter(|_| j != 1),
                     primary: j == 0,
+                    display: None,
                 })
                 .collect();
             rt.block_on(store.create_user(&WriteCtx::default(), &u))

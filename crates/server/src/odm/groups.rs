@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use roster_core::patch::{group_change, parse_patch, Unknown};
-use roster_core::{CoreError, Permission, Role};
+use roster_core::{CoreError, NewMember, Permission, Role};
 use roster_store::{GroupQuery, WriteCtx};
 use uuid::Uuid;
 
@@ -12,7 +12,7 @@ use super::{filter, parse_id, Caller, OdmError, ROOT};
 use crate::app::AppState;
 use crate::scim::body::ScimJson;
 use crate::scim::group_body::parse_group_body;
-use crate::scim::render::{group_json, list_json, respond};
+use crate::scim::render::{group_json, list_json, respond, Flavor};
 use crate::scim::request::{BaseUrl, QueryPairs};
 
 fn ctx(c: &Caller) -> WriteCtx {
@@ -50,7 +50,7 @@ pub async fn create(
         )
         .into());
     }
-    new.members = vec![(caller.0.user_id, Role::Admin)];
+    new.members = vec![NewMember::new(caller.0.user_id, Some(Role::Admin))];
     let g = state.store.create_group(&ctx(&caller), &new).await?;
     let g = state
         .store
@@ -60,7 +60,7 @@ pub async fn create(
     let links = base.links(ROOT);
     Ok(respond(
         StatusCode::CREATED,
-        group_json(&g, &links),
+        group_json(&g, Flavor::Odm, &links),
         Some(g.meta.etag()),
         Some(links.group(&g.id)),
     ))
@@ -88,7 +88,7 @@ pub async fn find(
     let links = base.links(ROOT);
     Ok(respond(
         StatusCode::OK,
-        list_json(&page, |g| group_json(g, &links)),
+        list_json(&page, |g| group_json(g, Flavor::Odm, &links)),
         None,
         None,
     ))
@@ -114,7 +114,7 @@ pub async fn get(
     let links = base.links(ROOT);
     Ok(respond(
         StatusCode::OK,
-        group_json(&g, &links),
+        group_json(&g, Flavor::Odm, &links),
         Some(g.meta.etag()),
         None,
     ))

@@ -57,23 +57,95 @@ fn string(name: &str, desc: &str) -> Value {
     )
 }
 
+fn canonical(mut a: Value, values: &[&str]) -> Value {
+    a["canonicalValues"] = json!(values);
+    a
+}
+
+fn boolean(name: &str, desc: &str) -> Value {
+    attr(
+        name,
+        "boolean",
+        false,
+        false,
+        false,
+        "readWrite",
+        "default",
+        "none",
+        desc,
+        vec![],
+    )
+}
+
+/// A multi-valued complex attribute with the usual value/display/type/primary.
+fn multi(name: &str, desc: &str, types: &[&str], extra: Vec<Value>) -> Value {
+    let mut sub = vec![
+        string("value", "The value."),
+        string("display", "A human-readable name."),
+        if types.is_empty() {
+            string("type", "A label indicating the value's function.")
+        } else {
+            canonical(
+                string("type", "A label indicating the value's function."),
+                types,
+            )
+        },
+        boolean("primary", "The preferred value; at most one is primary."),
+    ];
+    sub.extend(extra);
+    attr(
+        name,
+        "complex",
+        true,
+        false,
+        false,
+        "readWrite",
+        "default",
+        "none",
+        desc,
+        sub,
+    )
+}
+
 fn user_schema() -> Value {
-    let mut email_type = string("type", "A label indicating the email's function.");
-    email_type["canonicalValues"] = json!(["work", "home", "other"]);
+    let mut profile_url = string("profileUrl", "A URI of the user's online profile.");
+    profile_url["type"] = json!("reference");
+    profile_url["referenceTypes"] = json!(["external"]);
+    profile_url["caseExact"] = json!(true);
     json!({
         "id": USER_SCHEMA, "name": "User", "description": "User Account",
         "attributes": [
             attr("userName", "string", false, true, false, "readWrite", "default", "server",
                  "Unique identifier for the User, used to sign in; compared case-insensitively.", vec![]),
-            attr("name", "complex", false, false, false, "readWrite", "default", "none", "The components of the user's name.",
-                 vec![string("givenName", "Given name."), string("familyName", "Family name.")]),
+            attr("name", "complex", false, false, false, "readWrite", "default", "none", "The components of the user's name.", vec![
+                string("formatted", "The full name."), string("familyName", "Family name."), string("givenName", "Given name."),
+                string("middleName", "Middle name."), string("honorificPrefix", "Honorific prefix."),
+                string("honorificSuffix", "Honorific suffix."),
+            ]),
             string("displayName", "The name of the User, suitable for display."),
+            string("nickName", "The casual way to address the user."),
+            profile_url,
+            string("title", "The user's title."),
+            string("userType", "The relationship between the organization and the user."),
+            string("preferredLanguage", "Preferred written or spoken language."),
             string("locale", "Default location of the User, e.g. en-US."),
-            attr("active", "boolean", false, false, false, "readWrite", "default", "none", "Whether the user may sign in.", vec![]),
+            string("timezone", "Time zone in IANA format, e.g. Europe/Berlin."),
+            boolean("active", "Whether the user may sign in."),
             attr("password", "string", false, false, false, "writeOnly", "never", "none", "The user's password; stored as argon2id, never returned.", vec![]),
-            attr("emails", "complex", true, false, false, "readWrite", "default", "none", "Email addresses; at most one primary.",
-                 vec![string("value", "Email address."), email_type,
-                      attr("primary", "boolean", false, false, false, "readWrite", "default", "none", "The preferred address.", vec![])]),
+            multi("emails", "Email addresses.", &["work", "home", "other"], vec![]),
+            multi("phoneNumbers", "Phone numbers.", &["work", "home", "mobile", "fax", "pager", "other"], vec![]),
+            multi("ims", "Instant messaging addresses.", &["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"], vec![]),
+            multi("photos", "URLs of photos of the user.", &["photo", "thumbnail"], vec![]),
+            attr("addresses", "complex", true, false, false, "readWrite", "default", "none", "Physical mailing addresses.", vec![
+                string("formatted", "The full mailing address."), string("streetAddress", "Street address."),
+                string("locality", "City or locality."), string("region", "State or region."),
+                string("postalCode", "Zip code or postal code."), string("country", "Country (ISO 3166-1 alpha-2)."),
+                canonical(string("type", "A label indicating the address's function."), &["work", "home", "other"]),
+                boolean("primary", "The preferred address; at most one is primary."),
+            ]),
+            multi("entitlements", "Entitlements of the user.", &[], vec![]),
+            multi("roles", "Roles of the user.", &[], vec![]),
+            multi("x509Certificates", "X.509 certificates (DER, base64).", &[], vec![]),
         ],
     })
 }
@@ -89,7 +161,11 @@ fn enterprise_schema() -> Value {
             string("department", "Name of a department."),
             attr("manager", "complex", false, false, false, "readWrite", "default", "none", "The user's manager.", vec![
                 attr("value", "string", false, false, true, "readWrite", "default", "none", "The manager's user id.", vec![]),
-                attr("$ref", "reference", false, false, true, "readOnly", "default", "none", "URI of the manager.", vec![]),
+                {
+                    let mut r = attr("$ref", "reference", false, false, true, "readWrite", "default", "none", "URI of the manager.", vec![]);
+                    r["referenceTypes"] = json!(["User"]);
+                    r
+                },
             ]),
         ],
     })
@@ -102,10 +178,12 @@ fn group_schema() -> Value {
             attr("displayName", "string", false, true, false, "readWrite", "default", "none", "A human-readable name; not unique.", vec![]),
             attr("members", "complex", true, false, false, "readWrite", "default", "none", "Members of the group (users).", vec![
                 attr("value", "string", false, true, true, "immutable", "default", "none", "The member's id.", vec![]),
-                attr("$ref", "reference", false, false, true, "immutable", "default", "none", "URI of the member.", vec![]),
-                attr("display", "string", false, false, false, "readOnly", "default", "none", "The member's display name.", vec![]),
-                attr("type", "string", false, false, false, "immutable", "default", "none", "Always \"User\".", vec![]),
-                attr("role", "string", false, false, false, "readWrite", "default", "none", "Roster extension: \"admin\" or \"member\" of this group.", vec![]),
+                {
+                    let mut r = attr("$ref", "reference", false, false, true, "immutable", "default", "none", "URI of the member.", vec![]);
+                    r["referenceTypes"] = json!(["User"]);
+                    r
+                },
+                canonical(attr("type", "string", false, false, false, "immutable", "default", "none", "The kind of member.", vec![]), &["User"]),
             ]),
         ],
     })

@@ -1,7 +1,7 @@
 //! Reads a SCIM Group resource from a request body.
 
 use roster_core::patch::{group_change, parse_patch, Unknown};
-use roster_core::{CoreError, MemberOp, NewGroup, Role};
+use roster_core::{CoreError, MemberOp, NewGroup};
 use serde_json::{json, Value};
 
 use super::user_body::get_ci;
@@ -32,11 +32,7 @@ pub fn parse_group_body(v: &Value) -> Result<NewGroup, CoreError> {
         }))?;
         for op in group_change(&ops, Unknown::Reject)?.members {
             if let MemberOp::Add(items) = op {
-                members.extend(
-                    items
-                        .into_iter()
-                        .map(|(id, r)| (id, r.unwrap_or(Role::Member))),
-                );
+                members.extend(items);
             }
         }
     }

@@ -13,7 +13,7 @@ use super::error::ScimError;
 use super::group_body::parse_group_body;
 use super::list::{resource, ListRequest};
 use super::projection::Projection;
-use super::render::{group_json, list_json, respond, Links};
+use super::render::{group_json, list_json, respond, Flavor, Links};
 use super::request::{if_match, BaseUrl, QueryPairs};
 use super::{ctx, parse_id, Caller, ROOT};
 use crate::app::AppState;
@@ -39,7 +39,14 @@ fn one(
     location: bool,
 ) -> Response {
     let loc = location.then(|| links.group(&g.id));
-    resource(status, group_json(g, links), g.meta.etag(), loc, headers, p)
+    resource(
+        status,
+        group_json(g, Flavor::Scim, links),
+        g.meta.etag(),
+        loc,
+        headers,
+        p,
+    )
 }
 
 /// Reloads a group after a write, with members only when the response shows them.
@@ -94,7 +101,7 @@ async fn answer_list(
     let links = base.links(ROOT);
     let page = list_groups(state, &req).await?;
     let body = list_json(&page, |g| {
-        let mut v = group_json(g, &links);
+        let mut v = group_json(g, Flavor::Scim, &links);
         req.projection.apply(&mut v);
         v
     });

@@ -94,6 +94,21 @@ pub fn user_json(u: &User, flavor: Flavor, links: &Links) -> Value {
                 "emails".into(),
                 serde_json::to_value(&u.emails).unwrap_or(json!([])),
             );
+            for (path, v) in roster_core::user::PROFILE_ATTRS.iter().zip(&u.profile) {
+                let Some(v) = v else { continue };
+                match path.split_once('.') {
+                    Some((parent, child)) => {
+                        let n = o.entry(parent).or_insert_with(|| json!({}));
+                        n[child] = json!(v);
+                    }
+                    None => {
+                        o.insert((*path).into(), json!(v));
+                    }
+                }
+            }
+            for (name, items) in &u.multi {
+                o.insert(name.clone(), Value::Array(items.clone()));
+            }
             if !u.enterprise.is_empty() {
                 o.insert("schemas".into(), json!([USER_SCHEMA, ENTERPRISE_SCHEMA]));
                 o.insert(
@@ -124,8 +139,10 @@ fn enterprise_json(e: &roster_core::Enterprise, links: &Links) -> Value {
     Value::Object(o)
 }
 
-/// Members' `$ref` point into the same dialect's Users root.
-pub fn group_json(g: &Group, links: &Links) -> Value {
+/// Members' `$ref` point into the same dialect's Users root. ODM members also carry
+/// `display` and Roster's `role`; standard SCIM members only RFC 7643 §8.7.1's
+/// `value`, `$ref` and `type`, which strict clients insist on.
+pub fn group_json(g: &Group, flavor: Flavor, links: &Links) -> Value {
     let mut o = Map::new();
     o.insert("schemas".into(), json!([GROUP_SCHEMA]));
     o.insert("id".into(), json!(g.id.to_string()));
@@ -134,14 +151,25 @@ pub fn group_json(g: &Group, links: &Links) -> Value {
     if let Some(members) = &g.members {
         let ms: Vec<Value> = members
             .iter()
-            .map(|m| {
-                json!({
+            .map(|m| match flavor {
+                Flavor::Odm => json!({
                     "value": m.user_id.to_string(),
                     "$ref": links.user(&m.user_id),
                     "display": m.display,
                     "type": "User",
                     "role": m.role.as_str(),
-                })
+                }),
+                Flavor::Scim => {
+                    let mut v = json!({
+                        "value": m.user_id.to_string(),
+                        "$ref": links.user(&m.user_id),
+                        "type": "User",
+                    });
+                    if let Some(d) = &m.given_display {
+                        v["display"] = json!(d);
+                    }
+                    v
+                }
             })
             .collect();
         o.insert("members".into(), Value::Array(ms));

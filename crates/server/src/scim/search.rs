@@ -75,7 +75,7 @@ pub async fn search_all(
             ..count_only(&req)
         };
         let p = groups::list_groups(&state, &r).await?;
-        resources.extend(p.items.iter().map(|g| group_json(g, &links)));
+        resources.extend(p.items.iter().map(|g| group_json(g, Flavor::Scim, &links)));
     }
     for v in &mut resources {
         req.projection.apply(v);

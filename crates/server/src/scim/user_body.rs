@@ -77,6 +77,30 @@ pub fn parse_user_body(v: &Value) -> Result<UserBody, CoreError> {
         ent.department = text(e, "department")?;
         ent.manager = parse_manager(get_ci(e, "manager"))?;
     }
+    for (i, path) in roster_core::user::PROFILE_ATTRS.iter().enumerate() {
+        let v = match path.split_once('.') {
+            Some((parent, child)) => match get_ci(o, parent) {
+                Some(Value::Object(n)) => text(n, child)?,
+                _ => None,
+            },
+            None => text(o, path)?,
+        };
+        if let Some(slot) = user.profile.get_mut(i) {
+            *slot = v;
+        }
+    }
+    for name in roster_core::user::MULTI_ATTRS {
+        match get_ci(o, name) {
+            None => {}
+            Some(Value::Array(items)) => {
+                roster_core::user::validate_multi(name, items)?;
+                if !items.is_empty() {
+                    user.multi.insert(name.to_owned(), items.clone());
+                }
+            }
+            Some(_) => return Err(CoreError::invalid_value(format!("{name} must be an array"))),
+        }
+    }
     let password = text(o, "password")?;
     user.validate()?;
     Ok(UserBody {

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use roster_core::group::{GroupChange, MemberOp};
 use roster_core::user::fold;
-use roster_core::{CoreError, Group, Member, Meta, NewGroup, Page, Role};
+use roster_core::{CoreError, Group, Member, Meta, NewGroup, NewMember, Page, Role};
 use uuid::Uuid;
 
 use super::where_clause;
@@ -59,26 +59,27 @@ async fn user_seqs(tx: &mut dyn Exec, ids: &[Uuid]) -> Result<HashMap<Uuid, i64>
     Ok(out)
 }
 
-async fn add_members(
-    tx: &mut dyn Exec,
-    group_seq: i64,
-    members: &[(Uuid, Option<Role>)],
-) -> Result<()> {
-    let ids: Vec<Uuid> = members.iter().map(|(id, _)| *id).collect();
+async fn add_members(tx: &mut dyn Exec, group_seq: i64, members: &[NewMember]) -> Result<()> {
+    let ids: Vec<Uuid> = members.iter().map(|m| m.id).collect();
     let seqs = user_seqs(tx, &ids).await?;
     let now = roster_core::now_micros();
-    for (id, role) in members {
-        let seq = seqs.get(id).copied().unwrap_or_default();
-        // Adding an existing member is not an error; a role given explicitly wins.
-        let sql = match role {
-            Some(_) => "INSERT INTO memberships (group_seq, user_seq, role, created_at) VALUES (?, ?, ?, ?) \
-                        ON CONFLICT (group_seq, user_seq) DO UPDATE SET role = excluded.role",
-            None => "INSERT INTO memberships (group_seq, user_seq, role, created_at) VALUES (?, ?, ?, ?) \
-                     ON CONFLICT (group_seq, user_seq) DO NOTHING",
-        };
+    for m in members {
+        let seq = seqs.get(&m.id).copied().unwrap_or_default();
+        // Adding an existing member is not an error; a role or display given explicitly
+        // replaces the stored one, an absent one keeps it.
         tx.execute(
-            sql,
-            &args![group_seq, seq, role.unwrap_or(Role::Member).as_str(), now],
+            "INSERT INTO memberships (group_seq, user_seq, role, display, created_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (group_seq, user_seq) DO UPDATE SET \
+             role = COALESCE(?, memberships.role), display = COALESCE(?, memberships.display)",
+            &args![
+                group_seq,
+                seq,
+                m.role.unwrap_or(Role::Member).as_str(),
+                m.display.clone(),
+                now,
+                m.role.map(|r| r.as_str()),
+                m.display.clone(),
+            ],
         )
         .await?;
     }
@@ -110,9 +111,7 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewGroup) -> Result<Group> {
         )
         .await?
         .int("seq")?;
-    let members: Vec<(Uuid, Option<Role>)> =
-        new.members.iter().map(|(id, r)| (*id, Some(*r))).collect();
-    add_members(tx, seq, &members).await?;
+    add_members(tx, seq, &new.members).await?;
     Ok(Group {
         seq,
         id,
@@ -132,7 +131,7 @@ async fn load_members(ex: &mut dyn Exec, groups: &mut [Group]) -> Result<()> {
     let mut by_seq: HashMap<i64, Vec<Member>> = HashMap::new();
     for chunk in groups.chunks(CHUNK) {
         let sql = format!(
-            "SELECT m.group_seq, u.id, u.display_name, u.user_name, m.role FROM memberships m \
+            "SELECT m.group_seq, u.id, u.display_name, u.user_name, m.role, m.display AS given FROM memberships m \
              JOIN users u ON u.seq = m.user_seq WHERE m.group_seq IN ({}) ORDER BY m.group_seq, m.user_seq",
             placeholders(chunk.len())
         );
@@ -147,6 +146,7 @@ async fn load_members(ex: &mut dyn Exec, groups: &mut [Group]) -> Result<()> {
                 .push(Member {
                     user_id: decode_id(&row.text("id")?)?,
                     display: Some(display),
+                    given_display: row.opt_text("given")?,
                     role: row.text("role")?.parse::<Role>()?,
                 });
         }
@@ -269,9 +269,7 @@ pub(super) async fn modify(
                 tx.execute("DELETE FROM memberships WHERE group_seq = ?", &args![g.seq])
                     .await?;
                 if let MemberOp::Replace(m) = op {
-                    let m: Vec<(Uuid, Option<Role>)> =
-                        m.iter().map(|(id, r)| (*id, Some(*r))).collect();
-                    add_members(tx, g.seq, &m).await?;
+                    add_members(tx, g.seq, m).await?;
                 }
             }
         }

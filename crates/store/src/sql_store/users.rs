@@ -5,12 +5,14 @@ use uuid::Uuid;
 use super::where_clause;
 use crate::args;
 use crate::db::{Arg, Exec, Row};
-use crate::sql::{compile, order_by, Sql};
+use crate::sql::{compile, order_by, Sql, PROFILE_COLUMNS};
 use crate::{Result, StoreError, UserQuery};
 
 const COLUMNS: &str = "u.seq, u.id, u.user_name, u.external_id, u.display_name, \
     u.given_name, u.family_name, u.emails, u.active, u.locale, u.created_at, u.modified_at, u.version, \
-    u.employee_number, u.cost_center, u.organization, u.division, u.department, u.manager_id";
+    u.employee_number, u.cost_center, u.organization, u.division, u.department, u.manager_id, \
+    u.nick_name, u.title, u.user_type, u.profile_url, u.preferred_language, u.timezone, \
+    u.name_formatted, u.middle_name, u.honorific_prefix, u.honorific_suffix, u.multi";
 
 fn decode<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
     StoreError::Db(sqlx::Error::Decode(Box::new(e)))
@@ -28,6 +30,14 @@ fn from_row(r: &Row) -> Result<User> {
         emails: serde_json::from_str::<Vec<Email>>(&r.text("emails")?).map_err(decode)?,
         active: r.bool("active")?,
         locale: r.opt_text("locale")?,
+        profile: {
+            let mut p: [Option<String>; 10] = Default::default();
+            for (slot, col) in p.iter_mut().zip(PROFILE_COLUMNS) {
+                *slot = r.opt_text(col)?;
+            }
+            p
+        },
+        multi: serde_json::from_str(&r.text("multi")?).map_err(decode)?,
         enterprise: Enterprise {
             employee_number: r.opt_text("employee_number")?,
             cost_center: r.opt_text("cost_center")?,
@@ -43,6 +53,10 @@ fn from_row(r: &Row) -> Result<User> {
         },
         set_password_hash: None,
     })
+}
+
+fn multi_json(m: &std::collections::BTreeMap<String, Vec<serde_json::Value>>) -> Result<String> {
+    serde_json::to_string(m).map_err(|e| StoreError::Db(sqlx::Error::Encode(e.into())))
 }
 
 fn emails_json(emails: &[Email]) -> Result<String> {
@@ -71,8 +85,11 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
         .fetch_one(
             "INSERT INTO users (id, user_name, user_name_key, external_id, display_name, given_name, \
              family_name, emails, active, locale, password_hash, created_at, modified_at, version, \
-             employee_number, cost_center, organization, division, department, manager_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) RETURNING seq",
+             employee_number, cost_center, organization, division, department, manager_id, \
+             nick_name, title, user_type, profile_url, preferred_language, timezone, \
+             name_formatted, middle_name, honorific_prefix, honorific_suffix, multi) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             RETURNING seq",
             &args![
                 id.to_string(),
                 new.user_name.as_str(),
@@ -93,6 +110,17 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
                 new.enterprise.division.clone(),
                 new.enterprise.department.clone(),
                 new.enterprise.manager.clone(),
+                new.profile[0].clone(),
+                new.profile[1].clone(),
+                new.profile[2].clone(),
+                new.profile[3].clone(),
+                new.profile[4].clone(),
+                new.profile[5].clone(),
+                new.profile[6].clone(),
+                new.profile[7].clone(),
+                new.profile[8].clone(),
+                new.profile[9].clone(),
+                multi_json(&new.multi)?,
             ],
         )
         .await?;
@@ -109,6 +137,8 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
         emails: new.emails.clone(),
         active: new.active,
         locale: new.locale.clone(),
+        profile: new.profile.clone(),
+        multi: new.multi.clone(),
         enterprise: new.enterprise.clone(),
         meta: Meta {
             created: now,
@@ -128,7 +158,10 @@ pub(super) async fn write(tx: &mut dyn Exec, user: &mut User) -> Result<()> {
             "UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, \
              given_name = ?, family_name = ?, emails = ?, active = ?, locale = ?, modified_at = ?, \
              employee_number = ?, cost_center = ?, organization = ?, division = ?, department = ?, \
-             manager_id = ?, version = version + 1 WHERE seq = ? AND version = ?",
+             manager_id = ?, nick_name = ?, title = ?, user_type = ?, profile_url = ?, \
+             preferred_language = ?, timezone = ?, name_formatted = ?, middle_name = ?, \
+             honorific_prefix = ?, honorific_suffix = ?, multi = ?, \
+             version = version + 1 WHERE seq = ? AND version = ?",
             &args![
                 user.user_name.as_str(),
                 user.user_name.key(),
@@ -146,6 +179,17 @@ pub(super) async fn write(tx: &mut dyn Exec, user: &mut User) -> Result<()> {
                 user.enterprise.division.clone(),
                 user.enterprise.department.clone(),
                 user.enterprise.manager.clone(),
+                user.profile[0].clone(),
+                user.profile[1].clone(),
+                user.profile[2].clone(),
+                user.profile[3].clone(),
+                user.profile[4].clone(),
+                user.profile[5].clone(),
+                user.profile[6].clone(),
+                user.profile[7].clone(),
+                user.profile[8].clone(),
+                user.profile[9].clone(),
+                multi_json(&user.multi)?,
                 user.seq,
                 user.meta.version,
             ],
