@@ -17,19 +17,25 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-VENV=.venv-sdk-a
-if [ ! -x "$VENV/bin/pytest" ] || ! cmp -s sdk-tests/requirements-odm.txt "$VENV/.requirements"; then
-  echo "== creating $VENV for the SDK tests"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r sdk-tests/requirements-odm.txt
-  cp sdk-tests/requirements-odm.txt "$VENV/.requirements"
-fi
+# One venv per SDK family: their pins conflict (see shared/contracts/README.md §1).
+venv() {
+  local dir=$1 req=$2
+  if [ ! -x "$dir/bin/pytest" ] || ! cmp -s "$req" "$dir/.requirements"; then
+    echo "== creating $dir from $req"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+    cp "$req" "$dir/.requirements"
+  fi
+}
+venv .venv-sdk-a sdk-tests/requirements-odm.txt
+venv .venv-sdk-scim sdk-tests/requirements-scim.txt
 cargo build --locked --bins
 export ROSTER_BIN="$PWD/target/debug/roster" NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
 run_suites() {
   cargo test --workspace --locked
-  "$VENV/bin/pytest" sdk-tests -q -p no:cacheprovider
+  .venv-sdk-scim/bin/pytest sdk-tests/scim -q -p no:cacheprovider
+  .venv-sdk-a/bin/pytest sdk-tests/odm -q -p no:cacheprovider
 }
 
 echo "== tests on SQLite"

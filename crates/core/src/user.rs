@@ -216,7 +216,10 @@ pub struct User {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub emails: Vec<Email>,
+    /// Whether the account may sign in (an unassigned flag reads as active).
     pub active: bool,
+    /// False when `active` was never given or was removed: SCIM then omits it.
+    pub active_assigned: bool,
     pub locale: Option<String>,
     /// Values of [`PROFILE_ATTRS`], by index; `None` when unset.
     pub profile: [Option<String>; 10],
@@ -301,6 +304,7 @@ pub struct NewUser {
     pub family_name: Option<String>,
     pub emails: Vec<Email>,
     pub active: bool,
+    pub active_assigned: bool,
     pub locale: Option<String>,
     pub profile: [Option<String>; 10],
     pub multi: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
@@ -319,6 +323,7 @@ impl NewUser {
             family_name: None,
             emails: Vec::new(),
             active: true,
+            active_assigned: true,
             locale: None,
             profile: Default::default(),
             multi: Default::default(),
@@ -351,6 +356,7 @@ impl NewUser {
         user.family_name = self.family_name.clone();
         user.emails = self.emails.clone();
         user.active = self.active;
+        user.active_assigned = self.active_assigned;
         user.locale = self.locale.clone();
         user.profile = self.profile.clone();
         user.multi = self.multi.clone();

@@ -10,7 +10,12 @@ use crate::filter::{parse_path, CompareOp, Filter, PatchPath, Value};
 use crate::group::{GroupChange, MemberOp, NewMember, Role};
 use crate::CoreError;
 
-pub fn group_change(ops: &[PatchOp], unknown: Unknown) -> Result<GroupChange, CoreError> {
+/// `own_id` is the group's id (from the URL), so an echoed unchanged `id` is no change.
+pub fn group_change(
+    ops: &[PatchOp],
+    unknown: Unknown,
+    own_id: &str,
+) -> Result<GroupChange, CoreError> {
     let mut change = GroupChange::default();
     for op in ops {
         match &op.path {
@@ -21,7 +26,10 @@ pub fn group_change(ops: &[PatchOp], unknown: Unknown) -> Result<GroupChange, Co
                         "an operation without path needs an object value of attribute: value pairs",
                     ));
                 };
-                for (k, v) in map.iter().filter(|(k, _)| !is_echoed_read_only(k)) {
+                for (k, v) in map {
+                    if is_echoed_read_only(k, v, own_id)? {
+                        continue;
+                    }
                     let path = parse_path(k)?;
                     group_path(&mut change, op.op, &path, Some(v), unknown)?;
                 }

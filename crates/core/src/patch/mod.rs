@@ -233,6 +233,7 @@ mod tests {
                 display: None,
             }],
             active: true,
+            active_assigned: true,
             locale: None,
             profile: Default::default(),
             multi: Default::default(),
@@ -344,7 +345,7 @@ mod tests {
             {"op": "remove", "path": format!("members[value eq \"{b}\"]")},
             {"op": "replace", "path": format!("members[value eq \"{a}\"].role"), "value": "admin"},
             {"op": "replace", "value": {"displayName": "G", "nosuch": 1}},
-        ])), Unknown::Ignore).unwrap();
+        ])), Unknown::Ignore, "").unwrap();
         assert_eq!(
             c.members,
             vec![
@@ -357,14 +358,16 @@ mod tests {
         assert!(matches!(
             group_change(
                 &ops(json!([{"op": "replace", "path": "id", "value": "x"}])),
-                Unknown::Ignore
+                Unknown::Ignore,
+                ""
             ),
             Err(CoreError::Mutability(_))
         ));
         assert!(matches!(
             group_change(
                 &ops(json!([{"op": "add", "path": "members", "value": {"value": "nope"}}])),
-                Unknown::Ignore
+                Unknown::Ignore,
+                ""
             ),
             Err(CoreError::InvalidValue(_))
         ));

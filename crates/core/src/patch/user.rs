@@ -78,12 +78,27 @@ fn user_target(attr: &AttrPath) -> Target {
     }
 }
 
-/// Read-only attributes a client echoes back in a path-less value (Okta sends `id`):
-/// ignored there, an error only when named as a `path`.
-pub(super) fn is_echoed_read_only(key: &str) -> bool {
-    ["id", "meta", "schemas"]
-        .iter()
-        .any(|k| k.eq_ignore_ascii_case(key))
+/// Read-only keys a client echoes back unchanged in a path-less value (Okta sends the
+/// resource's own `id`): "changing" them to their current value is no change (as RFC 7644
+/// §3.5.1 says for PUT). `meta` and `schemas` are message metadata there; a different
+/// `id` is a real attempt to change it and fails.
+pub(super) fn is_echoed_read_only(
+    key: &str,
+    value: &Json,
+    own_id: &str,
+) -> Result<bool, CoreError> {
+    if key.eq_ignore_ascii_case("meta") || key.eq_ignore_ascii_case("schemas") {
+        return Ok(true);
+    }
+    if key.eq_ignore_ascii_case("id") {
+        return match value {
+            Json::String(s) if s.eq_ignore_ascii_case(own_id) => Ok(true),
+            _ => Err(CoreError::Mutability(
+                "id is read-only and cannot be changed".into(),
+            )),
+        };
+    }
+    Ok(false)
 }
 
 /// Applies every operation to `user`; on error the caller discards the copy.
@@ -101,8 +116,9 @@ pub fn apply_user_patch(
                         "an operation without path needs an object value of attribute: value pairs",
                     ));
                 };
+                let own_id = user.id.to_string();
                 for (key, v) in flatten_no_path(map) {
-                    if is_echoed_read_only(&key) {
+                    if is_echoed_read_only(&key, &v, &own_id)? {
                         continue;
                     }
                     let path = parse_path(&key)?;
@@ -283,6 +299,7 @@ fn apply_path(
         UserAttr::Active => {
             user.active = op == OpKind::Remove
                 || parse_bool(value.map(|v| unwrap_named(path, v)).as_ref(), "active")?;
+            user.active_assigned = op != OpKind::Remove;
         }
         UserAttr::Emails | UserAttr::Profile | UserAttr::Multi => {}
     }
@@ -360,7 +377,7 @@ fn apply_enterprise(
             "{ENTERPRISE_SCHEMA} must be an object"
         )));
     };
-    for (k, v) in m.iter().filter(|(k, _)| !is_echoed_read_only(k)) {
+    for (k, v) in m.iter().filter(|(k, _)| k.as_str() != "schemas") {
         let path = parse_path(&format!("{ENTERPRISE_SCHEMA}:{k}"))?;
         apply_path(user, OpKind::Replace, &path, Some(v), profile)?;
     }

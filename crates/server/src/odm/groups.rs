@@ -129,7 +129,7 @@ pub async fn patch(
 ) -> Result<StatusCode, OdmError> {
     let id = parse_id(&raw, "group")?;
     access(&state, &caller, id).await?.editor()?;
-    let change = group_change(&parse_patch(&body)?, Unknown::Ignore)?;
+    let change = group_change(&parse_patch(&body)?, Unknown::Ignore, &id.to_string())?;
     state
         .store
         .modify_group(&ctx(&caller), id, None, &change)

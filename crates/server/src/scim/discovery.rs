@@ -189,6 +189,89 @@ fn group_schema() -> Value {
     })
 }
 
+fn ro(name: &str, ty: &str, multi: bool, desc: &str, sub: Vec<Value>) -> Value {
+    attr(
+        name, ty, multi, false, false, "readOnly", "default", "none", desc, sub,
+    )
+}
+
+fn supported(name: &str, desc: &str, extra: Vec<Value>) -> Value {
+    let mut sub = vec![ro(
+        "supported",
+        "boolean",
+        false,
+        "Whether the feature is supported.",
+        vec![],
+    )];
+    sub.extend(extra);
+    ro(name, "complex", false, desc, sub)
+}
+
+/// RFC 7643 §8.7.2: the schemas of the discovery resources themselves.
+fn meta_schemas() -> [Value; 3] {
+    [
+        json!({
+            "id": SPC_URN, "name": "ServiceProviderConfig", "description": "Schema for representing the service provider's configuration",
+            "attributes": [
+                ro("documentationUri", "reference", false, "An HTTP-addressable URL pointing to the service provider's help documentation.", vec![]),
+                supported("patch", "PATCH support.", vec![]),
+                supported("bulk", "Bulk support.", vec![
+                    ro("maxOperations", "integer", false, "Most operations in one bulk request.", vec![]),
+                    ro("maxPayloadSize", "integer", false, "Largest bulk payload in bytes.", vec![]),
+                ]),
+                supported("filter", "Filter support.", vec![ro("maxResults", "integer", false, "Most resources one response returns.", vec![])]),
+                supported("changePassword", "Password change support.", vec![]),
+                supported("sort", "Sorting support.", vec![]),
+                supported("etag", "ETag support.", vec![]),
+                ro("authenticationSchemes", "complex", true, "Supported authentication schemes.", vec![
+                    ro("name", "string", false, "The common authentication scheme name.", vec![]),
+                    ro("description", "string", false, "A description of the scheme.", vec![]),
+                    ro("specUri", "reference", false, "The scheme's specification.", vec![]),
+                    ro("documentationUri", "reference", false, "The scheme's documentation.", vec![]),
+                    ro("type", "string", false, "The scheme's type.", vec![]),
+                    ro("primary", "boolean", false, "The preferred scheme.", vec![]),
+                ]),
+            ],
+        }),
+        json!({
+            "id": RT_URN, "name": "ResourceType", "description": "Specifies the schema that describes a SCIM resource type",
+            "attributes": [
+                ro("id", "string", false, "The resource type's server unique id.", vec![]),
+                ro("name", "string", false, "The resource type name.", vec![]),
+                ro("description", "string", false, "The resource type's description.", vec![]),
+                ro("endpoint", "reference", false, "The resource type's HTTP-addressable endpoint.", vec![]),
+                ro("schema", "reference", false, "The resource type's primary schema URI.", vec![]),
+                ro("schemaExtensions", "complex", true, "Schema extensions of the resource type.", vec![
+                    ro("schema", "reference", false, "The URI of an extension schema.", vec![]),
+                    ro("required", "boolean", false, "Whether resources must include the extension.", vec![]),
+                ]),
+            ],
+        }),
+        json!({
+            "id": SCHEMA_URN, "name": "Schema", "description": "Specifies the schema attribute definitions",
+            "attributes": [
+                ro("id", "string", false, "The unique URI of the schema.", vec![]),
+                ro("name", "string", false, "The schema's human-readable name.", vec![]),
+                ro("description", "string", false, "The schema's description.", vec![]),
+                ro("attributes", "complex", true, "The schema's attributes.", vec![
+                    ro("name", "string", false, "The attribute's name.", vec![]),
+                    ro("type", "string", false, "The attribute's data type.", vec![]),
+                    ro("multiValued", "boolean", false, "Whether the attribute is multi-valued.", vec![]),
+                    ro("description", "string", false, "The attribute's description.", vec![]),
+                    ro("required", "boolean", false, "Whether the attribute is required.", vec![]),
+                    ro("canonicalValues", "string", true, "Suggested values.", vec![]),
+                    ro("caseExact", "boolean", false, "Whether comparisons are case-sensitive.", vec![]),
+                    ro("mutability", "string", false, "How the attribute may be changed.", vec![]),
+                    ro("returned", "string", false, "When the attribute is returned.", vec![]),
+                    ro("uniqueness", "string", false, "How the attribute's values must be unique.", vec![]),
+                    ro("referenceTypes", "string", true, "What a reference may point to.", vec![]),
+                    ro("subAttributes", "complex", true, "Sub-attributes of a complex attribute (same shape).", vec![]),
+                ]),
+            ],
+        }),
+    ]
+}
+
 fn with_meta(mut v: Value, resource_type: &str, location: String) -> Value {
     v["schemas"] = json!([if resource_type == "Schema" {
         SCHEMA_URN
@@ -203,6 +286,7 @@ fn schemas(base: &BaseUrl) -> Vec<Value> {
     let root = base.links(ROOT).root;
     [user_schema(), enterprise_schema(), group_schema()]
         .into_iter()
+        .chain(meta_schemas())
         .map(|s| {
             let loc = format!("{root}/Schemas/{}", s["id"].as_str().unwrap_or_default());
             with_meta(s, "Schema", loc)

@@ -30,7 +30,7 @@ pub fn parse_group_body(v: &Value) -> Result<NewGroup, CoreError> {
             "schemas": [roster_core::patch::PATCH_OP_URN],
             "Operations": [{"op": "add", "path": "members", "value": m}],
         }))?;
-        for op in group_change(&ops, Unknown::Reject)?.members {
+        for op in group_change(&ops, Unknown::Reject, "")?.members {
             if let MemberOp::Add(items) = op {
                 members.extend(items);
             }

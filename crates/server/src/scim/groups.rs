@@ -202,7 +202,7 @@ pub async fn patch(
     require_manager(&caller.0)?;
     let p = projection(&q)?;
     let id = parse_id(&raw, "group")?;
-    let change = group_change(&parse_patch(&body)?, Unknown::Reject)?;
+    let change = group_change(&parse_patch(&body)?, Unknown::Reject, &id.to_string())?;
     let g = state
         .store
         .modify_group(&ctx(&caller), id, if_match(&headers)?, &change)

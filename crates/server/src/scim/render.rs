@@ -118,7 +118,10 @@ pub fn user_json(u: &User, flavor: Flavor, links: &Links) -> Value {
             }
         }
     }
-    o.insert("active".into(), json!(u.active));
+    // ODM's SDK requires `active`; standard SCIM omits an unassigned flag.
+    if flavor == Flavor::Odm || u.active_assigned {
+        o.insert("active".into(), json!(u.active));
+    }
     o.insert("meta".into(), meta(&u.meta, "User", links.user(&u.id)));
     Value::Object(o)
 }

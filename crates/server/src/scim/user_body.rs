@@ -56,8 +56,9 @@ pub fn parse_user_body(v: &Value) -> Result<UserBody, CoreError> {
         user.given_name = text(n, "givenName")?;
         user.family_name = text(n, "familyName")?;
     }
-    if let Some(a) = get_ci(o, "active") {
-        user.active = parse_bool(Some(a), "active")?;
+    match get_ci(o, "active") {
+        Some(a) => user.active = parse_bool(Some(a), "active")?,
+        None => user.active_assigned = false,
     }
     if let Some(e) = get_ci(o, "emails") {
         let arr = e

@@ -491,7 +491,7 @@ async fn discovery_describes_what_works() {
         "oauthbearertoken"
     );
     let schemas = app.raw(Method::GET, "/scim/v2/Schemas", &[], None).await;
-    assert_eq!(schemas.body["totalResults"], 3);
+    assert_eq!(schemas.body["totalResults"], 6);
     let user = app
         .raw(
             Method::GET,

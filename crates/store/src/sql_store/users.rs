@@ -12,7 +12,7 @@ const COLUMNS: &str = "u.seq, u.id, u.user_name, u.external_id, u.display_name, 
     u.given_name, u.family_name, u.emails, u.active, u.locale, u.created_at, u.modified_at, u.version, \
     u.employee_number, u.cost_center, u.organization, u.division, u.department, u.manager_id, \
     u.nick_name, u.title, u.user_type, u.profile_url, u.preferred_language, u.timezone, \
-    u.name_formatted, u.middle_name, u.honorific_prefix, u.honorific_suffix, u.multi";
+    u.name_formatted, u.middle_name, u.honorific_prefix, u.honorific_suffix, u.multi, u.active_assigned";
 
 fn decode<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
     StoreError::Db(sqlx::Error::Decode(Box::new(e)))
@@ -29,6 +29,7 @@ fn from_row(r: &Row) -> Result<User> {
         family_name: r.opt_text("family_name")?,
         emails: serde_json::from_str::<Vec<Email>>(&r.text("emails")?).map_err(decode)?,
         active: r.bool("active")?,
+        active_assigned: r.bool("active_assigned")?,
         locale: r.opt_text("locale")?,
         profile: {
             let mut p: [Option<String>; 10] = Default::default();
@@ -87,8 +88,8 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
              family_name, emails, active, locale, password_hash, created_at, modified_at, version, \
              employee_number, cost_center, organization, division, department, manager_id, \
              nick_name, title, user_type, profile_url, preferred_language, timezone, \
-             name_formatted, middle_name, honorific_prefix, honorific_suffix, multi) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             name_formatted, middle_name, honorific_prefix, honorific_suffix, multi, active_assigned) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              RETURNING seq",
             &args![
                 id.to_string(),
@@ -121,6 +122,7 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
                 new.profile[8].clone(),
                 new.profile[9].clone(),
                 multi_json(&new.multi)?,
+                new.active_assigned,
             ],
         )
         .await?;
@@ -136,6 +138,7 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
         family_name: new.family_name.clone(),
         emails: new.emails.clone(),
         active: new.active,
+        active_assigned: new.active_assigned,
         locale: new.locale.clone(),
         profile: new.profile.clone(),
         multi: new.multi.clone(),
@@ -160,7 +163,7 @@ pub(super) async fn write(tx: &mut dyn Exec, user: &mut User) -> Result<()> {
              employee_number = ?, cost_center = ?, organization = ?, division = ?, department = ?, \
              manager_id = ?, nick_name = ?, title = ?, user_type = ?, profile_url = ?, \
              preferred_language = ?, timezone = ?, name_formatted = ?, middle_name = ?, \
-             honorific_prefix = ?, honorific_suffix = ?, multi = ?, \
+             honorific_prefix = ?, honorific_suffix = ?, multi = ?, active_assigned = ?, \
              version = version + 1 WHERE seq = ? AND version = ?",
             &args![
                 user.user_name.as_str(),
@@ -190,6 +193,7 @@ pub(super) async fn write(tx: &mut dyn Exec, user: &mut User) -> Result<()> {
                 user.profile[8].clone(),
                 user.profile[9].clone(),
                 multi_json(&user.multi)?,
+                user.active_assigned,
                 user.seq,
                 user.meta.version,
             ],
