@@ -25,6 +25,12 @@ pub enum CoreError {
     NotFound(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Sensitive data where it would be logged or cached, e.g. a password in a URL.
+    #[error("{0}")]
+    Sensitive(String),
+    /// A SCIM protocol version Roster does not speak (SCIM 1.x URNs).
+    #[error("{0}")]
+    InvalidVers(String),
     #[error("resource version does not match If-Match")]
     PreconditionFailed,
     #[error("{0}")]

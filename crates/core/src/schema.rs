@@ -115,6 +115,12 @@ enum Resolved {
 }
 
 fn unknown(attr: &AttrPath) -> CoreError {
+    if attr.name.eq_ignore_ascii_case("password") {
+        // RFC 7644 §3.12 "sensitive": a filter travels in the URL, where it gets logged.
+        return CoreError::Sensitive(
+            "password cannot appear in a filter: URLs are logged and cached".into(),
+        );
+    }
     CoreError::InvalidFilter(format!("unknown or unfilterable attribute {attr}"))
 }
 

@@ -50,6 +50,8 @@ impl From<CoreError> for ScimError {
             CoreError::Uniqueness(_) => (StatusCode::CONFLICT, Some("uniqueness")),
             CoreError::NotFound(_) => (StatusCode::NOT_FOUND, None),
             CoreError::Forbidden(_) => (StatusCode::FORBIDDEN, None),
+            CoreError::Sensitive(_) => (StatusCode::FORBIDDEN, Some("sensitive")),
+            CoreError::InvalidVers(_) => (StatusCode::BAD_REQUEST, Some("invalidVers")),
             CoreError::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, None),
             CoreError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, None),
             CoreError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),

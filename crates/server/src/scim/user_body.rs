@@ -36,10 +36,17 @@ pub fn parse_user_body(v: &Value) -> Result<UserBody, CoreError> {
         .as_object()
         .ok_or_else(|| CoreError::InvalidSyntax("a User must be a JSON object".into()))?;
     if let Some(s) = get_ci(o, "schemas") {
-        let ok = s.as_array().is_some_and(|a| a.iter().all(Value::is_string));
-        if !ok {
+        let Some(urns) = s.as_array().filter(|a| a.iter().all(Value::is_string)) else {
             return Err(CoreError::invalid_value(
                 "schemas must be an array of schema URNs",
+            ));
+        };
+        if urns.iter().any(|u| {
+            u.as_str()
+                .is_some_and(|u| u.starts_with("urn:scim:schemas:"))
+        }) {
+            return Err(CoreError::InvalidVers(
+                "SCIM 1.x schemas are not supported; use urn:ietf:params:scim:schemas:core:2.0:User".into(),
             ));
         }
     }

@@ -741,3 +741,93 @@ async fn bulk_resolves_bulk_ids_and_honours_fail_on_errors() {
     let r = app.scim(Method::POST, "/Bulk", &t, Some(json!({"schemas": [BULK], "Operations": [{"method": "POST", "path": "/Users", "bulkId": "p", "data": {"userName": "sneaky"}}]}))).await;
     assert_eq!(r.body["Operations"][0]["status"], "403", "{}", r.text);
 }
+
+#[tokio::test]
+async fn ten_thousand_members_in_one_patch() {
+    let app = TestApp::spawn().await;
+    // Seed users straight through the store: this test is about the PATCH, not 10k POSTs.
+    let mut ids = Vec::new();
+    for i in 0..10_000 {
+        let u =
+            roster_core::NewUser::new(roster_core::UserName::parse(&format!("bulk{i}")).unwrap());
+        ids.push(
+            app.store
+                .create_user(&Default::default(), &u)
+                .await
+                .unwrap()
+                .id
+                .to_string(),
+        );
+    }
+    let g = app
+        .scim(
+            Method::POST,
+            "/Groups",
+            ADMIN_TOKEN,
+            Some(json!({"displayName": "everyone"})),
+        )
+        .await;
+    let path = format!("/Groups/{}", g.body["id"].as_str().unwrap());
+    let members: Vec<_> = ids.iter().map(|id| json!({"value": id})).collect();
+    let t = std::time::Instant::now();
+    let r = app
+        .scim(
+            Method::PATCH,
+            &format!("{path}?excludedAttributes=members"),
+            ADMIN_TOKEN,
+            Some(patch(
+                json!([{"op": "add", "path": "members", "value": members}]),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    eprintln!("10,000-member PATCH took {:?}", t.elapsed());
+    assert!(r.body.get("members").is_none());
+    let full = app.scim(Method::GET, &path, ADMIN_TOKEN, None).await;
+    assert_eq!(full.body["members"].as_array().unwrap().len(), 10_000);
+    // Adding members that are already there is not an error and changes nothing.
+    let again = app
+        .scim(
+            Method::PATCH,
+            &format!("{path}?attributes=displayName"),
+            ADMIN_TOKEN,
+            Some(patch(
+                json!([{"op": "add", "path": "members", "value": [{"value": ids[0]}]}]),
+            )),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    let list = app
+        .scim(
+            Method::GET,
+            "/Groups?excludedAttributes=members",
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+    assert!(list.body["Resources"][0].get("members").is_none());
+    assert_eq!(list.body["Resources"][0]["displayName"], "everyone");
+}
+
+#[tokio::test]
+async fn sensitive_and_version_errors() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .scim(
+            Method::GET,
+            "/Users?filter=password%20eq%20%22hunter2%22",
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+    assert_scim_error(&r, 403, Some("sensitive"));
+    let r = app
+        .scim(
+            Method::POST,
+            "/Users",
+            ADMIN_TOKEN,
+            Some(json!({"schemas": ["urn:scim:schemas:core:1.0"], "userName": "old"})),
+        )
+        .await;
+    assert_scim_error(&r, 400, Some("invalidVers"));
+}

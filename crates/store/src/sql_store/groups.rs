@@ -59,14 +59,40 @@ async fn user_seqs(tx: &mut dyn Exec, ids: &[Uuid]) -> Result<HashMap<Uuid, i64>
     Ok(out)
 }
 
+/// Rows per multi-row INSERT (5 parameters each; SQLite allows 32,766 parameters).
+const INSERT_CHUNK: usize = 400;
+
 async fn add_members(tx: &mut dyn Exec, group_seq: i64, members: &[NewMember]) -> Result<()> {
     let ids: Vec<Uuid> = members.iter().map(|m| m.id).collect();
     let seqs = user_seqs(tx, &ids).await?;
     let now = roster_core::now_micros();
-    for m in members {
+    // Plain adds (the bulk of any large PATCH) go in multi-row inserts; adding an existing
+    // member is not an error and keeps their role.
+    let (plain, explicit): (Vec<&NewMember>, Vec<&NewMember>) = members
+        .iter()
+        .partition(|m| m.role.is_none() && m.display.is_none());
+    for chunk in plain.chunks(INSERT_CHUNK) {
+        let rows = vec!["(?, ?, 'member', NULL, ?)"; chunk.len()].join(", ");
+        let mut a = Vec::with_capacity(chunk.len() * 3);
+        for m in chunk {
+            a.extend([
+                Arg::Int(group_seq),
+                Arg::Int(seqs.get(&m.id).copied().unwrap_or_default()),
+                Arg::Int(now),
+            ]);
+        }
+        tx.execute(
+            &format!(
+                "INSERT INTO memberships (group_seq, user_seq, role, display, created_at) VALUES {rows} \
+                 ON CONFLICT (group_seq, user_seq) DO NOTHING"
+            ),
+            &a,
+        )
+        .await?;
+    }
+    // A role or display given explicitly replaces the stored one.
+    for m in explicit {
         let seq = seqs.get(&m.id).copied().unwrap_or_default();
-        // Adding an existing member is not an error; a role or display given explicitly
-        // replaces the stored one, an absent one keeps it.
         tx.execute(
             "INSERT INTO memberships (group_seq, user_seq, role, display, created_at) VALUES (?, ?, ?, ?, ?) \
              ON CONFLICT (group_seq, user_seq) DO UPDATE SET \
