@@ -201,16 +201,19 @@ pub fn compile(c: &Cond, sql: &mut Sql) {
             }
         }
         Cond::Any(coll, inner) => {
+            // `key IN (one scan of the child table)` rather than a correlated EXISTS: the
+            // planner then scans the child once (or uses its index) instead of probing it
+            // once per parent row.
             match coll {
                 Collection::Emails => {
-                    sql.push("EXISTS (SELECT 1 FROM user_emails e WHERE e.user_seq = u.seq");
+                    sql.push("u.seq IN (SELECT e.user_seq FROM user_emails e");
                 }
                 Collection::Members => {
-                    sql.push("EXISTS (SELECT 1 FROM memberships m JOIN users mu ON mu.seq = m.user_seq WHERE m.group_seq = g.seq");
+                    sql.push("g.seq IN (SELECT m.group_seq FROM memberships m JOIN users mu ON mu.seq = m.user_seq");
                 }
             }
             if let Some(inner) = inner {
-                sql.push(" AND ");
+                sql.push(" WHERE ");
                 compile(inner, sql);
             }
             sql.push(")");
@@ -237,7 +240,7 @@ mod tests {
         assert!(!s.text.contains("1=1"));
         assert_eq!(
             s.text,
-            "(u.user_name_key = ? OR EXISTS (SELECT 1 FROM user_emails e WHERE e.user_seq = u.seq AND (e.type_key = ? AND e.value_key LIKE ? ESCAPE '\\')))"
+            "(u.user_name_key = ? OR u.seq IN (SELECT e.user_seq FROM user_emails e WHERE (e.type_key = ? AND e.value_key LIKE ? ESCAPE '\\')))"
         );
         assert_eq!(s.args[2], Arg::Text("%50\\%\\_%".into()));
     }
