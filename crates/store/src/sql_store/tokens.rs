@@ -25,32 +25,29 @@ pub(super) async fn insert(
 /// expired. No cache: a deactivation or revocation is seen by the very next request, on
 /// every node.
 pub(super) async fn principal(ex: &mut dyn Exec, hash: &str) -> Result<Option<Principal>> {
-    let row = ex
-        .fetch_optional(
-            "SELECT u.seq, u.id, u.user_name, t.token_hash FROM api_tokens t \
+    // One round trip: a row per permission (LEFT JOIN keeps users without any).
+    let rows = ex
+        .fetch_all(
+            "SELECT u.seq, u.id, u.user_name, t.token_hash, p.permission FROM api_tokens t \
              JOIN users u ON u.seq = t.user_seq \
+             LEFT JOIN user_permissions p ON p.user_seq = u.seq \
              WHERE t.token_hash = ? AND t.revoked_at IS NULL \
              AND (t.expires_at IS NULL OR t.expires_at > ?) AND u.active = TRUE",
             &args![hash, roster_core::now_micros()],
         )
         .await?;
-    let Some(row) = row else { return Ok(None) };
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
     if !roster_core::secret::ct_eq(&row.text("token_hash")?, hash) {
         return Ok(None);
     }
-    let seq = row.int("seq")?;
-    let perms = ex
-        .fetch_all(
-            "SELECT permission FROM user_permissions WHERE user_seq = ?",
-            &args![seq],
-        )
-        .await?;
-    let permissions: PermissionSet = perms
+    let permissions: PermissionSet = rows
         .iter()
-        .filter_map(|r| r.text("permission").ok()?.parse::<Permission>().ok())
+        .filter_map(|r| r.opt_text("permission").ok()??.parse::<Permission>().ok())
         .collect();
     Ok(Some(Principal {
-        user_seq: seq,
+        user_seq: row.int("seq")?,
         user_id: Uuid::parse_str(&row.text("id")?)
             .map_err(|e| StoreError::Db(sqlx::Error::Decode(e.into())))?,
         user_name: row.text("user_name")?,
