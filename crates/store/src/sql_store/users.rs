@@ -266,17 +266,36 @@ pub(super) async fn list(ex: &mut dyn Exec, q: &UserQuery) -> Result<Page<User>>
         .int("n")?;
     let mut items = Vec::new();
     if q.page.count > 0 && q.page.offset() < total {
-        args.push(Arg::Int(q.page.count));
-        args.push(Arg::Int(q.page.offset()));
-        let rows = ex
-            .fetch_all(
+        let rows = if q.sort.is_none() && q.page.offset() > 0 {
+            // Seek instead of OFFSET over whole rows: find the first seq of the page by
+            // walking a narrow index, then read just the page.
+            // Placeholders in text order: the outer filter, the inner filter, OFFSET, LIMIT.
+            let mut a = args.clone();
+            a.extend(args.iter().cloned());
+            a.push(Arg::Int(q.page.offset()));
+            a.push(Arg::Int(q.page.count));
+            let and = if wc.is_empty() { " WHERE" } else { " AND" };
+            ex.fetch_all(
+                &format!(
+                    "SELECT {COLUMNS} FROM users u{wc}{and} u.seq >= \
+                     (SELECT u.seq FROM users u{wc} ORDER BY u.seq LIMIT 1 OFFSET ?) \
+                     ORDER BY u.seq LIMIT ?"
+                ),
+                &a,
+            )
+            .await?
+        } else {
+            args.push(Arg::Int(q.page.count));
+            args.push(Arg::Int(q.page.offset()));
+            ex.fetch_all(
                 &format!(
                     "SELECT {COLUMNS} FROM users u{wc}{} LIMIT ? OFFSET ?",
                     order_by(q.sort.as_ref(), "u.seq")
                 ),
                 &args,
             )
-            .await?;
+            .await?
+        };
         items = rows.iter().map(from_row).collect::<Result<_>>()?;
     }
     Ok(Page {
