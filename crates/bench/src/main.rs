@@ -58,14 +58,20 @@ struct Spawned {
 async fn run(args: Args) -> anyhow::Result<u64> {
     let kinds = args.kinds()?;
     let mut report = Report {
+        load_before: load_average(),
         concurrency: args.concurrency,
         duration_s: args.duration.as_secs_f64(),
         users: args.users,
         ..Report::default()
     };
 
+    let reuse = match args.manifest.as_ref().filter(|p| p.exists()) {
+        Some(path) => Some(Manifest::load(path)?),
+        None => None,
+    };
     let (target, mut spawned, mut pid) = if let Some(binary) = &args.spawn {
-        let spec = SpawnSpec::new(binary, args.database_url.clone(), args.keep_db)?;
+        let token = reuse.as_ref().and_then(|m| m.token.clone());
+        let spec = SpawnSpec::new(binary, args.database_url.clone(), args.keep_db, token)?;
         let (server, took) = spec.start().await?;
         eprintln!(
             "started {} on {} in {:.1} ms (database {}, log {})",
@@ -76,7 +82,7 @@ async fn run(args: Args) -> anyhow::Result<u64> {
             spec.log_path.display()
         );
         report.server.database_url = Some(spec.database_url.clone());
-        report.server.start_to_healthy_empty_ms = Some(took.as_secs_f64() * 1e3);
+        report.server.start_to_healthy_first_ms = Some(took.as_secs_f64() * 1e3);
         let target = Target::new(&spec.base_url(), &spec.token).await?;
         let pid = server.pid();
         (target, Some(Spawned { spec, server }), pid)
@@ -89,7 +95,8 @@ async fn run(args: Args) -> anyhow::Result<u64> {
         (Target::new(url, token).await?, None, args.server_pid)
     };
 
-    let manifest = match seed_or_load(&args, &target).await {
+    let spawned_token = spawned.as_ref().map(|s| s.spec.token.clone());
+    let manifest = match seed_or_load(&args, &target, reuse, spawned_token).await {
         Ok((m, s)) => {
             report.seed = s;
             Arc::new(m)
@@ -155,8 +162,13 @@ async fn run(args: Args) -> anyhow::Result<u64> {
         s.server.stop().await;
         report.server.database_bytes = s.spec.database_bytes();
     }
+    report.load_after = load_average();
     println!();
     print_server(&report.server);
+    println!(
+        "load average before: {}; after: {}",
+        report.load_before, report.load_after
+    );
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)?;
         if path.as_os_str() == "-" {
@@ -168,13 +180,23 @@ async fn run(args: Args) -> anyhow::Result<u64> {
     Ok(report.errors())
 }
 
+/// The 1, 5 and 15-minute load averages (Linux), or an empty string.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 /// Reuses the seed named by --manifest when that file exists, else seeds (and saves it).
-async fn seed_or_load(args: &Args, target: &Arc<Target>) -> anyhow::Result<(Manifest, SeedReport)> {
-    if let Some(path) = args.manifest.as_ref().filter(|p| p.exists()) {
-        let m = Manifest::load(path)?;
+async fn seed_or_load(
+    args: &Args,
+    target: &Arc<Target>,
+    reuse: Option<Manifest>,
+    token: Option<String>,
+) -> anyhow::Result<(Manifest, SeedReport)> {
+    if let Some(m) = reuse {
         eprintln!(
-            "reusing the seed in {} ({} users); seeding skipped",
-            path.display(),
+            "reusing the seed of {} users from --manifest; seeding skipped",
             m.users.len()
         );
         let report = SeedReport {
@@ -194,7 +216,8 @@ async fn seed_or_load(args: &Args, target: &Arc<Target>) -> anyhow::Result<(Mani
         concurrency: args.seed_concurrency(),
     };
     let tag = server::random_hex(3);
-    let (m, report) = seed::seed(target, &plan, &tag).await?;
+    let (mut m, report) = seed::seed(target, &plan, &tag).await?;
+    m.token = token;
     if let Some(path) = &args.manifest {
         m.save(path)?;
     }

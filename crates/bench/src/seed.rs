@@ -33,6 +33,11 @@ pub struct Manifest {
     pub groups: Vec<String>,
     /// (member count, group id) for each `--group-sizes` entry.
     pub sized: Vec<(usize, String)>,
+    /// The bootstrap token of a server the tool spawned: a restart on the same database
+    /// skips the bootstrap, so the old token is the only one that works. A throw-away
+    /// benchmark secret, kept next to throw-away data.
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 impl Manifest {
@@ -359,6 +364,7 @@ pub async fn seed(
         spares,
         groups: ids,
         sized: plan.sizes.iter().copied().zip(sized_ids).collect(),
+        token: None,
     };
     Ok((manifest, report))
 }

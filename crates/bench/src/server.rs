@@ -31,7 +31,12 @@ pub struct SpawnSpec {
 }
 
 impl SpawnSpec {
-    pub fn new(binary: &Path, database_url: Option<String>, keep_db: bool) -> anyhow::Result<Self> {
+    pub fn new(
+        binary: &Path,
+        database_url: Option<String>,
+        keep_db: bool,
+        token: Option<String>,
+    ) -> anyhow::Result<Self> {
         let tmp = tempfile::Builder::new().prefix("roster-bench-").tempdir()?;
         let database_url = database_url
             .unwrap_or_else(|| format!("sqlite://{}", tmp.path().join("roster.db").display()));
@@ -47,7 +52,7 @@ impl SpawnSpec {
             binary: binary.to_owned(),
             addr: free_port()?,
             database_url,
-            token: random_hex(32),
+            token: token.unwrap_or_else(|| random_hex(32)),
             password: random_hex(16),
             log_path,
             _tmp: tmp,
