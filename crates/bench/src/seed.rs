@@ -51,6 +51,9 @@ impl Manifest {
     }
 
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
         std::fs::write(path, serde_json::to_vec(self)?)
             .with_context(|| format!("writing {}", path.display()))
     }
