@@ -1,0 +1,225 @@
+//! `roster-bench`: seeds a Roster directory through its SCIM API, then runs each workload
+//! for a fixed time at a fixed concurrency and prints requests/s and latency percentiles,
+//! plus (when it starts the server itself) start-up time and resident memory.
+//! See BENCHMARKS.md for the method and the figures.
+
+mod cli;
+mod client;
+mod seed;
+mod server;
+mod stats;
+mod workloads;
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+
+use crate::cli::Args;
+use crate::client::Target;
+use crate::seed::{Manifest, SeedPlan};
+use crate::server::{memory_mb, Server, SpawnSpec};
+use crate::stats::{print_header, print_row, print_server, Report, SeedReport};
+
+fn main() -> std::process::ExitCode {
+    let mut args = Args::parse();
+    args.normalise();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.client_threads)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("roster-bench: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(0) => std::process::ExitCode::SUCCESS,
+        Ok(errors) => {
+            eprintln!("roster-bench: {errors} request(s) failed");
+            std::process::ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("roster-bench: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The server under test, when this process started it.
+struct Spawned {
+    spec: SpawnSpec,
+    server: Server,
+}
+
+async fn run(args: Args) -> anyhow::Result<u64> {
+    let kinds = args.kinds()?;
+    let mut report = Report {
+        load_before: load_average(),
+        concurrency: args.concurrency,
+        duration_s: args.duration.as_secs_f64(),
+        users: args.users,
+        ..Report::default()
+    };
+
+    let reuse = match args.manifest.as_ref().filter(|p| p.exists()) {
+        Some(path) => Some(Manifest::load(path)?),
+        None => None,
+    };
+    let (target, mut spawned, mut pid) = if let Some(binary) = &args.spawn {
+        let token = reuse.as_ref().and_then(|m| m.token.clone());
+        let spec = SpawnSpec::new(binary, args.database_url.clone(), args.keep_db, token)?;
+        let (server, took) = spec.start().await?;
+        eprintln!(
+            "started {} on {} in {:.1} ms (database {}, log {})",
+            binary.display(),
+            spec.addr,
+            took.as_secs_f64() * 1e3,
+            spec.database_url,
+            spec.log_path.display()
+        );
+        report.server.database_url = Some(spec.database_url.clone());
+        report.server.start_to_healthy_first_ms = Some(took.as_secs_f64() * 1e3);
+        let target = Target::new(&spec.base_url(), &spec.token).await?;
+        let pid = server.pid();
+        (target, Some(Spawned { spec, server }), pid)
+    } else {
+        let url = args
+            .url
+            .as_deref()
+            .context("give either --url and --token, or --spawn <roster binary>")?;
+        let token = args.token.as_deref().context("--url needs --token")?;
+        (Target::new(url, token).await?, None, args.server_pid)
+    };
+
+    let spawned_token = spawned.as_ref().map(|s| s.spec.token.clone());
+    let manifest = match seed_or_load(&args, &target, reuse, spawned_token).await {
+        Ok((m, s)) => {
+            report.seed = s;
+            Arc::new(m)
+        }
+        Err(e) => {
+            if let Some(s) = spawned.as_mut() {
+                s.server.stop().await;
+            }
+            return Err(e);
+        }
+    };
+    if !report.seed.reused_manifest {
+        println!(
+            "seeded {} users in {:.1} s ({:.0} users/s); {} groups, {} memberships in {:.1} s ({:.0} memberships/s)",
+            report.seed.users,
+            report.seed.user_seconds,
+            report.seed.users_per_second,
+            report.seed.groups,
+            report.seed.memberships,
+            report.seed.group_seconds,
+            report.seed.memberships_per_second,
+        );
+    }
+    report.server.rss_after_seed_mb = pid.and_then(memory_mb).map(|m| m.0);
+
+    // Restart on the seeded database: start-up time on real data, and memory without the
+    // seeding's high-water mark.
+    if let Some(s) = spawned.as_mut() {
+        s.server.stop().await;
+        report.server.database_bytes = s.spec.database_bytes();
+        let (server, took) = s.spec.start().await?;
+        report.server.start_to_healthy_seeded_ms = Some(took.as_secs_f64() * 1e3);
+        s.server = server;
+        pid = s.server.pid();
+        report.server.rss_after_restart_mb = pid.and_then(memory_mb).map(|m| m.0);
+    }
+    print_server(&report.server);
+
+    let page_start = args
+        .page_start
+        .unwrap_or_else(|| manifest.users.len().saturating_sub(9_999).max(1));
+    report.users = manifest.users.len();
+    println!(
+        "\nconcurrency {}, {:?} per workload after {:?} warm-up",
+        args.concurrency, args.duration, args.warmup
+    );
+    print_header();
+    for kind in kinds {
+        for wl in workloads::build(kind, &manifest, page_start) {
+            let row =
+                workloads::run(&target, args.concurrency, args.warmup, args.duration, &wl).await;
+            print_row(&row);
+            let _ = std::io::stdout().flush();
+            report.workloads.push(row);
+        }
+    }
+
+    if let Some((rss, peak)) = pid.and_then(memory_mb) {
+        report.server.rss_end_mb = Some(rss);
+        report.server.rss_peak_mb = Some(peak);
+    }
+    if let Some(s) = spawned.as_mut() {
+        s.server.stop().await;
+        report.server.database_bytes = s.spec.database_bytes();
+    }
+    report.load_after = load_average();
+    println!();
+    print_server(&report.server);
+    println!(
+        "load average before: {}; after: {}",
+        report.load_before, report.load_after
+    );
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        if path.as_os_str() == "-" {
+            println!("{text}");
+        } else {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    Ok(report.errors())
+}
+
+/// The 1, 5 and 15-minute load averages (Linux), or an empty string.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// Reuses the seed named by --manifest when that file exists, else seeds (and saves it).
+async fn seed_or_load(
+    args: &Args,
+    target: &Arc<Target>,
+    reuse: Option<Manifest>,
+    token: Option<String>,
+) -> anyhow::Result<(Manifest, SeedReport)> {
+    if let Some(m) = reuse {
+        eprintln!(
+            "reusing the seed of {} users from --manifest; seeding skipped",
+            m.users.len()
+        );
+        let report = SeedReport {
+            users: m.users.len(),
+            reused_manifest: true,
+            ..SeedReport::default()
+        };
+        return Ok((m, report));
+    }
+    let plan = SeedPlan {
+        users: args.users,
+        spares: args.concurrency,
+        groups: args.groups,
+        members: args.members,
+        sizes: args.group_sizes.clone(),
+        batch: args.member_batch,
+        concurrency: args.seed_concurrency(),
+    };
+    let tag = server::random_hex(3);
+    let (mut m, report) = seed::seed(target, &plan, &tag).await?;
+    m.token = token;
+    if let Some(path) = &args.manifest {
+        m.save(path)?;
+    }
+    Ok((m, report))
+}

@@ -1,0 +1,161 @@
+//! Starting and stopping a `roster` under test. The tool spawns the server itself so it
+//! can time start-up to the first healthy answer and read the process's memory from /proc;
+//! everything else goes through HTTP, so any backend behind the database URL works.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use rand::RngCore;
+use tokio::process::{Child, Command};
+
+use crate::client::wait_healthy;
+
+/// How long a server may take to answer /healthz before the run is abandoned.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a graceful stop may take before the process is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Settings that stay the same across restarts of the spawned server.
+pub struct SpawnSpec {
+    pub binary: PathBuf,
+    pub addr: SocketAddr,
+    pub database_url: String,
+    pub token: String,
+    password: String,
+    pub log_path: PathBuf,
+    /// The temporary directory holding the default database, removed on drop.
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl SpawnSpec {
+    pub fn new(
+        binary: &Path,
+        database_url: Option<String>,
+        keep_db: bool,
+        token: Option<String>,
+    ) -> anyhow::Result<Self> {
+        let tmp = tempfile::Builder::new().prefix("roster-bench-").tempdir()?;
+        let database_url = database_url
+            .unwrap_or_else(|| format!("sqlite://{}", tmp.path().join("roster.db").display()));
+        let log_path = tmp.path().join("roster.log");
+        let tmp = if keep_db {
+            let kept = tmp.keep();
+            eprintln!("keeping {}", kept.display());
+            None
+        } else {
+            Some(tmp)
+        };
+        Ok(Self {
+            binary: binary.to_owned(),
+            addr: free_port()?,
+            database_url,
+            token: token.unwrap_or_else(|| random_hex(32)),
+            password: random_hex(16),
+            log_path,
+            _tmp: tmp,
+        })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Starts the server and waits for /healthz; returns it with the time that took.
+    pub async fn start(&self) -> anyhow::Result<(Server, Duration)> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .with_context(|| format!("cannot open {}", self.log_path.display()))?;
+        let started = Instant::now();
+        let child = Command::new(&self.binary)
+            .arg("serve")
+            .env("ROSTER_LISTEN", self.addr.to_string())
+            .env("ROSTER_DATABASE_URL", &self.database_url)
+            .env("ROSTER_BOOTSTRAP_ADMIN", "bench-admin")
+            .env("ROSTER_BOOTSTRAP_PASSWORD", &self.password)
+            .env("ROSTER_BOOTSTRAP_TOKEN", &self.token)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.binary.display()))?;
+        let mut server = Server { child };
+        let healthy = wait_healthy(self.addr, START_TIMEOUT).await;
+        let took = started.elapsed();
+        if !healthy {
+            server.stop().await;
+            bail!(
+                "{} did not answer /healthz within {START_TIMEOUT:?}; see {}",
+                self.binary.display(),
+                self.log_path.display()
+            );
+        }
+        Ok((server, took))
+    }
+
+    /// Bytes of the SQLite database and its WAL, when the URL names a file.
+    pub fn database_bytes(&self) -> Option<u64> {
+        let path = self
+            .database_url
+            .strip_prefix("sqlite://")?
+            .split('?')
+            .next()?;
+        let size = |p: String| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        Some(size(path.to_owned()) + size(format!("{path}-wal")))
+    }
+}
+
+pub struct Server {
+    child: Child,
+}
+
+impl Server {
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// SIGTERM (graceful: in-flight requests finish, the database is closed), then wait.
+    pub async fn stop(&mut self) {
+        if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
+            // SAFETY: kill(2) on the pid of a child we own and have not reaped yet.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        if tokio::time::timeout(STOP_TIMEOUT, self.child.wait())
+            .await
+            .is_err()
+        {
+            eprintln!("server did not stop within {STOP_TIMEOUT:?} of SIGTERM; killing it");
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// Resident and peak resident memory of a process in MB (10^6 bytes), from /proc.
+pub fn memory_mb(pid: u32) -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<f64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024.0 / 1e6)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// A port nothing listens on right now (the server binds it a moment later).
+fn free_port() -> anyhow::Result<SocketAddr> {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(l.local_addr()?)
+}
+
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}

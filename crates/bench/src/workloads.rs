@@ -1,0 +1,268 @@
+//! The timed workloads. Each is a request generator (pure: no I/O) run by `concurrency`
+//! workers, one keep-alive connection each, for a warm-up and then a measured window.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{Method, StatusCode};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+use crate::client::{Conn, Req, Target};
+use crate::seed::{members_patch, user_body, Manifest, PATCH_OP};
+use crate::stats::{Row, WorkerStats};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// GET /Users/{id} of a random seeded user.
+    Get,
+    /// `filter=userName eq "..."` of a random seeded user.
+    Filter,
+    /// A page of 100 at a deep startIndex.
+    Page,
+    /// `filter=emails.value co "..."`: a substring search over every email.
+    Co,
+    /// GET /Groups/{id}?excludedAttributes=members, one row per group size.
+    Group,
+    /// POST /Users (no password).
+    Post,
+    /// PATCH replace displayName of a random seeded user.
+    Patch,
+    /// PATCH add then remove one member, answered without the member list, per group size.
+    Member,
+    /// The same, answered with the whole member list (the SCIM default).
+    MemberFull,
+}
+
+impl Kind {
+    /// Run order: reads first, then the writes that grow the data.
+    pub const ORDER: [Kind; 9] = [
+        Kind::Get,
+        Kind::Filter,
+        Kind::Page,
+        Kind::Co,
+        Kind::Group,
+        Kind::Post,
+        Kind::Patch,
+        Kind::Member,
+        Kind::MemberFull,
+    ];
+    /// What `--workloads all` means.
+    pub const ALL_DEFAULT: [Kind; 8] = [
+        Kind::Get,
+        Kind::Filter,
+        Kind::Page,
+        Kind::Co,
+        Kind::Group,
+        Kind::Post,
+        Kind::Patch,
+        Kind::Member,
+    ];
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Some(match s {
+            "get" => Kind::Get,
+            "filter" => Kind::Filter,
+            "page" => Kind::Page,
+            "co" => Kind::Co,
+            "group" => Kind::Group,
+            "post" => Kind::Post,
+            "patch" => Kind::Patch,
+            "member" => Kind::Member,
+            "member-full" => Kind::MemberFull,
+            _ => return None,
+        })
+    }
+}
+
+type Gen = dyn Fn(&mut StdRng, usize, u64) -> Req + Send + Sync;
+
+/// A named request generator: `(rng, worker, iteration) -> request`.
+pub struct Workload {
+    pub name: String,
+    gen: Arc<Gen>,
+}
+
+fn workload(
+    name: impl Into<String>,
+    gen: impl Fn(&mut StdRng, usize, u64) -> Req + Send + Sync + 'static,
+) -> Workload {
+    Workload {
+        name: name.into(),
+        gen: Arc::new(gen),
+    }
+}
+
+/// Builds the concrete workloads for `kind` over the seeded data (several for the
+/// per-group-size kinds).
+pub fn build(kind: Kind, m: &Arc<Manifest>, page_start: usize) -> Vec<Workload> {
+    let n = m.users.len().max(1);
+    let nonce = crate::server::random_hex(3);
+    match kind {
+        Kind::Get => {
+            let m = m.clone();
+            vec![workload("get /Users/{id}", move |rng, _, _| {
+                let id = &m.users[rng.gen_range(0..n)];
+                Req::get(format!("/scim/v2/Users/{id}"))
+            })]
+        }
+        Kind::Filter => {
+            let m = m.clone();
+            vec![workload("filter userName eq", move |rng, _, _| {
+                let name = m.user_name(rng.gen_range(0..n));
+                Req::get(format!(
+                    "/scim/v2/Users?filter=userName%20eq%20%22{name}%22"
+                ))
+                .containing(format!("\"userName\":\"{name}\""))
+            })]
+        }
+        Kind::Page => vec![workload(
+            format!("page of 100 @ {page_start}"),
+            move |_, _, _| {
+                Req::get(format!("/scim/v2/Users?startIndex={page_start}&count=100"))
+                    .containing("\"itemsPerPage\":100")
+            },
+        )],
+        Kind::Co => {
+            let m = m.clone();
+            vec![workload("filter emails.value co", move |rng, _, _| {
+                let name = m.user_name(rng.gen_range(0..n));
+                // The index part and the '@': a substring matching exactly this user.
+                let needle = name.rsplit('-').next().unwrap_or_default();
+                Req::get(format!(
+                    "/scim/v2/Users?filter=emails.value%20co%20%22-{needle}%40%22"
+                ))
+                .containing(format!("{name}@example.com"))
+            })]
+        }
+        Kind::Group => m
+            .sized
+            .iter()
+            .map(|(size, id)| {
+                let path = format!("/scim/v2/Groups/{id}?excludedAttributes=members");
+                workload(format!("group get S={size}"), move |_, _, _| {
+                    Req::get(path.clone())
+                })
+            })
+            .collect(),
+        Kind::Post => {
+            let tag = m.tag.clone();
+            vec![workload("post /Users", move |_, w, i| {
+                let name = format!("bench-{tag}-post-{nonce}-{w}-{i}");
+                Req::with_body(
+                    Method::POST,
+                    "/scim/v2/Users".into(),
+                    user_body(&name, "Posted User"),
+                    StatusCode::CREATED,
+                )
+            })]
+        }
+        Kind::Patch => {
+            let m = m.clone();
+            vec![workload("patch replace displayName", move |rng, w, i| {
+                let id = &m.users[rng.gen_range(0..n)];
+                let body = json!({
+                    "schemas": [PATCH_OP],
+                    "Operations": [{"op": "replace", "path": "displayName", "value": format!("Renamed {w}-{i}")}],
+                });
+                Req::with_body(
+                    Method::PATCH,
+                    format!("/scim/v2/Users/{id}"),
+                    body.to_string().into_bytes(),
+                    StatusCode::OK,
+                )
+            })]
+        }
+        Kind::Member | Kind::MemberFull => {
+            let full = kind == Kind::MemberFull;
+            m.sized
+                .iter()
+                .map(|(size, id)| member_workload(m, *size, id, full))
+                .collect()
+        }
+    }
+}
+
+/// Each worker adds its own spare user, then removes it, and so on: the group stays at
+/// its size (within the concurrency) however long the run.
+fn member_workload(m: &Arc<Manifest>, size: usize, group: &str, full: bool) -> Workload {
+    let spares = Arc::new(m.spares.clone());
+    let path = if full {
+        format!("/scim/v2/Groups/{group}")
+    } else {
+        format!("/scim/v2/Groups/{group}?excludedAttributes=members")
+    };
+    let name = if full {
+        format!("member add/rm S={size} full")
+    } else {
+        format!("member add/rm S={size}")
+    };
+    workload(name, move |_, w, i| {
+        let user = &spares[w % spares.len().max(1)];
+        let body = if i % 2 == 0 {
+            members_patch("add", &[user])
+        } else {
+            json!({
+                "schemas": [PATCH_OP],
+                "Operations": [{"op": "remove", "path": format!("members[value eq \"{user}\"]")}],
+            })
+            .to_string()
+            .into_bytes()
+        };
+        Req::with_body(Method::PATCH, path.clone(), body, StatusCode::OK)
+    })
+}
+
+/// Runs one workload: `warmup` unmeasured, then `duration` measured. Requests started in
+/// the window are timed; throughput divides by the time until the last of them finished.
+pub async fn run(
+    target: &Arc<Target>,
+    concurrency: usize,
+    warmup: Duration,
+    duration: Duration,
+    wl: &Workload,
+) -> Row {
+    let start = Instant::now();
+    let measure_from = start + warmup;
+    let end = measure_from + duration;
+    let mut tasks = Vec::new();
+    for w in 0..concurrency {
+        let (target, gen) = (target.clone(), wl.gen.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::new(target);
+            let mut rng = StdRng::seed_from_u64(w as u64 + 1);
+            let mut stats = WorkerStats::new();
+            let mut last = measure_from;
+            let mut i = 0u64;
+            loop {
+                let req = gen(&mut rng, w, i);
+                i += 1;
+                let t = Instant::now();
+                if t >= end {
+                    break;
+                }
+                let outcome = conn.call(&req).await.map(|_| ());
+                let done = Instant::now();
+                if t >= measure_from {
+                    stats.record(done - t, outcome);
+                    last = last.max(done);
+                }
+            }
+            (stats, last)
+        }));
+    }
+    let mut workers = Vec::new();
+    let mut last = measure_from;
+    for t in tasks {
+        if let Ok((s, l)) = t.await {
+            workers.push(s);
+            last = last.max(l);
+        }
+    }
+    Row::from_workers(
+        &wl.name,
+        last.saturating_duration_since(measure_from),
+        workers,
+    )
+}
