@@ -32,8 +32,11 @@ venv .venv-sdk-scim sdk-tests/requirements-scim.txt
 cargo build --locked --bins
 export ROSTER_BIN="$PWD/target/debug/roster" NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
+# $1: extra roster-bench flags (the database to run the smoke benchmark on).
 run_suites() {
   cargo test --workspace --locked
+  echo "== benchmark smoke run (asserts no errors, not timings)"
+  scripts/bench-smoke.sh "$@"
   .venv-sdk-scim/bin/pytest sdk-tests/scim -q -p no:cacheprovider
   .venv-sdk-a/bin/pytest sdk-tests/odm -q -p no:cacheprovider
 }
@@ -55,4 +58,6 @@ SCRATCH="roster_test_$$_$(date +%s)"
 psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $SCRATCH"
 trap 'psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $SCRATCH WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
 echo "== tests on PostgreSQL (database $SCRATCH)"
-ROSTER_TEST_DATABASE_URL="${PG_ADMIN_URL%/*}/$SCRATCH" run_suites
+PG_URL="${PG_ADMIN_URL%/*}/$SCRATCH"
+psql "$PG_URL" -qc "CREATE SCHEMA bench_smoke"
+ROSTER_TEST_DATABASE_URL="$PG_URL" run_suites --database-url "$PG_URL?options=-c%20search_path%3Dbench_smoke"

@@ -9,7 +9,7 @@ use roster_core::patch::{apply_user_patch, parse_patch, Unknown, UserAttr, UserP
 use roster_core::schema::{resolve, Resource};
 use roster_core::{Email, Meta, User, UserName};
 use roster_server::scim::render::{user_json, Flavor, Links};
-use roster_store::sql::{compile, Placeholder, Sql};
+use roster_store::sql::{compile, Sql};
 use serde_json::json;
 
 /// What the workloads send: the common IdP lookup, and a compound filter with a value path.
@@ -44,14 +44,20 @@ fn user() -> User {
             value: "bench-a1b2c3-0012345@example.com".into(),
             kind: Some("work".into()),
             primary: true,
+            display: None,
         }],
         active: true,
+        active_assigned: true,
         locale: Some("en-GB".into()),
+        profile: Default::default(),
+        multi: Default::default(),
+        enterprise: Default::default(),
         meta: Meta {
             created: 1_767_225_600_000_000,
             last_modified: 1_767_225_600_000_000,
             version: 3,
         },
+        set_password_hash: None,
     }
 }
 
@@ -67,7 +73,7 @@ fn filters(c: &mut Criterion) {
         let cond = resolve(Resource::User, &parsed).unwrap();
         c.bench_function(&format!("filter/compile_sql/{name}"), |b| {
             b.iter(|| {
-                let mut sql = Sql::new(Placeholder::Question);
+                let mut sql = Sql::new();
                 compile(black_box(&cond), &mut sql);
                 sql
             })
@@ -75,7 +81,7 @@ fn filters(c: &mut Criterion) {
         c.bench_function(&format!("filter/parse+resolve+compile/{name}"), |b| {
             b.iter(|| {
                 let cond = resolve(Resource::User, &parse_filter(black_box(f)).unwrap()).unwrap();
-                let mut sql = Sql::new(Placeholder::Question);
+                let mut sql = Sql::new();
                 compile(&cond, &mut sql);
                 sql
             })
