@@ -73,9 +73,7 @@ impl DbArgs {
             ..roster_store::OpenOptions::default()
         }
     }
-}
 
-impl DbArgs {
     pub fn url(&self) -> anyhow::Result<String> {
         match &self.database_url {
             Some(u) => Ok(u.clone()),
