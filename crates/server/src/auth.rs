@@ -33,6 +33,22 @@ pub fn odm_tokens(headers: &HeaderMap) -> Vec<&str> {
     out
 }
 
+/// The request id the request-id layer put on the request (or the client's own).
+pub fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Who is writing, and under which request, for the audit log.
+pub fn write_ctx(p: &Principal, request_id: Option<&String>) -> roster_store::WriteCtx {
+    roster_store::WriteCtx {
+        actor: Some(p.user_id.to_string()),
+        request_id: request_id.cloned(),
+    }
+}
+
 /// The principal behind the first valid token among `candidates`.
 pub async fn authenticate(
     state: &AppState,

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use roster_core::patch::{group_change, parse_patch, Unknown};
 use roster_core::{CoreError, NewMember, Permission, Role};
-use roster_store::{GroupQuery, WriteCtx};
+use roster_store::GroupQuery;
 use uuid::Uuid;
 
 use super::{filter, parse_id, Caller, OdmError, ROOT};
@@ -14,13 +14,6 @@ use crate::scim::body::ScimJson;
 use crate::scim::group_body::parse_group_body;
 use crate::scim::render::{group_json, list_json, respond, Flavor};
 use crate::scim::request::{BaseUrl, QueryPairs};
-
-fn ctx(c: &Caller) -> WriteCtx {
-    WriteCtx {
-        actor: Some(c.0.user_id.to_string()),
-        request_id: None,
-    }
-}
 
 fn not_found(id: &Uuid) -> OdmError {
     CoreError::not_found(format!("There are no groups with the id {id}")).into()
@@ -51,7 +44,7 @@ pub async fn create(
         .into());
     }
     new.members = vec![NewMember::new(caller.0.user_id, Some(Role::Admin))];
-    let g = state.store.create_group(&ctx(&caller), &new).await?;
+    let g = state.store.create_group(&caller.ctx(), &new).await?;
     let g = state
         .store
         .get_group(g.id, true)
@@ -132,7 +125,7 @@ pub async fn patch(
     let change = group_change(&parse_patch(&body)?, Unknown::Ignore, &id.to_string())?;
     state
         .store
-        .modify_group(&ctx(&caller), id, None, &change)
+        .modify_group(&caller.ctx(), id, None, &change)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -145,6 +138,6 @@ pub async fn delete(
 ) -> Result<StatusCode, OdmError> {
     let id = parse_id(&raw, "group")?;
     access(&state, &caller, id).await?.editor()?;
-    state.store.delete_group(&ctx(&caller), id, None).await?;
+    state.store.delete_group(&caller.ctx(), id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -87,8 +87,14 @@ impl IntoResponse for OdmError {
     }
 }
 
-/// The authenticated caller of an ODM route.
-pub struct Caller(pub Principal);
+/// The authenticated caller of an ODM route, with the request id for the audit log.
+pub struct Caller(pub Principal, pub Option<String>);
+
+impl Caller {
+    pub fn ctx(&self) -> roster_store::WriteCtx {
+        crate::auth::write_ctx(&self.0, self.1.as_ref())
+    }
+}
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = OdmError;
@@ -99,7 +105,7 @@ impl FromRequestParts<AppState> for Caller {
     ) -> Result<Self, Self::Rejection> {
         let tokens = crate::auth::odm_tokens(&parts.headers);
         match crate::auth::authenticate(state, &tokens).await? {
-            Some(p) => Ok(Caller(p)),
+            Some(p) => Ok(Caller(p, crate::auth::request_id(&parts.headers))),
             None => Err(OdmError(ScimError::new(
                 StatusCode::UNAUTHORIZED,
                 None,

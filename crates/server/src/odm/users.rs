@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use roster_core::patch::{apply_user_patch, parse_patch, Unknown, UserAttr, UserPatchProfile};
 use roster_core::CoreError;
-use roster_store::{UserQuery, WriteCtx};
+use roster_store::UserQuery;
 
 use super::{filter, parse_id, Caller, OdmError, ROOT};
 use crate::app::AppState;
@@ -26,13 +26,6 @@ const PATCH_PROFILE: UserPatchProfile = UserPatchProfile {
     read_only: &[UserAttr::Emails],
     unknown: Unknown::Ignore,
 };
-
-fn ctx(c: &Caller) -> WriteCtx {
-    WriteCtx {
-        actor: Some(c.0.user_id.to_string()),
-        request_id: None,
-    }
-}
 
 fn not_found(id: &uuid::Uuid) -> OdmError {
     CoreError::not_found(format!("There are no users with the id {id}")).into()
@@ -67,7 +60,7 @@ pub async fn create(
     {
         return Err(CoreError::invalid_value("email type must be \"work\"").into());
     }
-    let (user, _created) = state.store.upsert_user(&ctx(&caller), &parsed.user).await?;
+    let (user, _created) = state.store.upsert_user(&caller.ctx(), &parsed.user).await?;
     let links = base.links(ROOT);
     Ok(respond(
         StatusCode::CREATED,
@@ -140,7 +133,7 @@ pub async fn patch(
     let ops = parse_patch(&body)?;
     let user = state
         .store
-        .update_user(&ctx(&caller), id, None, &|u| {
+        .update_user(&caller.ctx(), id, None, &|u| {
             apply_user_patch(u, &ops, &PATCH_PROFILE)
         })
         .await?;
@@ -163,7 +156,7 @@ pub async fn delete(
     let id = parse_id(&raw, "user")?;
     state
         .store
-        .update_user(&ctx(&caller), id, None, &|u| {
+        .update_user(&caller.ctx(), id, None, &|u| {
             if !u.active {
                 return Err(CoreError::not_found(format!(
                     "There are no users with the id {id}"

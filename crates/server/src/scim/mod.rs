@@ -67,7 +67,7 @@ pub fn resource_routes() -> Router<AppState> {
 }
 
 /// The caller of a `/scim/v2` route (`Authorization: Bearer <token>`).
-pub struct Caller(pub Principal);
+pub struct Caller(pub Principal, pub Option<String>);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ScimError;
@@ -81,7 +81,8 @@ impl FromRequestParts<AppState> for Caller {
             Some(t) => crate::auth::authenticate(state, &[t]).await?,
             None => None,
         };
-        found.map(Caller).ok_or_else(|| {
+        let rid = crate::auth::request_id(&parts.headers);
+        found.map(|p| Caller(p, rid)).ok_or_else(|| {
             ScimError::new(
                 StatusCode::UNAUTHORIZED,
                 None,
@@ -92,10 +93,7 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 fn ctx(c: &Caller) -> roster_store::WriteCtx {
-    roster_store::WriteCtx {
-        actor: Some(c.0.user_id.to_string()),
-        request_id: None,
-    }
+    crate::auth::write_ctx(&c.0, c.1.as_ref())
 }
 
 /// In `/scim/v2` an id that is not a UUID names no resource: 404.

@@ -87,3 +87,79 @@ async fn user_name_uniqueness_is_enforced_by_the_database() {
         .await;
     assert_eq!(r.body["totalResults"], 1);
 }
+
+#[tokio::test]
+async fn every_change_leaves_an_audit_row_with_actor_and_request_id() {
+    use sqlx::{ConnectOptions, Row};
+    let app = TestApp::spawn().await;
+    let r = app
+        .raw(
+            Method::POST,
+            "/scim/v2/Users",
+            &[
+                ("Authorization", &format!("Bearer {ADMIN_TOKEN}")),
+                ("Content-Type", "application/scim+json"),
+                ("x-request-id", "req-audit-1"),
+            ],
+            Some(json!({"userName": "audited"}).to_string().into_bytes()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.headers["x-request-id"], "req-audit-1");
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let q =
+        "SELECT actor, action, target, request_id FROM audit_log WHERE request_id = 'req-audit-1'";
+    let rows = if app.db_url.starts_with("postgres") {
+        let mut c = app
+            .db_url
+            .parse::<sqlx::postgres::PgConnectOptions>()
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query(q)
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<String, _>(0),
+                    r.get::<String, _>(1),
+                    r.get::<String, _>(2),
+                )
+            })
+            .collect::<Vec<_>>()
+    } else {
+        let mut c = app
+            .db_url
+            .parse::<sqlx::sqlite::SqliteConnectOptions>()
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query(q)
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<String, _>(0),
+                    r.get::<String, _>(1),
+                    r.get::<String, _>(2),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let admin = app
+        .store
+        .find_user_by_name(&roster_core::UserName::parse("admin").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![(admin.id.to_string(), "user.create".to_owned(), id)]
+    );
+}
