@@ -122,6 +122,34 @@ impl Row {
     }
 }
 
+/// Decodes a driver's rows; `value` maps one column of one row to a [`Val`] (the part
+/// that differs between engines).
+pub fn decode_rows<R: sqlx::Row>(
+    rows: &[R],
+    value: impl Fn(&R, usize) -> Result<Val>,
+) -> Result<Vec<Row>> {
+    use sqlx::Column;
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let cols: Arc<[String]> = first
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let vals = (0..cols.len())
+                .map(|i| value(r, i))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Row {
+                cols: cols.clone(),
+                vals,
+            })
+        })
+        .collect()
+}
+
 /// Runs statements on one connection or transaction.
 #[async_trait]
 pub trait Exec: Send {

@@ -4,14 +4,13 @@
 
 use std::ops::DerefMut;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Column, PgConnection, PgPool, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
+use sqlx::{PgConnection, PgPool, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
 
-use crate::db::{numbered_placeholders, Arg, Backend, Dialect, Exec, Row, Tx, Val};
+use crate::db::{decode_rows, numbered_placeholders, Arg, Backend, Dialect, Exec, Row, Tx, Val};
 use crate::{OpenOptions, Result, StoreError};
 
 pub struct PgBackend {
@@ -69,38 +68,21 @@ fn bind<'q>(
     q
 }
 
+fn value(r: &PgRow, i: usize) -> Result<Val> {
+    let raw = r.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(Val::Null);
+    }
+    Ok(match raw.type_info().name() {
+        "INT8" => Val::Int(r.try_get(i)?),
+        "INT4" => Val::Int(i64::from(r.try_get::<i32, _>(i)?)),
+        "BOOL" => Val::Bool(r.try_get(i)?),
+        _ => Val::Text(r.try_get(i)?),
+    })
+}
+
 fn decode(rows: Vec<PgRow>) -> Result<Vec<Row>> {
-    let Some(first) = rows.first() else {
-        return Ok(Vec::new());
-    };
-    let cols: Arc<[String]> = first
-        .columns()
-        .iter()
-        .map(|c| c.name().to_owned())
-        .collect();
-    rows.iter()
-        .map(|r| {
-            let mut vals = Vec::with_capacity(cols.len());
-            for i in 0..cols.len() {
-                let raw = r.try_get_raw(i)?;
-                let v = if raw.is_null() {
-                    Val::Null
-                } else {
-                    match raw.type_info().name() {
-                        "INT8" => Val::Int(r.try_get(i)?),
-                        "INT4" => Val::Int(i64::from(r.try_get::<i32, _>(i)?)),
-                        "BOOL" => Val::Bool(r.try_get(i)?),
-                        _ => Val::Text(r.try_get(i)?),
-                    }
-                };
-                vals.push(v);
-            }
-            Ok(Row {
-                cols: cols.clone(),
-                vals,
-            })
-        })
-        .collect()
+    decode_rows(&rows, value)
 }
 
 struct Conn<C>(C);

@@ -4,7 +4,6 @@
 
 use std::ops::DerefMut;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
@@ -12,11 +11,9 @@ use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{
-    Column, Row as _, Sqlite, SqliteConnection, SqlitePool, Transaction, TypeInfo, ValueRef,
-};
+use sqlx::{Row as _, Sqlite, SqliteConnection, SqlitePool, Transaction, TypeInfo, ValueRef};
 
-use crate::db::{Arg, Backend, Dialect, Exec, Row, Tx, Val};
+use crate::db::{decode_rows, Arg, Backend, Dialect, Exec, Row, Tx, Val};
 use crate::{OpenOptions, Result, StoreError};
 
 pub struct SqliteBackend {
@@ -88,37 +85,20 @@ fn bind<'q>(
     q
 }
 
+/// SQLite types values, not columns: the storage class decides.
+fn value(r: &SqliteRow, i: usize) -> Result<Val> {
+    let raw = r.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(Val::Null);
+    }
+    Ok(match raw.type_info().name() {
+        "INTEGER" | "BOOLEAN" | "INT" | "BIGINT" => Val::Int(r.try_get(i)?),
+        _ => Val::Text(r.try_get(i)?),
+    })
+}
+
 fn decode(rows: Vec<SqliteRow>) -> Result<Vec<Row>> {
-    let Some(first) = rows.first() else {
-        return Ok(Vec::new());
-    };
-    let cols: Arc<[String]> = first
-        .columns()
-        .iter()
-        .map(|c| c.name().to_owned())
-        .collect();
-    rows.iter()
-        .map(|r| {
-            let mut vals = Vec::with_capacity(cols.len());
-            for i in 0..cols.len() {
-                let raw = r.try_get_raw(i)?;
-                // SQLite types values, not columns: the storage class decides.
-                let v = if raw.is_null() {
-                    Val::Null
-                } else {
-                    match raw.type_info().name() {
-                        "INTEGER" | "BOOLEAN" | "INT" | "BIGINT" => Val::Int(r.try_get(i)?),
-                        _ => Val::Text(r.try_get(i)?),
-                    }
-                };
-                vals.push(v);
-            }
-            Ok(Row {
-                cols: cols.clone(),
-                vals,
-            })
-        })
-        .collect()
+    decode_rows(&rows, value)
 }
 
 struct Conn<C>(C);
