@@ -41,10 +41,24 @@ impl SqliteBackend {
                 })?;
             }
         }
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(base.clone())
-            .await?;
+        // Switching a new file to WAL needs a moment of exclusive access, which a second
+        // process starting at the same instant can deny with SQLITE_BUSY outside the busy
+        // handler: retry the first connection a few times.
+        let mut tries = 0;
+        let writer = loop {
+            match SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(base.clone())
+                .await
+            {
+                Ok(p) => break p,
+                Err(e) if tries < 10 && e.to_string().contains("locked") => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * tries)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         // SQLite has no advisory lock: when two processes migrate a new file at once, the
         // loser fails on "table exists". Its retry then finds the migration applied.
         let mut attempt = 0;
