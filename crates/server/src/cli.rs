@@ -45,7 +45,7 @@ pub struct DbArgs {
         global = true
     )]
     pub db_connect_timeout_secs: u64,
-    /// PostgreSQL: a request waits at most this long for a connection, then gets 503.
+    /// A request waits at most this long for a pooled connection, then gets 503.
     #[arg(
         long,
         env = "ROSTER_DB_ACQUIRE_TIMEOUT_MS",
@@ -53,7 +53,8 @@ pub struct DbArgs {
         global = true
     )]
     pub db_acquire_timeout_ms: u64,
-    /// PostgreSQL: server-side statement_timeout.
+    /// Longest a statement may run before it is cancelled and the request gets 503
+    /// (PostgreSQL: server-side statement_timeout; SQLite: interrupted by a progress handler).
     #[arg(
         long,
         env = "ROSTER_DB_STATEMENT_TIMEOUT_MS",

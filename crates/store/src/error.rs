@@ -18,25 +18,68 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Db(sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
     #[error("{}", migrate_message(.0))]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+const TOO_SLOW: &str =
+    "the query ran longer than the statement timeout (ROSTER_DB_STATEMENT_TIMEOUT_MS)";
+
+/// A unique index refused a write: the message names the index or column.
+fn uniqueness(msg: &str) -> StoreError {
+    if msg.contains("user_name_key") {
+        StoreError::Conflict("userName is already taken by another user".into())
+    } else {
+        StoreError::Conflict(format!("uniqueness violated: {msg}"))
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                let msg = db.message();
-                if msg.contains("user_name_key") {
-                    StoreError::Conflict("userName is already taken by another user".into())
-                } else {
-                    StoreError::Conflict(format!("uniqueness violated: {msg}"))
-                }
+            sqlx::Error::Database(db) if db.is_unique_violation() => uniqueness(db.message()),
+            // query_canceled: statement_timeout fired.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("57014") => {
+                StoreError::Unavailable(TOO_SLOW.into())
             }
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 StoreError::Unavailable(e.to_string())
             }
             _ => StoreError::Db(e),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi;
+        match &e {
+            rusqlite::Error::SqliteFailure(f, msg)
+                if f.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || f.extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+            {
+                uniqueness(msg.as_deref().unwrap_or("unique constraint"))
+            }
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy
+                        | rusqlite::ErrorCode::DatabaseLocked
+                        | rusqlite::ErrorCode::CannotOpen
+                        | rusqlite::ErrorCode::SystemIoFailure
+                        | rusqlite::ErrorCode::DiskFull
+                ) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::OperationInterrupted =>
+            {
+                StoreError::Unavailable(TOO_SLOW.into())
+            }
+            _ => StoreError::Sqlite(e),
         }
     }
 }

@@ -155,9 +155,9 @@ pub struct OpenOptions {
     pub busy_timeout: Duration,
     /// PostgreSQL: how long to keep retrying the first connection before giving up.
     pub connect_timeout: Duration,
-    /// PostgreSQL: how long a request waits for a pooled connection before failing (503).
+    /// How long a request waits for a pooled (read) connection before failing (503).
     pub acquire_timeout: Duration,
-    /// PostgreSQL: server-side limit on one statement.
+    /// Limit on one statement (PostgreSQL: server-side; SQLite: a progress handler).
     pub statement_timeout: Duration,
 }
 

@@ -10,6 +10,9 @@ use roster_core::schema::{resolve, Resource};
 use roster_core::{Email, NewUser, PageRequest, User, UserName};
 use roster_store::{OpenOptions, Store, UserQuery, WriteCtx};
 
+mod common;
+use common::{database_url, on_postgres};
+
 const TEXTS: &[&str] = &[
     "a", "ab", "Ab", "b", "ba", "B", "", "ß", "Zoë", "a%b", "a_b",
 ];
@@ -31,7 +34,7 @@ fn fixture() -> &'static Fixture {
             .build()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let url = rt.block_on(database_url(dir.path()));
+        let url = rt.block_on(database_url(dir.path(), "eq"));
         let store = rt
             .block_on(roster_store::open(&url, &OpenOptions::default()))
             .unwrap();
@@ -74,32 +77,6 @@ fn fixture() -> &'static Fixture {
             _dir: dir,
         }
     })
-}
-
-fn on_postgres() -> bool {
-    std::env::var("ROSTER_TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres"))
-}
-
-/// A fresh SQLite file, or a fresh schema of the PostgreSQL test database.
-async fn database_url(dir: &std::path::Path) -> String {
-    if !on_postgres() {
-        return format!("sqlite://{}", dir.join("eq.db").display());
-    }
-    let base = std::env::var("ROSTER_TEST_DATABASE_URL").unwrap_or_default();
-    let schema = format!("eq_{}", uuid::Uuid::new_v4().simple());
-    let ok = tokio::process::Command::new("psql")
-        .args([
-            base.as_str(),
-            "-q",
-            "-c",
-            &format!("CREATE SCHEMA {schema}"),
-        ])
-        .status()
-        .await
-        .is_ok_and(|s| s.success());
-    assert!(ok, "psql could not create the test schema");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-c%20search_path%3D{schema}")
 }
 
 /// Ordering comparisons (gt/ge/lt/le) on text follow the database collation on PostgreSQL,
