@@ -180,6 +180,9 @@ impl Conn {
     }
 }
 
+/// Upper bound of the readers' memory map (the file is mapped up to this size).
+const MMAP_BYTES: i64 = 1 << 30;
+
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -203,6 +206,12 @@ fn open_conn(t: &Target, opts: &OpenOptions, read_only: bool) -> rusqlite::Resul
     // both sides instead.
     c.pragma_update(None, "case_sensitive_like", true)?;
     c.set_prepared_statement_cache_capacity(64);
+    if read_only && !t.uri {
+        // Readers map the file: a page read is a memory access instead of a pread(2) into a
+        // private per-connection cache. The mapped pages are the OS page cache, shared by
+        // every connection and reclaimable.
+        c.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+    }
     if !read_only {
         if !t.uri {
             c.pragma_update(None, "journal_mode", "WAL")?;

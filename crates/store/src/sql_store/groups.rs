@@ -5,7 +5,7 @@ use roster_core::user::fold;
 use roster_core::{CoreError, Group, Member, Meta, NewGroup, NewMember, Page, Role};
 use uuid::Uuid;
 
-use super::where_clause;
+use super::{total_from_page, where_clause};
 use crate::args;
 use crate::db::{placeholders, Arg, Dialect, Exec, Row};
 use crate::sql::{compile, order_by, Sql};
@@ -233,22 +233,19 @@ pub(super) async fn list(ex: &mut dyn Exec, q: &GroupQuery) -> Result<Page<Group
     }
     let filter = (!filter.text.is_empty()).then_some(filter);
     let wc = where_clause(filter.as_ref(), &[]);
-    let mut args = filter.map(|f| f.args).unwrap_or_default();
-    let total = ex
-        .fetch_one(&format!("SELECT COUNT(*) AS n FROM groups g{wc}"), &args)
-        .await?
-        .int("n")?;
+    let args = filter.map(|f| f.args).unwrap_or_default();
     let mut items = Vec::new();
-    if q.page.count > 0 && q.page.offset() < total {
-        args.push(Arg::Int(q.page.count));
-        args.push(Arg::Int(q.page.offset()));
+    if q.page.count > 0 {
+        let mut a = args.clone();
+        a.push(Arg::Int(q.page.count));
+        a.push(Arg::Int(q.page.offset()));
         let rows = ex
             .fetch_all(
                 &format!(
                     "SELECT {COLUMNS} FROM groups g{wc}{} LIMIT ? OFFSET ?",
                     order_by(q.sort.as_ref(), "g.seq")
                 ),
-                &args,
+                &a,
             )
             .await?;
         items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
@@ -256,6 +253,13 @@ pub(super) async fn list(ex: &mut dyn Exec, q: &GroupQuery) -> Result<Page<Group
             load_members(ex, &mut items).await?;
         }
     }
+    let total = match total_from_page(&q.page, items.len()) {
+        Some(t) => t,
+        None => ex
+            .fetch_one(&format!("SELECT COUNT(*) AS n FROM groups g{wc}"), &args)
+            .await?
+            .int("n")?,
+    };
     Ok(Page {
         items,
         total,

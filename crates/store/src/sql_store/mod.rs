@@ -47,6 +47,15 @@ pub(crate) async fn audit(
     Ok(())
 }
 
+/// `totalResults` read off the page itself when it can be: a page that is neither empty nor
+/// full ends the result set, and so does an empty first page. Saves the COUNT — a second
+/// scan — on the most common lists (an `eq` filter on a unique attribute, a last page).
+pub(crate) fn total_from_page(page: &roster_core::PageRequest, got: usize) -> Option<i64> {
+    let got = i64::try_from(got).ok()?;
+    let offset = page.offset();
+    (page.count > 0 && got < page.count && (got > 0 || offset == 0)).then_some(offset + got)
+}
+
 /// ` WHERE a AND b` from fixed conditions and an optional compiled filter.
 pub(crate) fn where_clause(filter: Option<&Sql>, extra: &[&str]) -> String {
     let mut parts: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
@@ -308,5 +317,27 @@ impl<B: Backend> Store for SqlStore<B> {
         audit(&mut *tx, ctx, "group.delete", &id.to_string()).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::total_from_page;
+    use roster_core::PageRequest;
+
+    fn page(start_index: i64, count: i64) -> PageRequest {
+        PageRequest { start_index, count }
+    }
+
+    #[test]
+    fn total_comes_from_a_partial_page_only() {
+        assert_eq!(total_from_page(&page(1, 100), 1), Some(1));
+        assert_eq!(total_from_page(&page(1, 100), 0), Some(0));
+        assert_eq!(total_from_page(&page(201, 100), 7), Some(207));
+        // Full page: more may follow. Empty page past the start: the end is somewhere before.
+        assert_eq!(total_from_page(&page(1, 100), 100), None);
+        assert_eq!(total_from_page(&page(201, 100), 0), None);
+        // count=0 asks for the total only.
+        assert_eq!(total_from_page(&page(1, 0), 0), None);
     }
 }

@@ -2,7 +2,7 @@ use roster_core::user::fold;
 use roster_core::{Email, Enterprise, Meta, NewUser, Page, Permission, User, UserName};
 use uuid::Uuid;
 
-use super::where_clause;
+use super::{total_from_page, where_clause};
 use crate::args;
 use crate::db::{Arg, Exec, Row};
 use crate::sql::{compile, order_by, Sql, PROFILE_COLUMNS};
@@ -259,13 +259,9 @@ pub(super) async fn list(ex: &mut dyn Exec, q: &UserQuery) -> Result<Page<User>>
         &[]
     };
     let wc = where_clause(filter.as_ref(), extra);
-    let mut args = filter.map(|f| f.args).unwrap_or_default();
-    let total = ex
-        .fetch_one(&format!("SELECT COUNT(*) AS n FROM users u{wc}"), &args)
-        .await?
-        .int("n")?;
+    let args = filter.map(|f| f.args).unwrap_or_default();
     let mut items = Vec::new();
-    if q.page.count > 0 && q.page.offset() < total {
+    if q.page.count > 0 {
         let rows = if q.sort.is_none() && q.page.offset() > 0 {
             // Seek instead of OFFSET over whole rows: find the first seq of the page by
             // walking a narrow index, then read just the page.
@@ -285,19 +281,27 @@ pub(super) async fn list(ex: &mut dyn Exec, q: &UserQuery) -> Result<Page<User>>
             )
             .await?
         } else {
-            args.push(Arg::Int(q.page.count));
-            args.push(Arg::Int(q.page.offset()));
+            let mut a = args.clone();
+            a.push(Arg::Int(q.page.count));
+            a.push(Arg::Int(q.page.offset()));
             ex.fetch_all(
                 &format!(
                     "SELECT {COLUMNS} FROM users u{wc}{} LIMIT ? OFFSET ?",
                     order_by(q.sort.as_ref(), "u.seq")
                 ),
-                &args,
+                &a,
             )
             .await?
         };
         items = rows.iter().map(from_row).collect::<Result<_>>()?;
     }
+    let total = match total_from_page(&q.page, items.len()) {
+        Some(t) => t,
+        None => ex
+            .fetch_one(&format!("SELECT COUNT(*) AS n FROM users u{wc}"), &args)
+            .await?
+            .int("n")?,
+    };
     Ok(Page {
         items,
         total,
