@@ -120,7 +120,9 @@ async fn run(args: Args) -> anyhow::Result<u64> {
             report.seed.memberships_per_second,
         );
     }
-    report.server.rss_after_seed_mb = pid.and_then(memory_mb).map(|m| m.0);
+    let seeded = pid.and_then(memory_mb);
+    report.server.rss_after_seed_mb = seeded.as_ref().map(|m| m.rss);
+    report.server.rss_after_seed_anon_mb = seeded.as_ref().map(|m| m.anon);
 
     // Restart on the seeded database: start-up time on real data, and memory without the
     // seeding's high-water mark.
@@ -131,7 +133,7 @@ async fn run(args: Args) -> anyhow::Result<u64> {
         report.server.start_to_healthy_seeded_ms = Some(took.as_secs_f64() * 1e3);
         s.server = server;
         pid = s.server.pid();
-        report.server.rss_after_restart_mb = pid.and_then(memory_mb).map(|m| m.0);
+        report.server.rss_after_restart_mb = pid.and_then(memory_mb).map(|m| m.rss);
     }
     print_server(&report.server);
 
@@ -154,9 +156,11 @@ async fn run(args: Args) -> anyhow::Result<u64> {
         }
     }
 
-    if let Some((rss, peak)) = pid.and_then(memory_mb) {
-        report.server.rss_end_mb = Some(rss);
-        report.server.rss_peak_mb = Some(peak);
+    if let Some(m) = pid.and_then(memory_mb) {
+        report.server.rss_end_mb = Some(m.rss);
+        report.server.rss_end_anon_mb = Some(m.anon);
+        report.server.rss_end_file_mb = Some(m.file);
+        report.server.rss_peak_mb = Some(m.peak);
     }
     if let Some(s) = spawned.as_mut() {
         s.server.stop().await;

@@ -137,15 +137,30 @@ impl Server {
     }
 }
 
-/// Resident and peak resident memory of a process in MB (10^6 bytes), from /proc.
-pub fn memory_mb(pid: u32) -> Option<(f64, f64)> {
+/// Resident memory of a process in MB (10^6 bytes), from /proc.
+pub struct Memory {
+    pub rss: f64,
+    pub peak: f64,
+    /// Heap and stacks: what the process itself allocated.
+    pub anon: f64,
+    /// Mapped files (the binary, SQLite's memory-mapped database): OS page cache, shared
+    /// and reclaimable.
+    pub file: f64,
+}
+
+pub fn memory_mb(pid: u32) -> Option<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| -> Option<f64> {
         let line = status.lines().find(|l| l.starts_with(name))?;
         let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kb * 1024.0 / 1e6)
     };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
+    Some(Memory {
+        rss: field("VmRSS:")?,
+        peak: field("VmHWM:")?,
+        anon: field("RssAnon:")?,
+        file: field("RssFile:")?,
+    })
 }
 
 /// A port nothing listens on right now (the server binds it a moment later).

@@ -114,8 +114,11 @@ pub struct ServerReport {
     /// Restart on the seeded database: what an operator waits for after a deploy.
     pub start_to_healthy_seeded_ms: Option<f64>,
     pub rss_after_seed_mb: Option<f64>,
+    pub rss_after_seed_anon_mb: Option<f64>,
     pub rss_after_restart_mb: Option<f64>,
     pub rss_end_mb: Option<f64>,
+    pub rss_end_anon_mb: Option<f64>,
+    pub rss_end_file_mb: Option<f64>,
     pub rss_peak_mb: Option<f64>,
     pub database_bytes: Option<u64>,
 }
@@ -173,8 +176,15 @@ pub fn print_server(s: &ServerReport) {
         "ms",
     );
     line("server RSS after seeding", s.rss_after_seed_mb, "MB");
+    line(
+        "  of which anonymous (heap)",
+        s.rss_after_seed_anon_mb,
+        "MB",
+    );
     line("server RSS after restart", s.rss_after_restart_mb, "MB");
     line("server RSS at the end", s.rss_end_mb, "MB");
+    line("  of which anonymous (heap)", s.rss_end_anon_mb, "MB");
+    line("  of which mapped files", s.rss_end_file_mb, "MB");
     line("server peak RSS (VmHWM)", s.rss_peak_mb, "MB");
     if let Some(b) = s.database_bytes {
         println!(
