@@ -5,7 +5,7 @@ use roster_core::user::fold;
 use roster_core::{CoreError, Group, Member, Meta, NewGroup, NewMember, Page, Role};
 use uuid::Uuid;
 
-use super::{total_from_page, where_clause};
+use super::{total, where_clause};
 use crate::args;
 use crate::db::{placeholders, Arg, Dialect, Exec, Row};
 use crate::sql::{compile, order_by, Sql};
@@ -253,13 +253,7 @@ pub(super) async fn list(ex: &mut dyn Exec, q: &GroupQuery) -> Result<Page<Group
             load_members(ex, &mut items).await?;
         }
     }
-    let total = match total_from_page(&q.page, items.len()) {
-        Some(t) => t,
-        None => ex
-            .fetch_one(&format!("SELECT COUNT(*) AS n FROM groups g{wc}"), &args)
-            .await?
-            .int("n")?,
-    };
+    let total = total(ex, &q.page, items.len(), &format!("groups g{wc}"), &args).await?;
     Ok(Page {
         items,
         total,

@@ -56,6 +56,24 @@ pub(crate) fn total_from_page(page: &roster_core::PageRequest, got: usize) -> Op
     (page.count > 0 && got < page.count && (got > 0 || offset == 0)).then_some(offset + got)
 }
 
+/// `totalResults` of a list whose page held `got` rows: from the page when it can tell,
+/// else `SELECT COUNT(*) FROM {from}`.
+pub(crate) async fn total(
+    ex: &mut dyn Exec,
+    page: &roster_core::PageRequest,
+    got: usize,
+    from: &str,
+    args: &[crate::db::Arg],
+) -> Result<i64> {
+    match total_from_page(page, got) {
+        Some(t) => Ok(t),
+        None => ex
+            .fetch_one(&format!("SELECT COUNT(*) AS n FROM {from}"), args)
+            .await?
+            .int("n"),
+    }
+}
+
 /// ` WHERE a AND b` from fixed conditions and an optional compiled filter.
 pub(crate) fn where_clause(filter: Option<&Sql>, extra: &[&str]) -> String {
     let mut parts: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();

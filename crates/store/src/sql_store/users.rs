@@ -2,7 +2,7 @@ use roster_core::user::fold;
 use roster_core::{Email, Enterprise, Meta, NewUser, Page, Permission, User, UserName};
 use uuid::Uuid;
 
-use super::{total_from_page, where_clause};
+use super::{total, where_clause};
 use crate::args;
 use crate::db::{Arg, Exec, Row};
 use crate::sql::{compile, order_by, Sql, PROFILE_COLUMNS};
@@ -295,13 +295,7 @@ pub(super) async fn list(ex: &mut dyn Exec, q: &UserQuery) -> Result<Page<User>>
         };
         items = rows.iter().map(from_row).collect::<Result<_>>()?;
     }
-    let total = match total_from_page(&q.page, items.len()) {
-        Some(t) => t,
-        None => ex
-            .fetch_one(&format!("SELECT COUNT(*) AS n FROM users u{wc}"), &args)
-            .await?
-            .int("n")?,
-    };
+    let total = total(ex, &q.page, items.len(), &format!("users u{wc}"), &args).await?;
     Ok(Page {
         items,
         total,
