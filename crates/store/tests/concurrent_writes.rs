@@ -1,0 +1,96 @@
+//! Many writers at once (on SQLite they share commits): every write that was acknowledged is
+//! stored and survives a reopen, every refused one left nothing behind, and one refusal in a
+//! batch does not undo the others.
+
+use std::sync::Arc;
+
+use roster_core::{NewUser, PageRequest, UserName};
+use roster_store::{OpenOptions, Store, StoreError, UserQuery, WriteCtx};
+
+mod common;
+use common::database_url;
+
+fn user(name: &str) -> NewUser {
+    let mut u = NewUser::new(UserName::parse(name).unwrap());
+    u.display_name = Some(format!("display of {name}"));
+    u
+}
+
+async fn all_names(store: &dyn Store) -> Vec<String> {
+    let page = store
+        .list_users(&UserQuery {
+            page: PageRequest {
+                start_index: 1,
+                count: 1000,
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total, page.items.len() as i64);
+    let mut names: Vec<String> = page
+        .items
+        .into_iter()
+        .map(|u| u.user_name.as_str().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_persist_and_refused_ones_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url(dir.path(), "concurrent").await;
+    let store = roster_store::open(&url, &OpenOptions::default())
+        .await
+        .unwrap();
+    for i in 0..20 {
+        store
+            .create_user(&WriteCtx::default(), &user(&format!("taken-{i:02}")))
+            .await
+            .unwrap();
+    }
+
+    // 200 creates at once: the even ones are new, the odd ones collide with a taken name.
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let name = if i % 2 == 0 {
+                    format!("new-{i:03}")
+                } else {
+                    format!("TAKEN-{:02}", i % 20)
+                };
+                (
+                    i,
+                    store.create_user(&WriteCtx::default(), &user(&name)).await,
+                )
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (i, r) = t.await.unwrap();
+        if i % 2 == 0 {
+            let u = r.unwrap_or_else(|e| panic!("create {i} refused: {e}"));
+            assert_eq!(u.user_name.as_str(), format!("new-{i:03}"));
+        } else {
+            assert!(
+                matches!(r, Err(StoreError::Conflict(_))),
+                "create {i}: {r:?}"
+            );
+        }
+    }
+
+    let mut expected: Vec<String> = (0..20).map(|i| format!("taken-{i:02}")).collect();
+    expected.extend((0..200).step_by(2).map(|i| format!("new-{i:03}")));
+    expected.sort();
+    assert_eq!(all_names(&*store).await, expected);
+
+    // What was acknowledged is on disk: a fresh open of the same database sees all of it.
+    store.close().await;
+    drop(store);
+    let reopened = roster_store::open(&url, &OpenOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(all_names(&*reopened).await, expected);
+}
