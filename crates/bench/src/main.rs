@@ -20,6 +20,9 @@ use crate::cli::Args;
 use crate::client::Target;
 use crate::seed::{Manifest, SeedPlan};
 use crate::server::{memory_mb, Server, SpawnSpec};
+
+/// Idle time after seeding before memory is read a second time.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
 use crate::stats::{print_header, print_row, print_server, Report, SeedReport};
 
 fn main() -> std::process::ExitCode {
@@ -123,6 +126,13 @@ async fn run(args: Args) -> anyhow::Result<u64> {
     let seeded = pid.and_then(memory_mb);
     report.server.rss_after_seed_mb = seeded.as_ref().map(|m| m.rss);
     report.server.rss_after_seed_anon_mb = seeded.as_ref().map(|m| m.anon);
+    if pid.is_some() && !report.seed.reused_manifest {
+        // Again once the server has had a moment to give the seeding's buffers back.
+        tokio::time::sleep(SETTLE).await;
+        let settled = pid.and_then(memory_mb);
+        report.server.rss_settled_mb = settled.as_ref().map(|m| m.rss);
+        report.server.rss_settled_anon_mb = settled.as_ref().map(|m| m.anon);
+    }
 
     // Restart on the seeded database: start-up time on real data, and memory without the
     // seeding's high-water mark.

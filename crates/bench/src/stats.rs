@@ -115,6 +115,9 @@ pub struct ServerReport {
     pub start_to_healthy_seeded_ms: Option<f64>,
     pub rss_after_seed_mb: Option<f64>,
     pub rss_after_seed_anon_mb: Option<f64>,
+    /// 2 s after seeding, idle.
+    pub rss_settled_mb: Option<f64>,
+    pub rss_settled_anon_mb: Option<f64>,
     pub rss_after_restart_mb: Option<f64>,
     pub rss_end_mb: Option<f64>,
     pub rss_end_anon_mb: Option<f64>,
@@ -181,6 +184,8 @@ pub fn print_server(s: &ServerReport) {
         s.rss_after_seed_anon_mb,
         "MB",
     );
+    line("server RSS 2 s after seeding", s.rss_settled_mb, "MB");
+    line("  of which anonymous (heap)", s.rss_settled_anon_mb, "MB");
     line("server RSS after restart", s.rss_after_restart_mb, "MB");
     line("server RSS at the end", s.rss_end_mb, "MB");
     line("  of which anonymous (heap)", s.rss_end_anon_mb, "MB");

@@ -102,6 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
+    roster_server::memory::spawn_trimmer();
     let store = open_store(db).await?;
     roster_server::bootstrap::run(store.as_ref(), &args).await?;
     let state = AppState {
