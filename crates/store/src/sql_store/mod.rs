@@ -187,7 +187,7 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn list_users(&self, q: &UserQuery) -> Result<Page<User>> {
         let mut r = self.db.reader().await?;
-        users::list(&mut *r, q).await
+        users::list(&mut *r, self.db.dialect(), q).await
     }
 
     async fn update_user(
@@ -310,7 +310,7 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn list_groups(&self, q: &GroupQuery) -> Result<Page<Group>> {
         let mut r = self.db.reader().await?;
-        groups::list(&mut *r, q).await
+        groups::list(&mut *r, self.db.dialect(), q).await
     }
 
     async fn modify_group(

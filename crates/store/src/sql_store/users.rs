@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::{total, where_clause};
 use crate::args;
-use crate::db::{Arg, Exec, Row};
+use crate::db::{Arg, Dialect, Exec, Row};
 use crate::sql::{compile, order_by, Sql, PROFILE_COLUMNS};
 use crate::{Result, StoreError, UserQuery};
 
@@ -247,10 +247,10 @@ pub(super) async fn require_by_name(ex: &mut dyn Exec, name: &UserName) -> Resul
         .ok_or_else(|| StoreError::NotFound(format!("no user named {:?}", name.as_str())))
 }
 
-pub(super) async fn list(ex: &mut dyn Exec, q: &UserQuery) -> Result<Page<User>> {
+pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> Result<Page<User>> {
     let filter = q.filter.as_ref().map(|c| {
         let mut s = Sql::new();
-        compile(c, &mut s);
+        compile(c, &mut s, dialect);
         s
     });
     let extra: &[&str] = if q.only_active {
