@@ -137,6 +137,14 @@ fn escape_glob(s: &str) -> String {
     out
 }
 
+/// Whether FTS5 can look `needle` up by trigrams: it needs 3 characters in a row between
+/// GLOB metacharacters. Without, it scans its table, slower than a LIKE over the column.
+fn has_trigram(needle: &str) -> bool {
+    needle
+        .split(['*', '?', '['])
+        .any(|run| run.chars().nth(2).is_some())
+}
+
 fn arg(s: &Scalar) -> Arg {
     match s {
         Scalar::Bool(b) => Arg::Bool(*b),
@@ -207,11 +215,10 @@ pub fn compile(c: &Cond, sql: &mut Sql, dialect: Dialect) {
                     };
                     if *f == Field::EmailValue
                         && dialect.email_substring == EmailSubstring::Fts5Glob
+                        && has_trigram(t)
                     {
                         // GLOB, not LIKE: FTS5 answers LIKE only from case-insensitive
                         // trigrams, and this match is case-sensitive as LIKE is elsewhere.
-                        // A pattern without 3 literal characters in a row makes FTS5 scan
-                        // its table: slower, still exact.
                         let e = escape_glob(t);
                         let pattern = match op {
                             CompareOp::Co => format!("*{e}*"),
@@ -315,6 +322,20 @@ mod tests {
     }
 
     #[test]
+    fn trigrams_are_runs_of_three_between_glob_metacharacters() {
+        assert!(has_trigram("abc"));
+        assert!(has_trigram("-0012345@"));
+        assert!(has_trigram("zoë"));
+        assert!(has_trigram("a*b[c]de"));
+        assert!(has_trigram("%_@"));
+        assert!(!has_trigram("ab"));
+        assert!(!has_trigram("ß"));
+        assert!(!has_trigram("ab*cd?ef"));
+        assert!(!has_trigram("a[b"));
+        assert!(!has_trigram(""));
+    }
+
+    #[test]
     fn email_substrings_on_sqlite_look_up_the_trigram_table() {
         let s = sql(r#"emails.value co "-00*1?[x]%_@""#, SQLITE);
         assert_eq!(
@@ -327,12 +348,16 @@ mod tests {
         assert_eq!(sw.args, vec![Arg::Text("zoë[*]*".into())]);
         let ew = sql(r#"emails[value ew "@X.example"]"#, SQLITE);
         assert_eq!(ew.args, vec![Arg::Text("*@x.example".into())]);
+        // Too short for a trigram: LIKE over the column, as on PostgreSQL.
+        let short = sql(r#"emails.value co "a*b""#, SQLITE);
+        assert_eq!(short.text, sql(r#"emails.value co "a*b""#, POSTGRES).text);
+        assert_eq!(short.args, vec![Arg::Text("%a*b%".into())]);
     }
 
     #[test]
     fn other_substrings_stay_like_on_sqlite() {
         let s = sql(
-            r#"userName co "a*" and emails[type sw "w"] and not (emails.value co "x")"#,
+            r#"userName co "a*" and emails[type sw "w"] and not (emails.value co "xyz")"#,
             SQLITE,
         );
         assert_eq!(
@@ -344,7 +369,7 @@ mod tests {
             vec![
                 Arg::Text("%a*%".into()),
                 Arg::Text("w%".into()),
-                Arg::Text("*x*".into())
+                Arg::Text("*xyz*".into())
             ]
         );
     }
