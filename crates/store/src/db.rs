@@ -178,7 +178,7 @@ pub trait Tx: Exec {
 pub struct Dialect {
     /// Appended to the SELECT that loads a row to be rewritten in a transaction.
     pub lock_for_update: &'static str,
-    /// How `co`/`sw`/`ew` on email values reach the engine's trigram index.
+    /// How `co`/`ew` on email values reach the engine's trigram index.
     pub email_substring: EmailSubstring,
 }
 
@@ -189,6 +189,7 @@ pub enum EmailSubstring {
     Like,
     /// A rowid lookup in the FTS5 trigram table `user_emails_fts` (SQLite migration 0007)
     /// with a GLOB pattern: SQLite never answers a LIKE on the content table from it.
+    /// Prefixes (`sw`) stay LIKE, a range of the B-tree index on the column.
     Fts5Glob,
 }
 

@@ -213,17 +213,20 @@ pub fn compile(c: &Cond, sql: &mut Sql, dialect: Dialect) {
                         sql.push("FALSE");
                         return;
                     };
+                    // `sw` stays LIKE everywhere: with case_sensitive_like SQLite answers a
+                    // prefix LIKE from the B-tree index on value_key, faster than trigrams.
                     if *f == Field::EmailValue
+                        && *op != CompareOp::Sw
                         && dialect.email_substring == EmailSubstring::Fts5Glob
                         && has_trigram(t)
                     {
                         // GLOB, not LIKE: FTS5 answers LIKE only from case-insensitive
                         // trigrams, and this match is case-sensitive as LIKE is elsewhere.
                         let e = escape_glob(t);
-                        let pattern = match op {
-                            CompareOp::Co => format!("*{e}*"),
-                            CompareOp::Sw => format!("{e}*"),
-                            _ => format!("*{e}"),
+                        let pattern = if *op == CompareOp::Co {
+                            format!("*{e}*")
+                        } else {
+                            format!("*{e}")
                         };
                         sql.push(
                             "e.seq IN (SELECT f.rowid FROM user_emails_fts f WHERE f.value_key GLOB ",
@@ -344,10 +347,12 @@ mod tests {
         );
         assert_eq!(s.args, vec![Arg::Text("*-00[*]1[?][[]x]%_@*".into())]);
         // The pattern is folded like the column before it is escaped.
+        let ew = sql(r#"emails[value ew "Zoë*@X.example"]"#, SQLITE);
+        assert_eq!(ew.args, vec![Arg::Text("*zoë[*]@x.example".into())]);
+        // A prefix is a range of the B-tree index on value_key.
         let sw = sql(r#"emails[value sw "Zoë*"]"#, SQLITE);
-        assert_eq!(sw.args, vec![Arg::Text("zoë[*]*".into())]);
-        let ew = sql(r#"emails[value ew "@X.example"]"#, SQLITE);
-        assert_eq!(ew.args, vec![Arg::Text("*@x.example".into())]);
+        assert_eq!(sw.text, sql(r#"emails[value sw "Zoë*"]"#, POSTGRES).text);
+        assert_eq!(sw.args, vec![Arg::Text("zoë*%".into())]);
         // Too short for a trigram: LIKE over the column, as on PostgreSQL.
         let short = sql(r#"emails.value co "a*b""#, SQLITE);
         assert_eq!(short.text, sql(r#"emails.value co "a*b""#, POSTGRES).text);

@@ -1,5 +1,6 @@
--- Substring filters on email values (emails.value co/sw/ew) look up a trigram index
--- instead of scanning every address: an FTS5 table over user_emails.value_key.
+-- Substring filters on email values (emails.value co/ew) look up a trigram index instead
+-- of scanning every address: an FTS5 table over user_emails.value_key. (sw is a range of
+-- the B-tree index user_emails_value already.)
 --
 -- An external-content FTS5 index addresses its rows by the content table's rowid, which
 -- VACUUM may renumber unless it is an INTEGER PRIMARY KEY: rebuild user_emails with one.
