@@ -1,11 +1,14 @@
 //! The substring index on email values follows every write: after a user's emails are
-//! replaced, emptied or the user deleted, `emails.value co` finds the new values only.
-//! (On SQLite the index is an FTS5 table kept in step by triggers.)
+//! replaced, emptied or the user deleted, `emails.value co` finds the new values only, also
+//! when writes share a transaction and some of them are undone. (On SQLite the index is an
+//! FTS5 table kept in step by triggers, and writers share commits, one SAVEPOINT each.)
+
+use std::sync::Arc;
 
 use roster_core::filter::parse_filter;
 use roster_core::schema::{resolve, Resource};
 use roster_core::{Email, NewUser, PageRequest, UserName};
-use roster_store::{OpenOptions, Store, UserQuery, WriteCtx};
+use roster_store::{OpenOptions, Store, StoreError, UserQuery, WriteCtx};
 
 mod common;
 use common::{database_url, on_postgres};
@@ -162,5 +165,86 @@ async fn substring_filters_follow_email_changes() {
     assert_eq!(names(store, r#"emails.value co "cat-00""#).await, ["cat"]);
     check_sqlite_index(&url).await;
 
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_writes_in_a_shared_commit_leave_no_index_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url(dir.path(), "emails").await;
+    let store = roster_store::open(&url, &OpenOptions::default())
+        .await
+        .unwrap();
+    let mut taken = Vec::new();
+    for i in 0..10 {
+        taken.push(
+            create(
+                &*store,
+                &format!("taken-{i}"),
+                &[&format!("taken-{i}-old@example.com")],
+            )
+            .await,
+        );
+    }
+
+    // At once: new users (kept), creates that collide with a taken name (refused, rolled
+    // back to their savepoint after others' index writes), and email changes of taken users.
+    let tasks: Vec<_> = (0..90)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let taken = taken[i % 10];
+            tokio::spawn(async move {
+                match i % 3 {
+                    0 => {
+                        create(
+                            &*store,
+                            &format!("new-{i:02}"),
+                            &[&format!("new-{i:02}-box@example.com")],
+                        )
+                        .await;
+                    }
+                    1 => {
+                        let mut u =
+                            NewUser::new(UserName::parse(&format!("TAKEN-{}", i % 10)).unwrap());
+                        u.emails = vec![email(&format!("ghost-{i:02}@example.com"))];
+                        let r = store.create_user(&WriteCtx::default(), &u).await;
+                        assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+                    }
+                    _ => {
+                        set_emails(
+                            &*store,
+                            taken,
+                            &[&format!("taken-{}-new@example.com", i % 10)],
+                        )
+                        .await
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+
+    assert!(names(&*store, r#"emails.value co "ghost-""#)
+        .await
+        .is_empty());
+    assert!(names(&*store, r#"emails.value co "-old@example""#)
+        .await
+        .is_empty());
+    assert_eq!(
+        names(&*store, r#"emails.value co "-new@example""#)
+            .await
+            .len(),
+        10
+    );
+    for i in (0..90).step_by(3) {
+        let name = format!("new-{i:02}");
+        assert_eq!(
+            names(&*store, &format!(r#"emails.value co "{name}-box""#)).await,
+            [name]
+        );
+    }
+    check_sqlite_index(&url).await;
     store.close().await;
 }
