@@ -114,6 +114,19 @@ async fn substring_filters_follow_email_changes() {
         ["bob"]
     );
 
+    // An edit that leaves the emails alone leaves them found.
+    store
+        .update_user(&WriteCtx::default(), ann, None, &|u| {
+            u.display_name = Some("Ann".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        names(store, r#"emails.value co "keep-ann@""#).await,
+        ["ann"]
+    );
+
     // Replaced: the new value matches, the old ones do not.
     set_emails(store, ann, &["new-ann-789@example.com"]).await;
     assert_eq!(

@@ -154,7 +154,13 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
 
 /// Writes back an edited user, bumping its version; the `version` guard turns a
 /// concurrent writer that slipped in into a version mismatch instead of a lost update.
-pub(super) async fn write(tx: &mut dyn Exec, user: &mut User) -> Result<()> {
+/// `loaded_emails` are the emails as loaded: when the edit left them alone, their index
+/// rows stay (rewriting them would churn the trigram index on every update).
+pub(super) async fn write(
+    tx: &mut dyn Exec,
+    user: &mut User,
+    loaded_emails: &[Email],
+) -> Result<()> {
     let now = roster_core::now_micros().max(user.meta.last_modified);
     let done = tx
         .execute(
@@ -202,7 +208,9 @@ pub(super) async fn write(tx: &mut dyn Exec, user: &mut User) -> Result<()> {
     if done != 1 {
         return Err(StoreError::VersionMismatch);
     }
-    write_email_index(tx, user.seq, &user.emails).await?;
+    if user.emails != loaded_emails {
+        write_email_index(tx, user.seq, &user.emails).await?;
+    }
     if let Some(hash) = user.set_password_hash.take() {
         tx.execute(
             "UPDATE users SET password_hash = ? WHERE seq = ?",
