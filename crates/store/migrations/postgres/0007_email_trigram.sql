@@ -1,5 +1,5 @@
--- Substring filters on email values (emails.value co/sw/ew, compiled to LIKE) look up a
--- pg_trgm GIN index instead of scanning every address.
+-- Substring filters on email values (emails.value co/ew, compiled to LIKE) look up a
+-- pg_trgm GIN index instead of scanning every address; prefixes (sw) the B-tree below.
 --
 -- An extension is database-wide and its operator classes live in the one schema it was
 -- installed in, which need not be ours (several Roster schemas may share a database), so
@@ -42,3 +42,9 @@ BEGIN
     END IF;
 END
 $$;
+
+-- Prefixes (emails.value sw): LIKE 'x%' is a range of a B-tree only under the C collation
+-- or with text_pattern_ops. Without this index the planner takes the GIN one, which is
+-- slower than a scan when every address shares the prefix's trigrams. It serves equality
+-- too; range comparisons keep user_emails_value.
+CREATE INDEX user_emails_value_prefix ON user_emails (value_key text_pattern_ops);
