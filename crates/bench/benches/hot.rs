@@ -9,12 +9,19 @@ use roster_core::patch::{apply_user_patch, parse_patch, Unknown, UserAttr, UserP
 use roster_core::schema::{resolve, Resource};
 use roster_core::{Email, Meta, User, UserName};
 use roster_server::scim::render::{user_json, Flavor, Links};
+use roster_store::db::{Dialect, EmailSubstring};
 use roster_store::sql::{compile, Sql};
 use serde_json::json;
 
 /// What the workloads send: the common IdP lookup, and a compound filter with a value path.
 const SIMPLE: &str = r#"userName eq "bench-a1b2c3-0012345""#;
 const COMPOUND: &str = r#"(userName sw "bench" and active eq true) or emails[type eq "work" and value co "@example.com"] or not (displayName pr)"#;
+
+/// SQLite's: the default backend, and the one whose SQL differs (email substrings).
+const SQLITE: Dialect = Dialect {
+    lock_for_update: "",
+    email_substring: EmailSubstring::Fts5Glob,
+};
 
 const PROFILE: UserPatchProfile = UserPatchProfile {
     editable: &[
@@ -74,7 +81,7 @@ fn filters(c: &mut Criterion) {
         c.bench_function(&format!("filter/compile_sql/{name}"), |b| {
             b.iter(|| {
                 let mut sql = Sql::new();
-                compile(black_box(&cond), &mut sql);
+                compile(black_box(&cond), &mut sql, SQLITE);
                 sql
             })
         });
@@ -82,7 +89,7 @@ fn filters(c: &mut Criterion) {
             b.iter(|| {
                 let cond = resolve(Resource::User, &parse_filter(black_box(f)).unwrap()).unwrap();
                 let mut sql = Sql::new();
-                compile(&cond, &mut sql);
+                compile(&cond, &mut sql, SQLITE);
                 sql
             })
         });

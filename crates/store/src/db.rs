@@ -178,6 +178,19 @@ pub trait Tx: Exec {
 pub struct Dialect {
     /// Appended to the SELECT that loads a row to be rewritten in a transaction.
     pub lock_for_update: &'static str,
+    /// How `co`/`ew` on email values reach the engine's trigram index.
+    pub email_substring: EmailSubstring,
+}
+
+/// The SQL for a substring filter on `user_emails.value_key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailSubstring {
+    /// `LIKE` on the column, which PostgreSQL's pg_trgm GIN index serves as it is.
+    Like,
+    /// A rowid lookup in the FTS5 trigram table `user_emails_fts` (SQLite migration 0007)
+    /// with a GLOB pattern: SQLite never answers a LIKE on the content table from it.
+    /// Prefixes (`sw`) stay LIKE, a range of the B-tree index on the column.
+    Fts5Glob,
 }
 
 /// A database the store logic can run on.

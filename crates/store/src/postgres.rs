@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
 
-use crate::db::{decode_rows, numbered_placeholders, Arg, Backend, Dialect, Exec, Row, Tx, Val};
+use crate::db::{
+    decode_rows, numbered_placeholders, Arg, Backend, Dialect, EmailSubstring, Exec, Row, Tx, Val,
+};
 use crate::{OpenOptions, Result, StoreError};
 
 pub struct PgBackend {
@@ -122,6 +124,7 @@ impl Backend for PgBackend {
     fn dialect(&self) -> Dialect {
         Dialect {
             lock_for_update: " FOR UPDATE",
+            email_substring: EmailSubstring::Like,
         }
     }
 

@@ -2,12 +2,13 @@
 //! Values never enter the SQL text: each becomes a placeholder and an [`Arg`].
 //! The SQL is kept to what SQLite and PostgreSQL share (EXISTS, LIKE ... ESCAPE); LIKE is
 //! case-sensitive on both (SQLite runs with case_sensitive_like), case-insensitive
-//! attributes being folded on both sides.
+//! attributes being folded on both sides. Substring filters on email values are the one
+//! place the engines differ ([`Dialect::email_substring`]): each has its own trigram index.
 
 use roster_core::filter::CompareOp;
 use roster_core::schema::{Collection, Cond, Field, FieldType, Scalar};
 
-use crate::db::Arg;
+use crate::db::{Arg, Dialect, EmailSubstring};
 
 /// A SQL fragment being built with its arguments (`?` placeholders).
 #[derive(Debug, Clone, Default)]
@@ -120,6 +121,30 @@ fn escape_like(s: &str) -> String {
     out
 }
 
+/// GLOB has no escape character: a metacharacter is matched literally as a one-character
+/// class (`[*]`, `[?]`, `[[]`); `]` outside a class is literal already.
+fn escape_glob(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[') {
+            out.push('[');
+            out.push(c);
+            out.push(']');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether FTS5 can look `needle` up by trigrams: it needs 3 characters in a row between
+/// GLOB metacharacters. Without, it scans its table, slower than a LIKE over the column.
+fn has_trigram(needle: &str) -> bool {
+    needle
+        .split(['*', '?', '['])
+        .any(|run| run.chars().nth(2).is_some())
+}
+
 fn arg(s: &Scalar) -> Arg {
     match s {
         Scalar::Bool(b) => Arg::Bool(*b),
@@ -128,27 +153,27 @@ fn arg(s: &Scalar) -> Arg {
     }
 }
 
-/// Appends the SQL for `c` to `sql`.
-pub fn compile(c: &Cond, sql: &mut Sql) {
+/// Appends the SQL for `c`, in `dialect`, to `sql`.
+pub fn compile(c: &Cond, sql: &mut Sql, dialect: Dialect) {
     match c {
         Cond::And(a, b) => {
             sql.push("(");
-            compile(a, sql);
+            compile(a, sql, dialect);
             sql.push(" AND ");
-            compile(b, sql);
+            compile(b, sql, dialect);
             sql.push(")");
         }
         Cond::Or(a, b) => {
             sql.push("(");
-            compile(a, sql);
+            compile(a, sql, dialect);
             sql.push(" OR ");
-            compile(b, sql);
+            compile(b, sql, dialect);
             sql.push(")");
         }
         Cond::Not(a) => {
             // NOT over a comparison with NULL is NULL in SQL; COALESCE keeps "not" total.
             sql.push("NOT COALESCE(");
-            compile(a, sql);
+            compile(a, sql, dialect);
             sql.push(", FALSE)");
         }
         Cond::Present(f) => {
@@ -188,6 +213,28 @@ pub fn compile(c: &Cond, sql: &mut Sql) {
                         sql.push("FALSE");
                         return;
                     };
+                    // `sw` stays LIKE everywhere: with case_sensitive_like SQLite answers a
+                    // prefix LIKE from the B-tree index on value_key, faster than trigrams.
+                    if *f == Field::EmailValue
+                        && *op != CompareOp::Sw
+                        && dialect.email_substring == EmailSubstring::Fts5Glob
+                        && has_trigram(t)
+                    {
+                        // GLOB, not LIKE: FTS5 answers LIKE only from case-insensitive
+                        // trigrams, and this match is case-sensitive as LIKE is elsewhere.
+                        let e = escape_glob(t);
+                        let pattern = if *op == CompareOp::Co {
+                            format!("*{e}*")
+                        } else {
+                            format!("*{e}")
+                        };
+                        sql.push(
+                            "e.seq IN (SELECT f.rowid FROM user_emails_fts f WHERE f.value_key GLOB ",
+                        )
+                        .bind(Arg::Text(pattern))
+                        .push(")");
+                        return;
+                    }
                     let e = escape_like(t);
                     let pattern = match op {
                         CompareOp::Co => format!("%{e}%"),
@@ -214,7 +261,7 @@ pub fn compile(c: &Cond, sql: &mut Sql) {
             }
             if let Some(inner) = inner {
                 sql.push(" WHERE ");
-                compile(inner, sql);
+                compile(inner, sql, dialect);
             }
             sql.push(")");
         }
@@ -227,16 +274,28 @@ mod tests {
     use roster_core::filter::parse_filter;
     use roster_core::schema::{resolve, Resource};
 
-    fn sql(f: &str) -> Sql {
+    const SQLITE: Dialect = Dialect {
+        lock_for_update: "",
+        email_substring: EmailSubstring::Fts5Glob,
+    };
+    const POSTGRES: Dialect = Dialect {
+        lock_for_update: " FOR UPDATE",
+        email_substring: EmailSubstring::Like,
+    };
+
+    fn sql(f: &str, dialect: Dialect) -> Sql {
         let c = resolve(Resource::User, &parse_filter(f).unwrap()).unwrap();
         let mut s = Sql::new();
-        compile(&c, &mut s);
+        compile(&c, &mut s, dialect);
         s
     }
 
     #[test]
     fn values_are_parameters_never_text() {
-        let s = sql(r#"userName eq "x' OR 1=1 --" or emails[type eq "work" and value co "50%_"]"#);
+        let s = sql(
+            r#"userName eq "x' OR 1=1 --" or emails[type eq "work" and value co "50%_"]"#,
+            POSTGRES,
+        );
         assert!(!s.text.contains("1=1"));
         assert_eq!(
             s.text,
@@ -247,10 +306,115 @@ mod tests {
 
     #[test]
     fn booleans_and_times_bind_as_integers() {
-        let s = sql(r#"active eq false and meta.lastModified gt "2026-01-01T00:00:00Z""#);
+        let s = sql(
+            r#"active eq false and meta.lastModified gt "2026-01-01T00:00:00Z""#,
+            SQLITE,
+        );
         assert_eq!(
             s.args,
             vec![Arg::Bool(false), Arg::Int(1_767_225_600_000_000)]
         );
+    }
+
+    #[test]
+    fn glob_metacharacters_become_one_character_classes() {
+        assert_eq!(escape_glob("a*b?c[d]e"), "a[*]b[?]c[[]d]e");
+        assert_eq!(escape_glob("50%_\\ß"), "50%_\\ß");
+        assert_eq!(escape_glob("[[*"), "[[][[][*]");
+        assert_eq!(escape_glob(""), "");
+    }
+
+    #[test]
+    fn trigrams_are_runs_of_three_between_glob_metacharacters() {
+        assert!(has_trigram("abc"));
+        assert!(has_trigram("-0012345@"));
+        assert!(has_trigram("zoë"));
+        assert!(has_trigram("a*b[c]de"));
+        assert!(has_trigram("%_@"));
+        assert!(!has_trigram("ab"));
+        assert!(!has_trigram("ß"));
+        assert!(!has_trigram("ab*cd?ef"));
+        assert!(!has_trigram("a[b"));
+        assert!(!has_trigram(""));
+    }
+
+    #[test]
+    fn email_substrings_on_sqlite_look_up_the_trigram_table() {
+        let s = sql(r#"emails.value co "-00*1?[x]%_@""#, SQLITE);
+        assert_eq!(
+            s.text,
+            "u.seq IN (SELECT e.user_seq FROM user_emails e WHERE e.seq IN (SELECT f.rowid FROM user_emails_fts f WHERE f.value_key GLOB ?))"
+        );
+        assert_eq!(s.args, vec![Arg::Text("*-00[*]1[?][[]x]%_@*".into())]);
+        // The pattern is folded like the column before it is escaped.
+        let ew = sql(r#"emails[value ew "Zoë*@X.example"]"#, SQLITE);
+        assert_eq!(ew.args, vec![Arg::Text("*zoë[*]@x.example".into())]);
+        // A prefix is a range of the B-tree index on value_key.
+        let sw = sql(r#"emails[value sw "Zoë*"]"#, SQLITE);
+        assert_eq!(sw.text, sql(r#"emails[value sw "Zoë*"]"#, POSTGRES).text);
+        assert_eq!(sw.args, vec![Arg::Text("zoë*%".into())]);
+        // Too short for a trigram: LIKE over the column, as on PostgreSQL.
+        let short = sql(r#"emails.value co "a*b""#, SQLITE);
+        assert_eq!(short.text, sql(r#"emails.value co "a*b""#, POSTGRES).text);
+        assert_eq!(short.args, vec![Arg::Text("%a*b%".into())]);
+    }
+
+    #[test]
+    fn other_substrings_stay_like_on_sqlite() {
+        let s = sql(
+            r#"userName co "a*" and emails[type sw "w"] and not (emails.value co "xyz")"#,
+            SQLITE,
+        );
+        assert_eq!(
+            s.text,
+            "((u.user_name_key LIKE ? ESCAPE '\\' AND u.seq IN (SELECT e.user_seq FROM user_emails e WHERE e.type_key LIKE ? ESCAPE '\\')) AND NOT COALESCE(u.seq IN (SELECT e.user_seq FROM user_emails e WHERE e.seq IN (SELECT f.rowid FROM user_emails_fts f WHERE f.value_key GLOB ?)), FALSE))"
+        );
+        assert_eq!(
+            s.args,
+            vec![
+                Arg::Text("%a*%".into()),
+                Arg::Text("w%".into()),
+                Arg::Text("*xyz*".into())
+            ]
+        );
+    }
+
+    /// The escaped pattern matches the value literally under SQLite's own GLOB, the
+    /// check FTS5 leaves to SQLite after its trigram lookup.
+    #[tokio::test]
+    async fn escaped_glob_patterns_match_literally_in_sqlite() {
+        use sqlx::Connection;
+        let mut db = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        for v in [
+            "*", "?", "[", "]", "[*]", "a[b]c", "x?y*z", "[^a]", "[]", "%_\\", "ß",
+        ] {
+            let hay = format!("pre{v}post");
+            for (pattern, want) in [
+                (format!("*{}*", escape_glob(v)), true),
+                (format!("pre{}*", escape_glob(v)), true),
+                (format!("*{}post", escape_glob(v)), true),
+                (format!("*{}x*", escape_glob(v)), false),
+            ] {
+                let (got,): (bool,) = sqlx::query_as("SELECT ? GLOB ?")
+                    .bind(&hay)
+                    .bind(&pattern)
+                    .fetch_one(&mut db)
+                    .await
+                    .unwrap();
+                assert_eq!(got, want, "{hay:?} GLOB {pattern:?}");
+            }
+            // ...and does not match a value where the metacharacter would be a wildcard.
+            if v == "*" || v == "?" {
+                let (got,): (bool,) = sqlx::query_as("SELECT ? GLOB ?")
+                    .bind("prezpost")
+                    .bind(format!("pre{}post", escape_glob(v)))
+                    .fetch_one(&mut db)
+                    .await
+                    .unwrap();
+                assert!(!got, "{v:?} matched as a wildcard");
+            }
+        }
     }
 }

@@ -13,8 +13,22 @@ use roster_store::{OpenOptions, Store, UserQuery, WriteCtx};
 mod common;
 use common::{database_url, on_postgres};
 
+/// With LIKE's and GLOB's metacharacters: a pattern escaped wrongly acts as a wildcard.
 const TEXTS: &[&str] = &[
-    "a", "ab", "Ab", "b", "ba", "B", "", "ß", "Zoë", "a%b", "a_b",
+    "a", "ab", "Ab", "b", "ba", "B", "", "ß", "Zoë", "a%b", "a_b", "a*b", "a?b", "[a]", "*",
+];
+/// Pieces of email values long enough (3+ characters) for a trigram index lookup.
+const EMAIL_PARTS: &[&str] = &[
+    "@x.example",
+    "b0@x",
+    "a*b1@",
+    "A?B0@X",
+    "[a]2@",
+    "zoë1@",
+    "a%b0@",
+    "a_b2@x",
+    "]2@",
+    "x.ex",
 ];
 const TYPES: &[&str] = &["work", "home", "Work"];
 
@@ -98,8 +112,8 @@ fn ops() -> impl Strategy<Value = CompareOp> {
     proptest::sample::select(ops)
 }
 
-fn text_attr() -> impl Strategy<Value = AttrPath> {
-    proptest::sample::select(vec![
+fn text_attrs() -> Vec<AttrPath> {
+    vec![
         AttrPath::simple("userName"),
         AttrPath::simple("displayName"),
         AttrPath::simple("externalId"),
@@ -123,13 +137,17 @@ fn text_attr() -> impl Strategy<Value = AttrPath> {
             name: "department".into(),
             sub: None,
         },
-    ])
+    ]
+}
+
+fn text_attr() -> impl Strategy<Value = AttrPath> {
+    proptest::sample::select(text_attrs())
 }
 
 fn text_value() -> impl Strategy<Value = Value> {
     prop_oneof![
         proptest::sample::select(TEXTS.to_vec()).prop_map(|s| Value::String(s.to_owned())),
-        Just(Value::String("@x.example".into())),
+        proptest::sample::select(EMAIL_PARTS.to_vec()).prop_map(|s| Value::String(s.to_owned())),
         Just(Value::String("work".into())),
         Just(Value::Null),
     ]
@@ -179,20 +197,59 @@ fn filter() -> impl Strategy<Value = Filter> {
     })
 }
 
+/// The ids `f` selects in SQL and in memory, and the SQL total.
+fn select(f: &Filter) -> (BTreeSet<String>, BTreeSet<String>, usize) {
+    let fx = fixture();
+    let cond = resolve(Resource::User, f).unwrap();
+    let want: BTreeSet<String> = fx
+        .users
+        .iter()
+        .filter(|u| cond.matches_user(u))
+        .map(|u| u.id.to_string())
+        .collect();
+    let page = fx
+        .rt
+        .block_on(fx.store.list_users(&UserQuery {
+            filter: Some(cond),
+            page: PageRequest {
+                start_index: 1,
+                count: 1000,
+            },
+            ..Default::default()
+        }))
+        .unwrap();
+    let got: BTreeSet<String> = page.items.iter().map(|u| u.id.to_string()).collect();
+    (got, want, page.total as usize)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
     fn sql_and_memory_agree(f in filter()) {
-        let fx = fixture();
-        let cond = resolve(Resource::User, &f).unwrap();
-        let want: BTreeSet<String> = fx.users.iter().filter(|u| cond.matches_user(u)).map(|u| u.id.to_string()).collect();
-        let page = fx
-            .rt
-            .block_on(fx.store.list_users(&UserQuery { filter: Some(cond), page: PageRequest { start_index: 1, count: 1000 }, ..Default::default() }))
-            .unwrap();
-        let got: BTreeSet<String> = page.items.iter().map(|u| u.id.to_string()).collect();
-        prop_assert_eq!(page.total as usize, got.len());
+        let (got, want, total) = select(&f);
+        prop_assert_eq!(total, got.len());
         prop_assert_eq!(got, want, "filter: {}", f);
+    }
+}
+
+/// Every substring operator with every value on every text attribute: random filters meet
+/// a pattern with a LIKE or GLOB metacharacter and the values it could wrongly match too
+/// seldom.
+#[test]
+fn substring_filters_agree() {
+    for attr in text_attrs() {
+        for op in [CompareOp::Co, CompareOp::Sw, CompareOp::Ew] {
+            for v in TEXTS.iter().chain(EMAIL_PARTS) {
+                let f = Filter::Compare {
+                    attr: attr.clone(),
+                    op,
+                    value: Value::String((*v).to_owned()),
+                };
+                let (got, want, total) = select(&f);
+                assert_eq!(total, got.len());
+                assert_eq!(got, want, "filter: {f}");
+            }
+        }
     }
 }

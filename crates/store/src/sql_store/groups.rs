@@ -217,7 +217,11 @@ pub(super) async fn member_role(
         .transpose()?)
 }
 
-pub(super) async fn list(ex: &mut dyn Exec, q: &GroupQuery) -> Result<Page<Group>> {
+pub(super) async fn list(
+    ex: &mut dyn Exec,
+    dialect: Dialect,
+    q: &GroupQuery,
+) -> Result<Page<Group>> {
     let mut filter = Sql::new();
     if let Some(member) = q.member {
         filter.push(
@@ -229,7 +233,7 @@ pub(super) async fn list(ex: &mut dyn Exec, q: &GroupQuery) -> Result<Page<Group
         if !filter.text.is_empty() {
             filter.push(" AND ");
         }
-        compile(c, &mut filter);
+        compile(c, &mut filter, dialect);
     }
     let filter = (!filter.text.is_empty()).then_some(filter);
     let wc = where_clause(filter.as_ref(), &[]);

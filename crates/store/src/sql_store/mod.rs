@@ -159,9 +159,10 @@ impl<B: Backend> Store for SqlStore<B> {
         .await?;
         let (user, created) = match existing {
             Some(mut user) => {
+                let loaded_emails = user.emails.clone();
                 new.apply_to(&mut user);
                 user.validate()?;
-                users::write(&mut *tx, &mut user).await?;
+                users::write(&mut *tx, &mut user, &loaded_emails).await?;
                 audit(&mut *tx, ctx, "user.update", &user.id.to_string()).await?;
                 (user, false)
             }
@@ -187,7 +188,7 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn list_users(&self, q: &UserQuery) -> Result<Page<User>> {
         let mut r = self.db.reader().await?;
-        users::list(&mut *r, q).await
+        users::list(&mut *r, self.db.dialect(), q).await
     }
 
     async fn update_user(
@@ -205,8 +206,9 @@ impl<B: Backend> Store for SqlStore<B> {
         if if_match.is_some_and(|v| v != user.meta.version) {
             return Err(StoreError::VersionMismatch);
         }
+        let loaded_emails = user.emails.clone();
         edit(&mut user)?;
-        users::write(&mut *tx, &mut user).await?;
+        users::write(&mut *tx, &mut user, &loaded_emails).await?;
         audit(&mut *tx, ctx, "user.update", &id.to_string()).await?;
         tx.commit().await?;
         Ok(user)
@@ -310,7 +312,7 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn list_groups(&self, q: &GroupQuery) -> Result<Page<Group>> {
         let mut r = self.db.reader().await?;
-        groups::list(&mut *r, q).await
+        groups::list(&mut *r, self.db.dialect(), q).await
     }
 
     async fn modify_group(

@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::{total, where_clause};
 use crate::args;
-use crate::db::{Arg, Exec, Row};
+use crate::db::{Arg, Dialect, Exec, Row};
 use crate::sql::{compile, order_by, Sql, PROFILE_COLUMNS};
 use crate::{Result, StoreError, UserQuery};
 
@@ -154,7 +154,13 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
 
 /// Writes back an edited user, bumping its version; the `version` guard turns a
 /// concurrent writer that slipped in into a version mismatch instead of a lost update.
-pub(super) async fn write(tx: &mut dyn Exec, user: &mut User) -> Result<()> {
+/// `loaded_emails` are the emails as loaded: when the edit left them alone, their index
+/// rows stay (rewriting them would churn the trigram index on every update).
+pub(super) async fn write(
+    tx: &mut dyn Exec,
+    user: &mut User,
+    loaded_emails: &[Email],
+) -> Result<()> {
     let now = roster_core::now_micros().max(user.meta.last_modified);
     let done = tx
         .execute(
@@ -202,7 +208,9 @@ pub(super) async fn write(tx: &mut dyn Exec, user: &mut User) -> Result<()> {
     if done != 1 {
         return Err(StoreError::VersionMismatch);
     }
-    write_email_index(tx, user.seq, &user.emails).await?;
+    if user.emails != loaded_emails {
+        write_email_index(tx, user.seq, &user.emails).await?;
+    }
     if let Some(hash) = user.set_password_hash.take() {
         tx.execute(
             "UPDATE users SET password_hash = ? WHERE seq = ?",
@@ -247,10 +255,10 @@ pub(super) async fn require_by_name(ex: &mut dyn Exec, name: &UserName) -> Resul
         .ok_or_else(|| StoreError::NotFound(format!("no user named {:?}", name.as_str())))
 }
 
-pub(super) async fn list(ex: &mut dyn Exec, q: &UserQuery) -> Result<Page<User>> {
+pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> Result<Page<User>> {
     let filter = q.filter.as_ref().map(|c| {
         let mut s = Sql::new();
-        compile(c, &mut s);
+        compile(c, &mut s, dialect);
         s
     });
     let extra: &[&str] = if q.only_active {

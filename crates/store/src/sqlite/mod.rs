@@ -182,6 +182,7 @@ impl Backend for SqliteBackend {
         // No row locks in SQLite; the single writer connection serialises writers.
         Dialect {
             lock_for_update: "",
+            email_substring: crate::db::EmailSubstring::Fts5Glob,
         }
     }
 
