@@ -142,6 +142,10 @@ pub(super) fn open_conn(t: &Target, opts: &OpenOptions, read_only: bool) -> rusq
         // FULL: a commit is on disk before it is acknowledged, even across power loss.
         c.pragma_update(None, "synchronous", "FULL")?;
         c.pragma_update(None, "foreign_keys", true)?;
+        // Every request of a shared commit runs in a SAVEPOINT, whose undo journal (and
+        // FTS5's pending index data) would otherwise go to a temporary file. It only serves
+        // ROLLBACK TO inside a live transaction; crash safety is the WAL's, unchanged.
+        c.pragma_update(None, "temp_store", "MEMORY")?;
     }
     Ok(Conn::new(c, opts.statement_timeout))
 }
