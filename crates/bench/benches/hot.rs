@@ -9,7 +9,7 @@ use roster_core::patch::{apply_user_patch, parse_patch, Unknown, UserAttr, UserP
 use roster_core::schema::{resolve, Resource};
 use roster_core::{Email, Meta, User, UserName};
 use roster_server::scim::render::{user_json, Flavor, Links};
-use roster_store::db::{Dialect, EmailSubstring};
+use roster_store::db::Dialect;
 use roster_store::sql::{compile, Sql};
 use serde_json::json;
 
@@ -18,10 +18,7 @@ const SIMPLE: &str = r#"userName eq "bench-a1b2c3-0012345""#;
 const COMPOUND: &str = r#"(userName sw "bench" and active eq true) or emails[type eq "work" and value co "@example.com"] or not (displayName pr)"#;
 
 /// SQLite's: the default backend, and the one whose SQL differs (email substrings).
-const SQLITE: Dialect = Dialect {
-    lock_for_update: "",
-    email_substring: EmailSubstring::Fts5Glob,
-};
+const SQLITE: Dialect = Dialect::SQLITE;
 
 const PROFILE: UserPatchProfile = UserPatchProfile {
     editable: &[

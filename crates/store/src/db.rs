@@ -180,6 +180,25 @@ pub struct Dialect {
     pub lock_for_update: &'static str,
     /// How `co`/`ew` on email values reach the engine's trigram index.
     pub email_substring: EmailSubstring,
+    /// `user_seq_buckets` exists (SQLite migration 0008): exact row counts of `users` per
+    /// block of 1,024 seq values, kept by triggers in the writing transaction. Deep pages
+    /// find their first row by summing the counts, and the unfiltered total is their sum.
+    /// Not on PostgreSQL: one counter row per block would serialise concurrent inserts.
+    pub seq_buckets: bool,
+}
+
+impl Dialect {
+    pub const SQLITE: Dialect = Dialect {
+        // No row locks in SQLite; the single writer connection serialises writers.
+        lock_for_update: "",
+        email_substring: EmailSubstring::Fts5Glob,
+        seq_buckets: true,
+    };
+    pub const POSTGRES: Dialect = Dialect {
+        lock_for_update: " FOR UPDATE",
+        email_substring: EmailSubstring::Like,
+        seq_buckets: false,
+    };
 }
 
 /// The SQL for a substring filter on `user_emails.value_key`.

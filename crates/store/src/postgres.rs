@@ -10,9 +10,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
 
-use crate::db::{
-    decode_rows, numbered_placeholders, Arg, Backend, Dialect, EmailSubstring, Exec, Row, Tx, Val,
-};
+use crate::db::{decode_rows, numbered_placeholders, Arg, Backend, Dialect, Exec, Row, Tx, Val};
 use crate::{OpenOptions, Result, StoreError};
 
 pub struct PgBackend {
@@ -122,10 +120,7 @@ impl Tx for Conn<Transaction<'static, Postgres>> {
 #[async_trait]
 impl Backend for PgBackend {
     fn dialect(&self) -> Dialect {
-        Dialect {
-            lock_for_update: " FOR UPDATE",
-            email_substring: EmailSubstring::Like,
-        }
+        Dialect::POSTGRES
     }
 
     async fn reader(&self) -> Result<Box<dyn Exec + '_>> {

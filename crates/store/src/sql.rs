@@ -274,14 +274,8 @@ mod tests {
     use roster_core::filter::parse_filter;
     use roster_core::schema::{resolve, Resource};
 
-    const SQLITE: Dialect = Dialect {
-        lock_for_update: "",
-        email_substring: EmailSubstring::Fts5Glob,
-    };
-    const POSTGRES: Dialect = Dialect {
-        lock_for_update: " FOR UPDATE",
-        email_substring: EmailSubstring::Like,
-    };
+    const SQLITE: Dialect = Dialect::SQLITE;
+    const POSTGRES: Dialect = Dialect::POSTGRES;
 
     fn sql(f: &str, dialect: Dialect) -> Sql {
         let c = resolve(Resource::User, &parse_filter(f).unwrap()).unwrap();

@@ -257,7 +257,8 @@ pub(super) async fn list(
             load_members(ex, &mut items).await?;
         }
     }
-    let total = total(ex, &q.page, items.len(), &format!("groups g{wc}"), &args).await?;
+    let count = format!("SELECT COUNT(*) AS n FROM groups g{wc}");
+    let total = total(ex, &q.page, items.len(), &count, &args).await?;
     Ok(Page {
         items,
         total,

@@ -57,20 +57,17 @@ pub(crate) fn total_from_page(page: &roster_core::PageRequest, got: usize) -> Op
 }
 
 /// `totalResults` of a list whose page held `got` rows: from the page when it can tell,
-/// else `SELECT COUNT(*) FROM {from}`.
+/// else from `count_sql` (one row, column `n`).
 pub(crate) async fn total(
     ex: &mut dyn Exec,
     page: &roster_core::PageRequest,
     got: usize,
-    from: &str,
+    count_sql: &str,
     args: &[crate::db::Arg],
 ) -> Result<i64> {
     match total_from_page(page, got) {
         Some(t) => Ok(t),
-        None => ex
-            .fetch_one(&format!("SELECT COUNT(*) AS n FROM {from}"), args)
-            .await?
-            .int("n"),
+        None => ex.fetch_one(count_sql, args).await?.int("n"),
     }
 }
 

@@ -268,9 +268,21 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
     };
     let wc = where_clause(filter.as_ref(), extra);
     let args = filter.map(|f| f.args).unwrap_or_default();
+    let buckets = dialect.seq_buckets && wc.is_empty();
     let mut items = Vec::new();
     if q.page.count > 0 {
-        let rows = if q.sort.is_none() && q.page.offset() > 0 {
+        let rows = if buckets && q.sort.is_none() && q.page.offset() > 0 {
+            // The first row of the page: the block whose running count reaches startIndex,
+            // then the rest of the offset within that block (at most 1,024 entries). Past
+            // the end no block qualifies and the page is empty.
+            ex.fetch_all(
+                &format!(
+                    "WITH r AS (SELECT bucket, n, SUM(n) OVER (ORDER BY bucket) AS upto                      FROM user_seq_buckets),                      b AS (SELECT bucket, ? - 1 - (upto - n) AS skip FROM r WHERE upto >= ?                      ORDER BY bucket LIMIT 1)                      SELECT {COLUMNS} FROM users u WHERE u.seq >=                      (SELECT s.seq FROM users s WHERE s.seq >= (SELECT bucket FROM b) << 10                      ORDER BY s.seq LIMIT 1 OFFSET COALESCE((SELECT skip FROM b), 0))                      ORDER BY u.seq LIMIT ?"
+                ),
+                &args![q.page.start_index, q.page.start_index, q.page.count],
+            )
+            .await?
+        } else if q.sort.is_none() && q.page.offset() > 0 {
             // Seek instead of OFFSET over whole rows: find the first seq of the page by
             // walking a narrow index, then read just the page.
             // Placeholders in text order: the outer filter, the inner filter, OFFSET, LIMIT.
@@ -303,7 +315,12 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
         };
         items = rows.iter().map(from_row).collect::<Result<_>>()?;
     }
-    let total = total(ex, &q.page, items.len(), &format!("users u{wc}"), &args).await?;
+    let count = if buckets {
+        "SELECT COALESCE(SUM(n), 0) AS n FROM user_seq_buckets".to_owned()
+    } else {
+        format!("SELECT COUNT(*) AS n FROM users u{wc}")
+    };
+    let total = total(ex, &q.page, items.len(), &count, &args).await?;
     Ok(Page {
         items,
         total,

@@ -179,11 +179,7 @@ impl Exec for ReadConn<'_> {
 #[async_trait]
 impl Backend for SqliteBackend {
     fn dialect(&self) -> Dialect {
-        // No row locks in SQLite; the single writer connection serialises writers.
-        Dialect {
-            lock_for_update: "",
-            email_substring: crate::db::EmailSubstring::Fts5Glob,
-        }
+        Dialect::SQLITE
     }
 
     async fn reader(&self) -> Result<Box<dyn Exec + '_>> {
