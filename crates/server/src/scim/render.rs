@@ -183,13 +183,15 @@ pub fn group_json(g: &Group, flavor: Flavor, links: &Links) -> Value {
 
 pub fn list_json<T>(page: &Page<T>, render: impl Fn(&T) -> Value) -> Value {
     let resources: Vec<Value> = page.items.iter().map(render).collect();
-    json!({
+    let mut list = json!({
         "schemas": [LIST_URN],
         "totalResults": page.total,
         "startIndex": page.start_index,
         "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+    });
+    // Moved in, not through json!, which would deep-copy every resource.
+    list["Resources"] = Value::Array(resources);
+    list
 }
 
 /// A SCIM response with its content type, and ETag / Location when given.
@@ -199,7 +201,10 @@ pub fn respond(
     etag: Option<String>,
     location: Option<String>,
 ) -> Response {
-    let mut res = (status, body.to_string()).into_response();
+    // to_vec writes straight into a buffer (to_string goes through fmt::Write); serialising
+    // a Value cannot fail (its map keys are strings).
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let mut res = (status, bytes).into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
     if let Some(v) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
