@@ -94,3 +94,63 @@ async fn acknowledged_writes_persist_and_refused_ones_leave_nothing() {
         .unwrap();
     assert_eq!(all_names(&*reopened).await, expected);
 }
+
+/// A request that parked its work in a shared commit and then went away (client gone,
+/// request timeout) must not leave the batch open: the work is committed and SQLite's write
+/// lock is free again for other processes.
+#[tokio::test]
+async fn a_batch_whose_requests_went_away_still_ends() {
+    if common::on_postgres() {
+        return; // group commit is SQLite's
+    }
+    use roster_store::db::Backend;
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url(dir.path(), "abandoned").await;
+    let db = std::sync::Arc::new(
+        roster_store::sqlite::SqliteBackend::open(&url, &OpenOptions::default())
+            .await
+            .unwrap(),
+    );
+
+    let mut first = db.begin().await.unwrap();
+    first
+        .execute(
+            "INSERT INTO audit_log (at, action) VALUES (1, 'abandoned')",
+            &[],
+        )
+        .await
+        .unwrap();
+    // A second writer queues behind the first, so the first parks instead of committing...
+    let second = tokio::spawn({
+        let db = db.clone();
+        async move {
+            drop(db.begin().await.unwrap());
+        }
+    });
+    tokio::task::yield_now().await;
+    // ...its commit is polled once (it parks) and dropped, as when the client goes away...
+    tokio::select! {
+        biased;
+        _ = first.commit() => panic!("the first commit should have parked"),
+        _ = std::future::ready(()) => {}
+    }
+    // ...and the queued writer goes away too before it ever gets the writer.
+    second.abort();
+    assert!(second.await.unwrap_err().is_cancelled());
+
+    // Another process can take the write lock within a moment, and sees the work.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let path = url.trim_start_matches("sqlite://");
+    let other = rusqlite::Connection::open(path).unwrap();
+    other
+        .execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
+        .expect("the write lock is free");
+    let n: i64 = other
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'abandoned'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+}

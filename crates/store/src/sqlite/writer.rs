@@ -193,25 +193,59 @@ impl Tx for WriteTx {
         // batch commits for all.
         let (ack, mut done) = oneshot::channel();
         state.parked.push(ack);
-        let batch = state.batch;
+        let mut parked = Parked {
+            writer,
+            batch: state.batch,
+            answered: false,
+        };
         drop(state);
         loop {
             match tokio::time::timeout(GRACE, &mut done).await {
-                Ok(Ok(outcome)) => return outcome.map_err(StoreError::Unavailable),
-                Ok(Err(_)) => {
-                    return Err(StoreError::Unavailable(
-                        "the write transaction ended without an answer".into(),
-                    ))
+                Ok(outcome) => {
+                    parked.answered = true;
+                    return outcome
+                        .unwrap_or_else(|_| Err("the write transaction ended unanswered".into()))
+                        .map_err(StoreError::Unavailable);
                 }
-                Err(_) => {
-                    // Nobody committed in time (the request queued behind us went away):
-                    // commit the batch ourselves if it is still open.
-                    let mut state = writer.state.lock().await;
-                    if state.batch == batch {
-                        let _ = state.flush();
-                    }
-                }
+                // Nobody committed in time (the request queued behind us went away).
+                Err(_) => parked.writer.flush_if_open(parked.batch).await,
             }
+        }
+    }
+}
+
+impl Writer {
+    /// Commits batch `batch` if it is still the open one.
+    async fn flush_if_open(&self, batch: u64) {
+        let mut state = self.state.lock().await;
+        if state.batch == batch {
+            if let Err(e) = state.flush() {
+                tracing::warn!(error = %e, "commit of a batch failed");
+            }
+        }
+    }
+}
+
+/// A request waiting for its batch's COMMIT. If it is dropped unanswered (its client went
+/// away), the batch must still end: otherwise the open transaction would keep SQLite's
+/// write lock from other processes until this node's next write.
+struct Parked {
+    writer: Writer,
+    batch: u64,
+    answered: bool,
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        if self.answered {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let (writer, batch) = (self.writer.clone(), self.batch);
+            rt.spawn(async move {
+                tokio::time::sleep(GRACE).await;
+                writer.flush_if_open(batch).await;
+            });
         }
     }
 }
