@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use roster_core::{NewUser, PageRequest, UserName};
-use roster_store::{OpenOptions, Store, StoreError, UserQuery, WriteCtx};
+use roster_core::{NewUser, UserName};
+use roster_store::{OpenOptions, Store, StoreError, WriteCtx};
 
 mod common;
-use common::database_url;
+use common::{database_url, fresh_store, user_names};
 
 fn user(name: &str) -> NewUser {
     let mut u = NewUser::new(UserName::parse(name).unwrap());
@@ -16,23 +16,10 @@ fn user(name: &str) -> NewUser {
     u
 }
 
+/// Every userName, sorted; the list's total must agree.
 async fn all_names(store: &dyn Store) -> Vec<String> {
-    let page = store
-        .list_users(&UserQuery {
-            page: PageRequest {
-                start_index: 1,
-                count: 1000,
-            },
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(page.total, page.items.len() as i64);
-    let mut names: Vec<String> = page
-        .items
-        .into_iter()
-        .map(|u| u.user_name.as_str().to_owned())
-        .collect();
+    let (mut names, total) = user_names(store, None, 1, 1000).await;
+    assert_eq!(total, names.len() as i64);
     names.sort();
     names
 }
@@ -40,10 +27,7 @@ async fn all_names(store: &dyn Store) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_persist_and_refused_ones_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let url = database_url(dir.path(), "concurrent").await;
-    let store = roster_store::open(&url, &OpenOptions::default())
-        .await
-        .unwrap();
+    let (url, store) = fresh_store(dir.path(), "concurrent").await;
     for i in 0..20 {
         store
             .create_user(&WriteCtx::default(), &user(&format!("taken-{i:02}")))

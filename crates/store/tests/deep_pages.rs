@@ -2,35 +2,20 @@
 //! order would, and totalResults counts them, also after deletions (on SQLite deep pages
 //! go through per-block row counts kept by triggers; a wrong count shows up here).
 
-use roster_core::{NewUser, PageRequest, UserName};
-use roster_store::{OpenOptions, Store, UserQuery, WriteCtx};
+use roster_core::{NewUser, UserName};
+use roster_store::{Store, WriteCtx};
 
 mod common;
-use common::database_url;
+use common::{fresh_store, user_names};
 
 async fn page(store: &dyn Store, start_index: i64, count: i64) -> (Vec<String>, i64) {
-    let p = store
-        .list_users(&UserQuery {
-            page: PageRequest { start_index, count },
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let names = p
-        .items
-        .iter()
-        .map(|u| u.user_name.as_str().to_owned())
-        .collect();
-    (names, p.total)
+    user_names(store, None, start_index, count).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deep_pages_match_an_offset_over_the_remaining_users() {
     let dir = tempfile::tempdir().unwrap();
-    let url = database_url(dir.path(), "pages").await;
-    let store = roster_store::open(&url, &OpenOptions::default())
-        .await
-        .unwrap();
+    let (_url, store) = fresh_store(dir.path(), "pages").await;
     let ctx = WriteCtx::default();
 
     // 2,300 users span three blocks of 1,024 seq values.

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use roster_core::filter::parse_filter;
 use roster_core::schema::{resolve, Resource};
-use roster_core::{Email, NewUser, PageRequest, UserName};
-use roster_store::{OpenOptions, Store, StoreError, UserQuery, WriteCtx};
+use roster_core::{Email, NewUser, UserName};
+use roster_store::{Store, StoreError, WriteCtx};
 
 mod common;
-use common::{database_url, on_postgres};
+use common::{fresh_store, on_postgres, user_names};
 
 fn email(value: &str) -> Email {
     Email {
@@ -25,22 +25,9 @@ fn email(value: &str) -> Email {
 /// userNames of the users `filter` selects.
 async fn names(store: &dyn Store, filter: &str) -> Vec<String> {
     let cond = resolve(Resource::User, &parse_filter(filter).unwrap()).unwrap();
-    let page = store
-        .list_users(&UserQuery {
-            filter: Some(cond),
-            page: PageRequest {
-                start_index: 1,
-                count: 100,
-            },
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(page.total as usize, page.items.len(), "{filter}");
-    page.items
-        .iter()
-        .map(|u| u.user_name.as_str().to_owned())
-        .collect()
+    let (names, total) = user_names(store, Some(cond), 1, 100).await;
+    assert_eq!(total as usize, names.len(), "{filter}");
+    names
 }
 
 async fn create(store: &dyn Store, name: &str, emails: &[&str]) -> uuid::Uuid {
@@ -91,10 +78,7 @@ async fn check_sqlite_index(url: &str) {
 #[tokio::test]
 async fn substring_filters_follow_email_changes() {
     let dir = tempfile::tempdir().unwrap();
-    let url = database_url(dir.path(), "emails").await;
-    let store = roster_store::open(&url, &OpenOptions::default())
-        .await
-        .unwrap();
+    let (url, store) = fresh_store(dir.path(), "emails").await;
     let store = &*store;
 
     let ann = create(
@@ -184,10 +168,7 @@ async fn substring_filters_follow_email_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_writes_in_a_shared_commit_leave_no_index_entries() {
     let dir = tempfile::tempdir().unwrap();
-    let url = database_url(dir.path(), "emails").await;
-    let store = roster_store::open(&url, &OpenOptions::default())
-        .await
-        .unwrap();
+    let (url, store) = fresh_store(dir.path(), "emails").await;
     let mut taken = Vec::new();
     for i in 0..10 {
         taken.push(

@@ -27,3 +27,38 @@ pub async fn database_url(dir: &std::path::Path, name: &str) -> String {
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}options=-c%20search_path%3D{schema}")
 }
+
+/// A fresh store on the test engine, with its URL (for tests that reopen it or look under it).
+pub async fn fresh_store(
+    dir: &std::path::Path,
+    name: &str,
+) -> (String, std::sync::Arc<dyn roster_store::Store>) {
+    let url = database_url(dir, name).await;
+    let store = roster_store::open(&url, &roster_store::OpenOptions::default())
+        .await
+        .unwrap();
+    (url, store)
+}
+
+/// userNames of one page of the users `filter` selects, in list order, and totalResults.
+pub async fn user_names(
+    store: &dyn roster_store::Store,
+    filter: Option<roster_core::schema::Cond>,
+    start_index: i64,
+    count: i64,
+) -> (Vec<String>, i64) {
+    let page = store
+        .list_users(&roster_store::UserQuery {
+            filter,
+            page: roster_core::PageRequest { start_index, count },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let names = page
+        .items
+        .iter()
+        .map(|u| u.user_name.as_str().to_owned())
+        .collect();
+    (names, page.total)
+}
