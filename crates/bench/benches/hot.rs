@@ -8,7 +8,8 @@ use roster_core::filter::parse_filter;
 use roster_core::patch::{apply_user_patch, parse_patch, Unknown, UserAttr, UserPatchProfile};
 use roster_core::schema::{resolve, Resource};
 use roster_core::{Email, Meta, User, UserName};
-use roster_server::scim::render::{user_json, Flavor, Links};
+use roster_server::scim::render::user_json;
+use roster_server::scim_resource::Links;
 use roster_store::db::Dialect;
 use roster_store::sql::{compile, Sql};
 use serde_json::json;
@@ -128,11 +129,11 @@ fn render(c: &mut Criterion) {
         root: "http://127.0.0.1:8080/scim/v2".into(),
     };
     c.bench_function("render/user_json", |b| {
-        b.iter(|| user_json(black_box(&u), Flavor::Scim, &links))
+        b.iter(|| user_json(black_box(&u), &links))
     });
     // What a GET answer costs in full: the JSON value and its serialisation.
     c.bench_function("render/user_json+to_string", |b| {
-        b.iter(|| user_json(black_box(&u), Flavor::Scim, &links).to_string())
+        b.iter(|| user_json(black_box(&u), &links).to_string())
     });
 }
 

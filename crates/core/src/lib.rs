@@ -19,7 +19,7 @@ pub mod schema;
 pub mod secret;
 pub mod user;
 
-pub use error::CoreError;
+pub use error::{CoreError, Entity, Unique};
 pub use group::{Group, GroupChange, Member, MemberOp, NewGroup, NewMember, Role};
 pub use paging::{Page, PageRequest};
 pub use permission::{Permission, PermissionSet};

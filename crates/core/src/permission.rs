@@ -2,22 +2,18 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-/// Organization-wide permissions. Each dialect maps its own vocabulary onto these
-/// (ODM "Manage organization" / "Manage groups"); the mapping lives here, in one table.
+/// Organization-wide permissions. Each dialect's vocabulary maps onto these in one table
+/// here (its labels, e.g. ODM's "Manage organization", are the dialect's wording).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Permission {
     ManageOrganization,
     ManageGroups,
 }
 
-/// (permission, wire name, ODM's label) — the one vocabulary table.
-const TABLE: &[(Permission, &str, &str)] = &[
-    (
-        Permission::ManageOrganization,
-        "manage-organization",
-        "Manage organization",
-    ),
-    (Permission::ManageGroups, "manage-groups", "Manage groups"),
+/// (permission, wire name) — the one vocabulary table.
+const TABLE: &[(Permission, &str)] = &[
+    (Permission::ManageOrganization, "manage-organization"),
+    (Permission::ManageGroups, "manage-groups"),
 ];
 
 impl Permission {
@@ -26,17 +22,8 @@ impl Permission {
     pub fn as_str(self) -> &'static str {
         TABLE
             .iter()
-            .find(|(p, _, _)| *p == self)
-            .map(|(_, s, _)| *s)
-            .unwrap_or("")
-    }
-
-    /// The label ODM's documentation uses for this permission.
-    pub fn odm_label(self) -> &'static str {
-        TABLE
-            .iter()
-            .find(|(p, _, _)| *p == self)
-            .map(|(_, _, l)| *l)
+            .find(|(p, _)| *p == self)
+            .map(|(_, s)| *s)
             .unwrap_or("")
     }
 }
@@ -52,10 +39,10 @@ impl FromStr for Permission {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         TABLE
             .iter()
-            .find(|(_, name, _)| *name == s)
-            .map(|(p, _, _)| *p)
+            .find(|(_, name)| *name == s)
+            .map(|(p, _)| *p)
             .ok_or_else(|| {
-                let names: Vec<&str> = TABLE.iter().map(|(_, n, _)| *n).collect();
+                let names: Vec<&str> = TABLE.iter().map(|(_, n)| *n).collect();
                 format!("unknown permission {s:?}; known: {}", names.join(", "))
             })
     }

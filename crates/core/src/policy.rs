@@ -1,11 +1,30 @@
-//! Who may do what. Handlers obtain a capability value from here before calling the
-//! store's write operations, so a route that forgot its permission check has nothing to
-//! pass and does not compile.
+//! Who may do what. This module is the only place that hands out capability handles, and the
+//! store's writes (and the reads that must be restricted) demand one: a handler that forgot
+//! its permission check has nothing to pass and does not compile. Handles have private
+//! fields and no public constructor; they come from a [`Principal`] (an authenticated caller)
+//! through the checks below, or from an [`Operator`] (whoever runs the CLI on the database).
+//!
+//! A handle can be made by the policy, and only by it:
+//! ```
+//! use roster_core::policy::{Operator, UserAdmin};
+//! let admin: UserAdmin = Operator::local("doc").user_admin();
+//! # let _ = admin;
+//! ```
+//! Forging one outside this module fails to compile (its fields are private):
+//! ```compile_fail
+//! use roster_core::policy::{Actor, UserAdmin};
+//! let admin = UserAdmin { actor: Actor::Operator("doc") };
+//! ```
+//!
+//! Refusals carry a typed [`Denied`], worded neutrally; each dialect renders its own text.
+
+use std::fmt;
 
 use uuid::Uuid;
 
 use crate::group::Role;
 use crate::permission::{Permission, PermissionSet};
+use crate::user::User;
 use crate::CoreError;
 
 /// The authenticated caller.
@@ -17,13 +36,55 @@ pub struct Principal {
     pub permissions: PermissionSet,
 }
 
-/// Proof that the caller holds `manage-organization`: needed for every user operation.
-#[derive(Debug, Clone, Copy)]
-pub struct OrgAdmin<'a>(&'a Principal);
+/// Who a change is attributed to in the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    User(Uuid),
+    /// The CLI or the bootstrap, named by what it does (`cli:token-issue`, `bootstrap`).
+    Operator(&'static str),
+}
 
-impl OrgAdmin<'_> {
-    pub fn principal(&self) -> &Principal {
-        self.0
+impl Actor {
+    pub fn audit_name(&self) -> String {
+        match self {
+            Actor::User(id) => id.to_string(),
+            Actor::Operator(what) => (*what).to_owned(),
+        }
+    }
+}
+
+/// Why the policy refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// The organization-wide permission the operation needs.
+    Permission(Permission),
+    /// Changing a group needs its admin role there, or manage-groups.
+    GroupAdmin,
+}
+
+impl fmt::Display for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Denied::Permission(p) => write!(f, "the {p} permission is required"),
+            Denied::GroupAdmin => {
+                f.write_str("the group's admin role or the manage-groups permission is required")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Any,
+    Own(Uuid),
+}
+
+impl Scope {
+    fn covers(self, id: Uuid) -> bool {
+        match self {
+            Scope::Any => true,
+            Scope::Own(own) => own == id,
+        }
     }
 }
 
@@ -32,56 +93,332 @@ impl Principal {
         self.permissions.contains(&p)
     }
 
-    pub fn org_admin(&self) -> Result<OrgAdmin<'_>, CoreError> {
-        if self.has(Permission::ManageOrganization) {
-            Ok(OrgAdmin(self))
+    pub fn actor(&self) -> Actor {
+        Actor::User(self.user_id)
+    }
+
+    fn require(&self, p: Permission) -> Result<(), CoreError> {
+        if self.has(p) {
+            Ok(())
         } else {
-            Err(CoreError::Forbidden(format!(
-                "Operation is not permitted. The \"{}\" permission is required.",
-                Permission::ManageOrganization.odm_label()
-            )))
+            Err(CoreError::Forbidden(Denied::Permission(p)))
+        }
+    }
+
+    /// manage-organization: every user operation.
+    pub fn user_admin(&self) -> Result<UserAdmin, CoreError> {
+        self.require(Permission::ManageOrganization)?;
+        Ok(UserAdmin {
+            actor: self.actor(),
+        })
+    }
+
+    /// manage-groups: every group operation.
+    pub fn group_manager(&self) -> Result<GroupManager, CoreError> {
+        self.require(Permission::ManageGroups)?;
+        Ok(GroupManager {
+            actor: self.actor(),
+        })
+    }
+
+    /// The caller's own record: always granted, limited to it and to the personal profile.
+    pub fn self_service(&self) -> SelfService {
+        SelfService {
+            actor: self.actor(),
+            id: self.user_id,
+        }
+    }
+
+    /// Every group with manage-groups, else the groups the caller is a member of.
+    pub fn group_reader(&self) -> GroupReader {
+        GroupReader {
+            scope: if self.has(Permission::ManageGroups) {
+                GroupScope::All
+            } else {
+                GroupScope::MemberOf(self.user_seq)
+            },
+        }
+    }
+
+    /// Anyone may create a group (ODM's rule: the creator becomes its admin).
+    pub fn group_creator(&self) -> GroupCreator {
+        GroupCreator {
+            actor: self.actor(),
         }
     }
 
     /// The caller's standing in one group, given their membership role there (if any).
-    pub fn group_access(&self, role: Option<Role>) -> GroupAccess {
-        if self.has(Permission::ManageGroups) {
-            GroupAccess::Manager
+    pub fn group_access(&self, group: Uuid, role: Option<Role>) -> GroupAccess {
+        let level = if self.has(Permission::ManageGroups) {
+            Level::Manager
         } else {
             match role {
-                Some(Role::Admin) => GroupAccess::Admin,
-                Some(Role::Member) => GroupAccess::Member,
-                None => GroupAccess::None,
+                Some(Role::Admin) => Level::Admin,
+                Some(Role::Member) => Level::Member,
+                None => Level::None,
             }
+        };
+        GroupAccess {
+            actor: self.actor(),
+            group,
+            level,
         }
     }
 }
 
-/// ODM's group matrix: managers and group admins modify, members only see.
+/// manage-organization: create, read, change and delete any user; grant permissions.
+#[derive(Debug, Clone)]
+pub struct UserAdmin {
+    actor: Actor,
+}
+
+impl UserAdmin {
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+    pub fn reader(&self) -> UserReader {
+        UserReader { scope: Scope::Any }
+    }
+    pub fn editor(&self) -> UserEditor {
+        UserEditor {
+            actor: self.actor.clone(),
+            scope: Scope::Any,
+        }
+    }
+}
+
+/// The caller's own record.
+#[derive(Debug, Clone)]
+pub struct SelfService {
+    actor: Actor,
+    id: Uuid,
+}
+
+impl SelfService {
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+    pub fn reader(&self) -> UserReader {
+        UserReader {
+            scope: Scope::Own(self.id),
+        }
+    }
+    pub fn editor(&self) -> UserEditor {
+        UserEditor {
+            actor: self.actor.clone(),
+            scope: Scope::Own(self.id),
+        }
+    }
+}
+
+/// Which users a caller may read; the store applies it (others read as absent).
+#[derive(Debug, Clone)]
+pub struct UserReader {
+    scope: Scope,
+}
+
+impl UserReader {
+    pub fn may_read(&self, id: Uuid) -> bool {
+        self.scope.covers(id)
+    }
+    /// `Some(id)` when the reader sees one user only.
+    pub fn only(&self) -> Option<Uuid> {
+        match self.scope {
+            Scope::Any => None,
+            Scope::Own(id) => Some(id),
+        }
+    }
+}
+
+/// May change users: any (an admin) or only one's own personal profile.
+#[derive(Debug, Clone)]
+pub struct UserEditor {
+    actor: Actor,
+    scope: Scope,
+}
+
+impl UserEditor {
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    pub fn may_edit(&self, id: Uuid) -> bool {
+        self.scope.covers(id)
+    }
+
+    /// Checked by the store on the edited copy before it is written: self-service keeps to
+    /// the personal profile, whatever the dialect's PATCH profile let through.
+    pub fn check(&self, before: &User, after: &User) -> Result<(), CoreError> {
+        if self.scope == Scope::Any {
+            return Ok(());
+        }
+        let fixed: [(&str, bool); 3] = [
+            ("userName", before.user_name == after.user_name),
+            ("externalId", before.external_id == after.external_id),
+            (
+                "active",
+                before.active == after.active && before.active_assigned == after.active_assigned,
+            ),
+        ];
+        match fixed.iter().find(|(_, same)| !same) {
+            Some((name, _)) => Err(CoreError::Mutability(format!(
+                "{name} cannot be changed on one's own account"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// manage-groups: see, create, change and delete every group.
+#[derive(Debug, Clone)]
+pub struct GroupManager {
+    actor: Actor,
+}
+
+impl GroupManager {
+    pub fn reader(&self) -> GroupReader {
+        GroupReader {
+            scope: GroupScope::All,
+        }
+    }
+    pub fn creator(&self) -> GroupCreator {
+        GroupCreator {
+            actor: self.actor.clone(),
+        }
+    }
+    pub fn editor(&self, group: Uuid) -> GroupEditor {
+        GroupEditor {
+            actor: self.actor.clone(),
+            group,
+        }
+    }
+}
+
+/// Which groups a reader sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupAccess {
+pub enum GroupScope {
+    All,
+    /// Only groups this user (seq) is a member of.
+    MemberOf(i64),
+}
+
+/// Reads groups within a scope; the store applies it in the query itself.
+#[derive(Debug, Clone)]
+pub struct GroupReader {
+    scope: GroupScope,
+}
+
+impl GroupReader {
+    pub fn scope(&self) -> GroupScope {
+        self.scope
+    }
+}
+
+/// May create a group.
+#[derive(Debug, Clone)]
+pub struct GroupCreator {
+    actor: Actor,
+}
+
+impl GroupCreator {
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
     Manager,
     Admin,
     Member,
     None,
 }
 
-/// Proof that the caller may change or delete one group.
-#[derive(Debug, Clone, Copy)]
-pub struct GroupEditor(());
+/// The caller's standing in one group (ODM's matrix: managers and group admins change it,
+/// members only see it).
+#[derive(Debug, Clone)]
+pub struct GroupAccess {
+    actor: Actor,
+    group: Uuid,
+    level: Level,
+}
 
 impl GroupAccess {
-    pub fn can_view(self) -> bool {
-        self != GroupAccess::None
+    pub fn can_view(&self) -> bool {
+        self.level != Level::None
     }
 
-    pub fn editor(self) -> Result<GroupEditor, CoreError> {
-        match self {
-            GroupAccess::Manager | GroupAccess::Admin => Ok(GroupEditor(())),
-            _ => Err(CoreError::Forbidden(format!(
-                "Operation is not permitted. The \"Group admin\" role in the group or the \"{}\" permission is required.",
-                Permission::ManageGroups.odm_label()
-            ))),
+    pub fn editor(&self) -> Result<GroupEditor, CoreError> {
+        match self.level {
+            Level::Manager | Level::Admin => Ok(GroupEditor {
+                actor: self.actor.clone(),
+                group: self.group,
+            }),
+            _ => Err(CoreError::Forbidden(Denied::GroupAdmin)),
+        }
+    }
+}
+
+/// May change or delete one group.
+#[derive(Debug, Clone)]
+pub struct GroupEditor {
+    actor: Actor,
+    group: Uuid,
+}
+
+impl GroupEditor {
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+    pub fn group(&self) -> Uuid {
+        self.group
+    }
+}
+
+/// May issue and revoke API tokens (today: the operator, for any user).
+#[derive(Debug, Clone)]
+pub struct TokenAdmin {
+    actor: Actor,
+}
+
+impl TokenAdmin {
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+}
+
+/// Whoever runs the `roster` CLI (and the bootstrap) against the database: they hold the
+/// database itself, so they may do everything. Only `roster`'s CLI commands and bootstrap
+/// make one; no HTTP handler may (the layering check in `scripts/check-layering.sh` fails
+/// when one does).
+#[derive(Debug, Clone)]
+pub struct Operator {
+    actor: Actor,
+}
+
+impl Operator {
+    /// `what` names the command in the audit log, e.g. `cli:token-issue`.
+    pub fn local(what: &'static str) -> Self {
+        Self {
+            actor: Actor::Operator(what),
+        }
+    }
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+    pub fn user_admin(&self) -> UserAdmin {
+        UserAdmin {
+            actor: self.actor.clone(),
+        }
+    }
+    pub fn group_manager(&self) -> GroupManager {
+        GroupManager {
+            actor: self.actor.clone(),
+        }
+    }
+    pub fn token_admin(&self) -> TokenAdmin {
+        TokenAdmin {
+            actor: self.actor.clone(),
         }
     }
 }

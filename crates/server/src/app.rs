@@ -1,19 +1,26 @@
-//! The axum application: shared state, routes of every dialect, middleware.
+//! The axum application: shared state, every dialect mounted under its prefix, the
+//! server-wide layers, `/healthz` and `/openapi.json`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderName, Request, StatusCode};
-use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Router;
 use roster_store::Store;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower::util::MapRequestLayer;
+use tower_http::request_id::PropagateRequestIdLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::scim::error::ScimError;
+use crate::http::dialect::{mount, render_errors, Renderer, Renderers};
+use crate::http::{request_id, ApiError};
+use crate::odm::Odm;
+use crate::scim::Scim;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -26,50 +33,106 @@ pub struct AppOptions {
     pub request_timeout: Duration,
 }
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-        }
-    }
+#[utoipa::path(get, path = "/healthz", tag = "Roster",
+    description = "200 once the server and its database answer; no authentication.",
+    responses((status = 200, description = "ok", content_type = "text/plain", body = String),
+              (status = 503, description = "The database does not answer")))]
+async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    state.store.ping().await?;
+    Ok("ok")
 }
 
-async fn not_found() -> ScimError {
-    ScimError::not_found("no such endpoint; see README.md for the routes Roster serves")
+/// The serialised document, shared by every request for it.
+#[derive(Clone)]
+struct OpenApiJson(Arc<[u8]>);
+
+#[utoipa::path(get, path = "/openapi.json", tag = "Roster",
+    description = "This OpenAPI 3.1 document, generated from the code; no authentication.",
+    responses((status = 200, description = "The document", content_type = "application/json", body = serde_json::Value)))]
+async fn openapi(Extension(doc): Extension<OpenApiJson>) -> Response {
+    let mut res = (StatusCode::OK, doc.0.to_vec()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
 }
 
-async fn method_not_allowed() -> ScimError {
-    ScimError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        None,
-        "method not allowed on this endpoint",
-    )
+async fn no_route() -> ApiError {
+    ApiError::no_route()
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
+}
+
+/// The OpenAPI 3.1 document: every dialect's routes (added as each is mounted) and the
+/// server's own.
+fn base_document() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{
+        ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+    };
+    use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApiBuilder};
+    let components = ComponentsBuilder::new()
+        .security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token (`roster token issue`)"))
+                    .build(),
+            ),
+        )
+        .security_scheme(
+            "genestack_api_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("Genestack-API-Token"))),
+        )
+        .build();
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Roster")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "A user and group directory: SCIM 2.0 and vendor dialects over one model.",
+                ))
+                .build(),
+        )
+        .components(Some(components))
+        .build()
 }
 
 pub fn router(state: AppState, opts: &AppOptions) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .nest("/api/v1/scim", crate::odm::routes())
-        .nest("/scim/v2", crate::scim::routes())
-        .fallback(not_found)
+    let (own, mut doc) = OpenApiRouter::with_openapi(base_document())
+        .routes(routes!(healthz))
+        .routes(routes!(openapi))
+        .split_for_parts();
+    let scim = mount::<Scim>(crate::scim::routes(), &state, &mut doc);
+    let odm = mount::<Odm>(crate::odm::routes(), &state, &mut doc);
+    let renderers = Renderers::new(vec![Renderer::of::<Scim>(), Renderer::of::<Odm>()]);
+    let document = OpenApiJson(serde_json::to_vec(&doc).unwrap_or_default().into());
+    own.merge(scim)
+        .merge(odm)
+        .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(Extension(document))
         .layer(DefaultBodyLimit::max(opts.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, opts.request_timeout))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            opts.request_timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(renderers, render_errors))
+        .layer(PropagateRequestIdLayer::new(request_id::HEADER))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req
                     .headers()
-                    .get(REQUEST_ID)
+                    .get(request_id::HEADER)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
                 tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
             }),
         )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(MapRequestLayer::new(request_id::ensure))
         .with_state(state)
 }

@@ -1,6 +1,7 @@
 //! First-start bootstrap of the initial admin.
 
 use anyhow::bail;
+use roster_core::policy::Operator;
 use roster_core::{secret, NewUser, UserName};
 use roster_store::{Bootstrap, Store, StoreError, WriteCtx};
 
@@ -18,11 +19,8 @@ pub async fn run(store: &dyn Store, args: &ServeArgs) -> anyhow::Result<()> {
                 admin: user,
                 token: secret::from_secret(token.clone()),
             };
-            let ctx = WriteCtx {
-                actor: Some("bootstrap".into()),
-                request_id: None,
-            };
-            match store.bootstrap(&ctx, &b).await {
+            let operator = Operator::local("bootstrap");
+            match store.bootstrap(&operator, &WriteCtx::default(), &b).await {
                 Ok(true) => tracing::info!(
                     admin = %admin,
                     "bootstrap: created the first admin with every permission and the given API token"
@@ -35,7 +33,13 @@ pub async fn run(store: &dyn Store, args: &ServeArgs) -> anyhow::Result<()> {
             }
         }
         (None, None, None) => {
-            if !store.list_users(&Default::default()).await?.items.is_empty() {
+            let reader = Operator::local("bootstrap").user_admin().reader();
+            if !store
+                .list_users(&reader, &Default::default())
+                .await?
+                .items
+                .is_empty()
+            {
                 return Ok(());
             }
             tracing::warn!(

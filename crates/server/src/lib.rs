@@ -1,13 +1,15 @@
-//! The roster server: configuration, the axum app, authentication and one module per
-//! dialect. Dialect modules only parse their wire shapes, call the core and the store,
-//! and render; the rules that differ between dialects are spelled out in those modules.
+//! The roster server: configuration, the axum app, the neutral HTTP layer ([`http`]) and
+//! one module per dialect. Dialect modules only parse their wire shapes, call the core and
+//! the store, and render; the rules that differ between dialects are spelled out in those
+//! modules. What the two SCIM-speaking dialects share is [`scim_resource`].
 
 pub mod app;
-pub mod auth;
 pub mod bootstrap;
 pub mod cli;
+pub mod http;
 pub mod memory;
 pub mod odm;
 pub mod scim;
+pub mod scim_resource;
 
 pub use app::{router, AppState};

@@ -2,6 +2,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use roster_core::policy::Operator;
 use roster_core::{secret, Permission, UserName};
 use roster_server::app::AppOptions;
 use roster_server::cli::{Cli, Command, DbArgs, ServeArgs, TokenCommand, UserCommand};
@@ -31,13 +32,6 @@ async fn open_store(db: &DbArgs) -> anyhow::Result<std::sync::Arc<dyn Store>> {
         .with_context(|| format!("opening database {}", roster_store::redact(&url)))
 }
 
-fn cli_ctx(action: &str) -> WriteCtx {
-    WriteCtx {
-        actor: Some(format!("cli:{action}")),
-        request_id: None,
-    }
-}
-
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(&cli.db, args).await,
@@ -46,13 +40,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let token = secret::generate_token();
             store
                 .create_token(
-                    &cli_ctx("token-issue"),
+                    &Operator::local("cli:token-issue").token_admin(),
+                    &WriteCtx::default(),
                     &UserName::parse(&user)?,
                     name.as_deref(),
                     &token,
                 )
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot issue a token for {user:?}: {e}"))?;
+                .with_context(|| format!("cannot issue a token for {user:?}"))?;
             store.close().await;
             println!("{}", token.secret);
             Ok(())
@@ -60,9 +55,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(TokenCommand::Revoke { user }) => {
             let store = open_store(&cli.db).await?;
             let n = store
-                .revoke_tokens(&cli_ctx("token-revoke"), &UserName::parse(&user)?)
+                .revoke_tokens(
+                    &Operator::local("cli:token-revoke").token_admin(),
+                    &WriteCtx::default(),
+                    &UserName::parse(&user)?,
+                )
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot revoke the tokens of {user:?}: {e}"))?;
+                .with_context(|| format!("cannot revoke the tokens of {user:?}"))?;
             store.close().await;
             eprintln!("revoked {n} token(s) of {user}");
             Ok(())
@@ -82,13 +81,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open_store(&cli.db).await?;
             store
                 .set_permission(
-                    &cli_ctx("user-permission"),
+                    &Operator::local("cli:user-permission").user_admin(),
+                    &WriteCtx::default(),
                     &UserName::parse(&username)?,
                     p,
                     granted,
                 )
                 .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .with_context(|| format!("cannot change the permissions of {username:?}"))?;
             store.close().await;
             eprintln!(
                 "{} {p} {} {username}",

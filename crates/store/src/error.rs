@@ -1,12 +1,15 @@
-use roster_core::CoreError;
+use roster_core::{CoreError, Entity, Unique};
 use thiserror::Error;
 
+/// Typed failures; no user-facing sentences (each dialect words not-found and conflicts its
+/// own way). Driver errors keep their cause as `source` so the one place that logs server
+/// errors can print the whole chain.
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("{0}")]
-    NotFound(String),
+    NotFound(Entity),
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Unique),
     #[error("version mismatch")]
     VersionMismatch,
     /// The domain refused the change (e.g. a PATCH produced an invalid user).
@@ -16,10 +19,10 @@ pub enum StoreError {
     Config(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
-    #[error("database error: {0}")]
-    Db(sqlx::Error),
-    #[error("database error: {0}")]
-    Sqlite(rusqlite::Error),
+    #[error("database error")]
+    Db(#[source] sqlx::Error),
+    #[error("database error")]
+    Sqlite(#[source] rusqlite::Error),
     #[error("{}", migrate_message(.0))]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -30,9 +33,9 @@ const TOO_SLOW: &str =
 /// A unique index refused a write: the message names the index or column.
 fn uniqueness(msg: &str) -> StoreError {
     if msg.contains("user_name_key") {
-        StoreError::Conflict("userName is already taken by another user".into())
+        StoreError::Conflict(Unique::UserName)
     } else {
-        StoreError::Conflict(format!("uniqueness violated: {msg}"))
+        StoreError::Conflict(Unique::Other(msg.to_owned()))
     }
 }
 
@@ -92,7 +95,7 @@ impl From<StoreError> for CoreError {
             StoreError::VersionMismatch => CoreError::PreconditionFailed,
             StoreError::Rejected(c) => c,
             StoreError::Unavailable(m) => CoreError::Unavailable(m),
-            other => CoreError::Internal(other.to_string()),
+            other => CoreError::Internal(crate::error_chain(&other)),
         }
     }
 }

@@ -15,6 +15,9 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use roster_core::group::GroupChange;
+use roster_core::policy::{
+    GroupCreator, GroupEditor, GroupReader, Operator, TokenAdmin, UserAdmin, UserEditor, UserReader,
+};
 use roster_core::schema::Cond;
 use roster_core::secret::NewToken;
 use roster_core::{
@@ -25,14 +28,17 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+pub use audit::Action;
 pub use error::StoreError;
+
+pub mod audit;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Who made a change and under which request: written to the audit log with the change.
+/// The request a change belongs to, written to its audit row (the actor comes from the
+/// capability handle the write takes).
 #[derive(Debug, Clone, Default)]
 pub struct WriteCtx {
-    pub actor: Option<String>,
     pub request_id: Option<String>,
 }
 
@@ -53,8 +59,6 @@ pub struct UserQuery {
 pub struct GroupQuery {
     pub filter: Option<Cond>,
     pub sort: Option<roster_core::schema::Sort>,
-    /// Only groups this user (seq) is a member of.
-    pub member: Option<i64>,
     pub with_members: bool,
     pub page: PageRequest,
 }
@@ -65,69 +69,131 @@ pub struct Bootstrap {
     pub token: NewToken,
 }
 
+/// Users: the directory's people. Writes take the capability handle the policy hands out;
+/// reads take a reader that the store applies itself (what it may not see reads as absent).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Answers when the database does (for /healthz).
-    async fn ping(&self) -> Result<()>;
-    /// Closes every connection (graceful shutdown).
-    async fn close(&self);
-
-    /// Creates the first admin with every permission, unless any user exists.
-    /// Returns false when the database was not empty.
-    async fn bootstrap(&self, ctx: &WriteCtx, b: &Bootstrap) -> Result<bool>;
-
-    async fn create_user(&self, ctx: &WriteCtx, new: &NewUser) -> Result<User>;
+pub trait UserStore: Send + Sync {
+    async fn create_user(&self, by: &UserAdmin, ctx: &WriteCtx, new: &NewUser) -> Result<User>;
     /// Creates, or updates the user with the same userName (case-insensitively).
     /// Returns the user and whether it was created.
-    async fn upsert_user(&self, ctx: &WriteCtx, new: &NewUser) -> Result<(User, bool)>;
-    async fn get_user(&self, id: Uuid) -> Result<Option<User>>;
-    async fn find_user_by_name(&self, name: &UserName) -> Result<Option<User>>;
-    async fn list_users(&self, q: &UserQuery) -> Result<Page<User>>;
+    async fn upsert_user(
+        &self,
+        by: &UserAdmin,
+        ctx: &WriteCtx,
+        new: &NewUser,
+    ) -> Result<(User, bool)>;
+    async fn get_user(&self, by: &UserReader, id: Uuid) -> Result<Option<User>>;
+    async fn find_user_by_name(&self, by: &UserReader, name: &UserName) -> Result<Option<User>>;
+    async fn list_users(&self, by: &UserReader, q: &UserQuery) -> Result<Page<User>>;
     /// Loads, edits and writes back one user in a transaction; `if_match` is the version
-    /// the caller saw (optimistic concurrency).
+    /// the caller saw (optimistic concurrency). The editor's own check runs on the result.
     async fn update_user(
         &self,
+        by: &UserEditor,
         ctx: &WriteCtx,
         id: Uuid,
         if_match: Option<i64>,
         edit: UserEdit<'_>,
     ) -> Result<User>;
-    async fn delete_user(&self, ctx: &WriteCtx, id: Uuid, if_match: Option<i64>) -> Result<()>;
+    async fn delete_user(
+        &self,
+        by: &UserAdmin,
+        ctx: &WriteCtx,
+        id: Uuid,
+        if_match: Option<i64>,
+    ) -> Result<()>;
     async fn set_permission(
         &self,
+        by: &UserAdmin,
         ctx: &WriteCtx,
         user: &UserName,
         permission: Permission,
         granted: bool,
     ) -> Result<()>;
+}
 
+/// Groups and their memberships.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    async fn create_group(
+        &self,
+        by: &GroupCreator,
+        ctx: &WriteCtx,
+        new: &NewGroup,
+    ) -> Result<Group>;
+    /// `None` when the group does not exist or lies outside the reader's scope: the two
+    /// are indistinguishable to the caller.
+    async fn get_group(
+        &self,
+        by: &GroupReader,
+        id: Uuid,
+        with_members: bool,
+    ) -> Result<Option<Group>>;
+    /// The user's role in the group, or `None` if not a member; `Err(NotFound)` if the
+    /// group does not exist. The policy turns it into a [`roster_core::policy::GroupAccess`].
+    async fn member_role(&self, group: Uuid, user_seq: i64) -> Result<Option<Role>>;
+    async fn list_groups(&self, by: &GroupReader, q: &GroupQuery) -> Result<Page<Group>>;
+    /// Applies a change to the editor's group in one transaction; returns it without members.
+    async fn modify_group(
+        &self,
+        by: &GroupEditor,
+        ctx: &WriteCtx,
+        if_match: Option<i64>,
+        change: &GroupChange,
+    ) -> Result<Group>;
+    async fn delete_group(
+        &self,
+        by: &GroupEditor,
+        ctx: &WriteCtx,
+        if_match: Option<i64>,
+    ) -> Result<()>;
+}
+
+/// Credentials: API tokens today (OAuth clients and S3 keys join them here).
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
     async fn create_token(
         &self,
+        by: &TokenAdmin,
         ctx: &WriteCtx,
         user: &UserName,
         name: Option<&str>,
         token: &NewToken,
     ) -> Result<()>;
     /// Revokes every live token of a user; returns how many.
-    async fn revoke_tokens(&self, ctx: &WriteCtx, user: &UserName) -> Result<u64>;
-    /// The active user owning a valid token with this SHA-256 hash.
+    async fn revoke_tokens(&self, by: &TokenAdmin, ctx: &WriteCtx, user: &UserName) -> Result<u64>;
+    /// The active user owning a valid token with this SHA-256 hash (authentication itself,
+    /// so it takes no handle).
     async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>>;
+}
 
-    async fn create_group(&self, ctx: &WriteCtx, new: &NewGroup) -> Result<Group>;
-    async fn get_group(&self, id: Uuid, with_members: bool) -> Result<Option<Group>>;
-    /// The user's role in the group, or `None` if not a member; `Err(NotFound)` if the
-    /// group does not exist.
-    async fn member_role(&self, group: Uuid, user_seq: i64) -> Result<Option<Role>>;
-    async fn list_groups(&self, q: &GroupQuery) -> Result<Page<Group>>;
-    /// Applies a change in one transaction; returns the group without members.
-    async fn modify_group(
-        &self,
-        ctx: &WriteCtx,
-        id: Uuid,
-        if_match: Option<i64>,
-        change: &GroupChange,
-    ) -> Result<Group>;
-    async fn delete_group(&self, ctx: &WriteCtx, id: Uuid, if_match: Option<i64>) -> Result<()>;
+/// The database itself.
+#[async_trait]
+pub trait Lifecycle: Send + Sync {
+    /// Answers when the database does (for /healthz).
+    async fn ping(&self) -> Result<()>;
+    /// Closes every connection (graceful shutdown).
+    async fn close(&self);
+    /// Creates the first admin with every permission, unless any user exists.
+    /// Returns false when the database was not empty.
+    async fn bootstrap(&self, by: &Operator, ctx: &WriteCtx, b: &Bootstrap) -> Result<bool>;
+}
+
+/// Everything a Roster server needs from its database, one trait per aggregate.
+pub trait Store: UserStore + GroupStore + CredentialStore + Lifecycle + 'static {}
+
+impl<T: UserStore + GroupStore + CredentialStore + Lifecycle + 'static> Store for T {}
+
+/// `error: cause: cause ...`, for logs and internal-error messages.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
 }
 
 /// Opens the backend named by a database URL and runs its migrations.

@@ -30,7 +30,11 @@ async fn acknowledged_writes_persist_and_refused_ones_leave_nothing() {
     let (url, store) = fresh_store(dir.path(), "concurrent").await;
     for i in 0..20 {
         store
-            .create_user(&WriteCtx::default(), &user(&format!("taken-{i:02}")))
+            .create_user(
+                &common::admin(),
+                &WriteCtx::default(),
+                &user(&format!("taken-{i:02}")),
+            )
             .await
             .unwrap();
     }
@@ -47,7 +51,9 @@ async fn acknowledged_writes_persist_and_refused_ones_leave_nothing() {
                 };
                 (
                     i,
-                    store.create_user(&WriteCtx::default(), &user(&name)).await,
+                    store
+                        .create_user(&common::admin(), &WriteCtx::default(), &user(&name))
+                        .await,
                 )
             })
         })

@@ -23,6 +23,7 @@ async fn deep_pages_match_an_offset_over_the_remaining_users() {
     for i in 0..2300 {
         let u = store
             .create_user(
+                &common::admin(),
                 &ctx,
                 &NewUser::new(UserName::parse(&format!("u{i:04}")).unwrap()),
             )
@@ -34,7 +35,10 @@ async fn deep_pages_match_an_offset_over_the_remaining_users() {
     let mut remaining = Vec::new();
     for (i, (id, name)) in ids.into_iter().enumerate() {
         if i % 7 == 3 || (1000..1100).contains(&i) {
-            store.delete_user(&ctx, id, None).await.unwrap();
+            store
+                .delete_user(&common::admin(), &ctx, id, None)
+                .await
+                .unwrap();
         } else {
             remaining.push(name);
         }
@@ -77,7 +81,11 @@ async fn deep_pages_match_an_offset_over_the_remaining_users() {
 
     // New users after the deletions land in the last block and are paged in order too.
     store
-        .create_user(&ctx, &NewUser::new(UserName::parse("late").unwrap()))
+        .create_user(
+            &common::admin(),
+            &ctx,
+            &NewUser::new(UserName::parse("late").unwrap()),
+        )
         .await
         .unwrap();
     let (got, total) = page(&*store, n + 1, 10).await;

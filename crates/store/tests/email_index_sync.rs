@@ -34,7 +34,7 @@ async fn create(store: &dyn Store, name: &str, emails: &[&str]) -> uuid::Uuid {
     let mut u = NewUser::new(UserName::parse(name).unwrap());
     u.emails = emails.iter().map(|e| email(e)).collect();
     store
-        .create_user(&WriteCtx::default(), &u)
+        .create_user(&common::admin(), &WriteCtx::default(), &u)
         .await
         .unwrap()
         .id
@@ -43,10 +43,16 @@ async fn create(store: &dyn Store, name: &str, emails: &[&str]) -> uuid::Uuid {
 async fn set_emails(store: &dyn Store, id: uuid::Uuid, emails: &[&str]) {
     let emails: Vec<Email> = emails.iter().map(|e| email(e)).collect();
     store
-        .update_user(&WriteCtx::default(), id, None, &move |u| {
-            u.emails = emails.clone();
-            Ok(())
-        })
+        .update_user(
+            &common::admin().editor(),
+            &WriteCtx::default(),
+            id,
+            None,
+            &move |u| {
+                u.emails = emails.clone();
+                Ok(())
+            },
+        )
         .await
         .unwrap();
 }
@@ -100,10 +106,16 @@ async fn substring_filters_follow_email_changes() {
 
     // An edit that leaves the emails alone leaves them found.
     store
-        .update_user(&WriteCtx::default(), ann, None, &|u| {
-            u.display_name = Some("Ann".into());
-            Ok(())
-        })
+        .update_user(
+            &common::admin().editor(),
+            &WriteCtx::default(),
+            ann,
+            None,
+            &|u| {
+                u.display_name = Some("Ann".into());
+                Ok(())
+            },
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -139,12 +151,12 @@ async fn substring_filters_follow_email_changes() {
     // Deleted with its user (ON DELETE CASCADE). SQLite hands freed row ids out again, so
     // a stale index entry would match the newcomer's row.
     let bob = store
-        .find_user_by_name(&UserName::parse("bob").unwrap())
+        .find_user_by_name(&common::admin().reader(), &UserName::parse("bob").unwrap())
         .await
         .unwrap()
         .unwrap();
     store
-        .delete_user(&WriteCtx::default(), bob.id, None)
+        .delete_user(&common::admin(), &WriteCtx::default(), bob.id, None)
         .await
         .unwrap();
     create(
@@ -201,7 +213,9 @@ async fn refused_writes_in_a_shared_commit_leave_no_index_entries() {
                         let mut u =
                             NewUser::new(UserName::parse(&format!("TAKEN-{}", i % 10)).unwrap());
                         u.emails = vec![email(&format!("ghost-{i:02}@example.com"))];
-                        let r = store.create_user(&WriteCtx::default(), &u).await;
+                        let r = store
+                            .create_user(&common::admin(), &WriteCtx::default(), &u)
+                            .await;
                         assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
                     }
                     _ => {

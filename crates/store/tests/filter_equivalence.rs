@@ -71,17 +71,20 @@ fn fixture() -> &'static Fixture {
                     display: None,
                 })
                 .collect();
-            rt.block_on(store.create_user(&WriteCtx::default(), &u))
+            rt.block_on(store.create_user(&common::admin(), &WriteCtx::default(), &u))
                 .unwrap();
         }
         let users = rt
-            .block_on(store.list_users(&UserQuery {
-                page: PageRequest {
-                    start_index: 1,
-                    count: 1000,
+            .block_on(store.list_users(
+                &common::admin().reader(),
+                &UserQuery {
+                    page: PageRequest {
+                        start_index: 1,
+                        count: 1000,
+                    },
+                    ..Default::default()
                 },
-                ..Default::default()
-            }))
+            ))
             .unwrap()
             .items;
         Fixture {
@@ -209,14 +212,17 @@ fn select(f: &Filter) -> (BTreeSet<String>, BTreeSet<String>, usize) {
         .collect();
     let page = fx
         .rt
-        .block_on(fx.store.list_users(&UserQuery {
-            filter: Some(cond),
-            page: PageRequest {
-                start_index: 1,
-                count: 1000,
+        .block_on(fx.store.list_users(
+            &common::admin().reader(),
+            &UserQuery {
+                filter: Some(cond),
+                page: PageRequest {
+                    start_index: 1,
+                    count: 1000,
+                },
+                ..Default::default()
             },
-            ..Default::default()
-        }))
+        ))
         .unwrap();
     let got: BTreeSet<String> = page.items.iter().map(|u| u.id.to_string()).collect();
     (got, want, page.total as usize)

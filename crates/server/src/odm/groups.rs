@@ -1,143 +1,195 @@
-//! ODM Groups: `/api/v1/scim/Groups`.
+//! ODM Groups: `/api/v1/scim/Groups`. Anyone may create a group (and becomes its admin);
+//! members see it, its admins and manage-groups holders change it.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use roster_core::patch::{group_change, parse_patch, Unknown};
-use roster_core::{CoreError, NewMember, Permission, Role};
+use roster_core::policy::{GroupAccess, GroupReader};
+use roster_core::{Entity, NewMember, Role};
 use roster_store::GroupQuery;
 use uuid::Uuid;
 
-use super::{filter, parse_id, Caller, OdmError, ROOT};
+use super::render::group_json;
+use super::{filter, parse_id, ROOT};
 use crate::app::AppState;
-use crate::scim::body::ScimJson;
-use crate::scim::group_body::parse_group_body;
-use crate::scim::render::{group_json, list_json, respond, Flavor};
-use crate::scim::request::{BaseUrl, QueryPairs};
+use crate::http::body::JsonBody;
+use crate::http::extract::{BaseUrl, PathParam, QueryPairs};
+use crate::http::{ApiError, Caller};
+use crate::scim_resource::group_body::parse_group_body;
+use crate::scim_resource::{list_json, page, respond, Links, ScimJson};
 
-fn not_found(id: &Uuid) -> OdmError {
-    CoreError::not_found(format!("There are no groups with the id {id}")).into()
+/// True when `excludedAttributes` names `members` (comma-separated list).
+fn excludes_members(q: &QueryPairs) -> bool {
+    q.get("excludedAttributes").is_some_and(|v| {
+        v.split(',').any(|a| {
+            let a = a.trim();
+            a.eq_ignore_ascii_case("members")
+                || a.eq_ignore_ascii_case("urn:ietf:params:scim:schemas:core:2.0:Group:members")
+        })
+    })
 }
 
-/// The caller's access to one group; 404 when the group does not exist.
-async fn access(
+/// The caller's standing in one group; 404 when the group does not exist.
+async fn access(state: &AppState, caller: &Caller, id: Uuid) -> Result<GroupAccess, ApiError> {
+    let p = caller.principal();
+    let role = state.store.member_role(id, p.user_seq).await?;
+    Ok(p.group_access(id, role))
+}
+
+async fn load(
     state: &AppState,
-    caller: &Caller,
+    reader: &GroupReader,
     id: Uuid,
-) -> Result<roster_core::policy::GroupAccess, OdmError> {
-    let role = state.store.member_role(id, caller.0.user_seq).await?;
-    Ok(caller.0.group_access(role))
+    with_members: bool,
+) -> Result<roster_core::Group, ApiError> {
+    // A group outside the reader's scope reads exactly like one that does not exist.
+    state
+        .store
+        .get_group(reader, id, with_members)
+        .await?
+        .ok_or(ApiError::not_found(Entity::Group(id)))
 }
 
-/// Needs no permission; `members` must be empty; the caller becomes the group's admin.
+#[utoipa::path(post, path = "/Groups", tag = "Genestack ODM",
+    description = "Creates a group; `members` must be empty (add them with PATCH); the caller becomes its admin.",
+    request_body(content = Value, content_type = "application/json", description = "A Group without members"),
+    responses((status = 201, description = "The Group", content_type = "application/scim+json", body = Value),
+              (status = 400, description = "Invalid Group, or members given"), (status = 401, description = "No valid token")),
+    security(("genestack_api_token" = []), ("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     base: BaseUrl,
-    ScimJson(body): ScimJson,
-) -> Result<Response, OdmError> {
+    JsonBody(body, _): ScimJson,
+) -> Result<Response, ApiError> {
+    let p = caller.principal();
     let mut new = parse_group_body(&body)?;
     if !new.members.is_empty() {
-        return Err(CoreError::invalid_value(
+        return Err(ApiError::invalid_value(
             "members must be empty when a group is created; add members with PATCH",
-        )
-        .into());
+        ));
     }
-    new.members = vec![NewMember::new(caller.0.user_id, Some(Role::Admin))];
-    let g = state.store.create_group(&caller.ctx(), &new).await?;
+    new.members = vec![NewMember::new(p.user_id, Some(Role::Admin))];
     let g = state
         .store
-        .get_group(g.id, true)
-        .await?
-        .ok_or_else(|| not_found(&g.id))?;
-    let links = base.links(ROOT);
+        .create_group(&p.group_creator(), &caller.ctx(), &new)
+        .await?;
+    let g = load(&state, &p.group_reader(), g.id, true).await?;
+    let links = Links::new(&base.0, ROOT);
     Ok(respond(
         StatusCode::CREATED,
-        group_json(&g, Flavor::Odm, &links),
+        group_json(&g, &links),
         Some(g.meta.etag()),
         Some(links.group(&g.id)),
     ))
 }
 
-/// Groups the caller is a member of, or all with manage-groups.
+#[utoipa::path(get, path = "/Groups", tag = "Genestack ODM",
+    description = "The groups the caller is a member of (all with Manage groups). Filter: `displayName eq \"...\"`.",
+    params(("filter" = Option<String>, Query), ("startIndex" = Option<i64>, Query), ("count" = Option<i64>, Query),
+           ("excludedAttributes" = Option<String>, Query, description = "`members` leaves them out")),
+    responses((status = 200, description = "A ListResponse of Groups", content_type = "application/scim+json", body = Value),
+              (status = 400, description = "Unsupported filter"), (status = 401, description = "No valid token")),
+    security(("genestack_api_token" = []), ("bearer" = [])))]
 pub async fn find(
     State(state): State<AppState>,
     caller: Caller,
     base: BaseUrl,
     q: QueryPairs,
-) -> Result<Response, OdmError> {
+) -> Result<Response, ApiError> {
     let filter = q.get("filter").map(filter::groups).transpose()?;
-    let member = (!caller.0.has(Permission::ManageGroups)).then_some(caller.0.user_seq);
-    let page = state
+    let found = state
         .store
-        .list_groups(&GroupQuery {
-            sort: None,
-            filter,
-            member,
-            with_members: !q.excludes_members(),
-            page: q.page()?,
-        })
+        .list_groups(
+            &caller.principal().group_reader(),
+            &GroupQuery {
+                sort: None,
+                filter,
+                with_members: !excludes_members(&q),
+                page: page(&q)?,
+            },
+        )
         .await?;
-    let links = base.links(ROOT);
+    let links = Links::new(&base.0, ROOT);
     Ok(respond(
         StatusCode::OK,
-        list_json(&page, |g| group_json(g, Flavor::Odm, &links)),
+        list_json(&found, |g| group_json(g, &links)),
         None,
         None,
     ))
 }
 
-/// 404 also when the caller may not see the group.
+#[utoipa::path(get, path = "/Groups/{id}", tag = "Genestack ODM",
+    description = "One group the caller may see; 404 also when the caller is not a member.",
+    params(("id" = String, Path, description = "The group's id (a UUID)"),
+           ("excludedAttributes" = Option<String>, Query, description = "`members` leaves them out")),
+    responses((status = 200, description = "The Group", content_type = "application/scim+json", body = Value),
+              (status = 400, description = "The id is not a UUID"), (status = 404, description = "No such group, or not visible")),
+    security(("genestack_api_token" = []), ("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     base: BaseUrl,
-    Path(raw): Path<String>,
+    PathParam(raw): PathParam,
     q: QueryPairs,
-) -> Result<Response, OdmError> {
+) -> Result<Response, ApiError> {
     let id = parse_id(&raw, "group")?;
-    if !access(&state, &caller, id).await?.can_view() {
-        return Err(not_found(&id));
-    }
-    let g = state
-        .store
-        .get_group(id, !q.excludes_members())
-        .await?
-        .ok_or_else(|| not_found(&id))?;
-    let links = base.links(ROOT);
+    let g = load(
+        &state,
+        &caller.principal().group_reader(),
+        id,
+        !excludes_members(&q),
+    )
+    .await?;
+    let links = Links::new(&base.0, ROOT);
     Ok(respond(
         StatusCode::OK,
-        group_json(&g, Flavor::Odm, &links),
+        group_json(&g, &links),
         Some(g.meta.etag()),
         None,
     ))
 }
 
-/// Group admins or manage-groups; 204 on success.
+#[utoipa::path(patch, path = "/Groups/{id}", tag = "Genestack ODM",
+    description = "Members (with roles) and attributes; the group's admins or Manage groups. Answers 204.",
+    params(("id" = String, Path, description = "The group's id (a UUID)")),
+    request_body(content = Value, content_type = "application/json", description = "A PatchOp message"),
+    responses((status = 204, description = "Changed"), (status = 400, description = "Invalid PATCH"),
+              (status = 403, description = "Group admin or Manage groups is required"), (status = 404, description = "No such group")),
+    security(("genestack_api_token" = []), ("bearer" = [])))]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
-    Path(raw): Path<String>,
-    ScimJson(body): ScimJson,
-) -> Result<StatusCode, OdmError> {
+    PathParam(raw): PathParam,
+    JsonBody(body, _): ScimJson,
+) -> Result<StatusCode, ApiError> {
     let id = parse_id(&raw, "group")?;
-    access(&state, &caller, id).await?.editor()?;
+    let editor = access(&state, &caller, id).await?.editor()?;
     let change = group_change(&parse_patch(&body)?, Unknown::Ignore, &id.to_string())?;
     state
         .store
-        .modify_group(&caller.ctx(), id, None, &change)
+        .modify_group(&editor, &caller.ctx(), None, &change)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Group admins or manage-groups; members are not deactivated.
+#[utoipa::path(delete, path = "/Groups/{id}", tag = "Genestack ODM",
+    description = "Deletes the group (its members are not deactivated); the group's admins or Manage groups.",
+    params(("id" = String, Path, description = "The group's id (a UUID)")),
+    responses((status = 204, description = "Deleted"), (status = 403, description = "Group admin or Manage groups is required"),
+              (status = 404, description = "No such group")),
+    security(("genestack_api_token" = []), ("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(raw): Path<String>,
-) -> Result<StatusCode, OdmError> {
+    PathParam(raw): PathParam,
+) -> Result<StatusCode, ApiError> {
     let id = parse_id(&raw, "group")?;
-    access(&state, &caller, id).await?.editor()?;
-    state.store.delete_group(&caller.ctx(), id, None).await?;
+    let editor = access(&state, &caller, id).await?.editor()?;
+    state
+        .store
+        .delete_group(&editor, &caller.ctx(), None)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

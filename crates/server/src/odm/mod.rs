@@ -5,122 +5,122 @@
 //! - filters: only `eq` and `and` (and `emails[...]` value paths) — see [`filter`];
 //! - group create rejects members and makes the caller a group admin; group PATCH is 204;
 //! - group visibility follows membership unless the caller has manage-groups;
-//! - 401 and 500 use ODM's `{"error":{"message":...}}` body.
+//! - responses carry only the core schema URNs (its SDK rejects any other) — see [`render`];
+//! - 401 and 500 use ODM's `{"error":{"message":...}}` body; 403 and 404 speak ODM's words.
 
 mod filter;
 mod groups;
+mod render;
 mod users;
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
-use roster_core::{CoreError, Principal};
+use roster_core::policy::Denied;
+use roster_core::{Entity, Permission};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::scim::error::ScimError;
+use crate::http::auth::{bearer, header_text, Credential};
+use crate::http::dialect::{Dialect, ErrorContext};
+use crate::http::{ApiError, Kind};
+use crate::scim_resource::error::error_response;
 
 pub const ROOT: &str = "/api/v1/scim";
 
 /// The seed document's 401 text, which tells the caller how to authenticate.
 const UNAUTHENTICATED: &str = "User is not authenticated. Please supply a valid Access Token in the `Authorization` HTTP header (e.g. Authorization: bearer [token]) or Genestack API token in the `Genestack-API-Token` header.";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/Users", get(users::find).post(users::create))
-        .route(
-            "/Users/{id}",
-            get(users::get).patch(users::patch).delete(users::delete),
-        )
-        .route("/Groups", get(groups::find).post(groups::create))
-        .route(
-            "/Groups/{id}",
-            get(groups::get).patch(groups::patch).delete(groups::delete),
-        )
-}
+const API_TOKEN_HEADER: HeaderName = HeaderName::from_static("genestack-api-token");
 
-/// ODM's error rendering: SCIM errors, except 401 and 5xx which use `BaseErrorResponse`.
-pub struct OdmError(ScimError);
+/// The ODM dialect: two API-key schemes, SCIM error bodies with ODM's own exceptions.
+pub struct Odm;
 
-impl From<ScimError> for OdmError {
-    fn from(e: ScimError) -> Self {
-        Self(e)
+impl Dialect for Odm {
+    const NAME: &'static str = "odm";
+    const PREFIX: &'static str = ROOT;
+    const CHALLENGE: &'static str = "Bearer";
+
+    /// `Genestack-API-Token: <t>`, and `Authorization` with a `Bearer ` prefix or with the raw
+    /// token (the SDK sends no prefix unless configured to).
+    fn credentials(headers: &HeaderMap) -> Vec<Credential> {
+        let api_key = header_text(headers, &API_TOKEN_HEADER);
+        let authorization =
+            header_text(headers, &header::AUTHORIZATION).map(|v| bearer(v).unwrap_or(v));
+        [api_key, authorization]
+            .into_iter()
+            .flatten()
+            .filter(|t| !t.is_empty())
+            .map(|t| Credential::Token(t.to_owned()))
+            .collect()
     }
-}
 
-impl From<CoreError> for OdmError {
-    fn from(e: CoreError) -> Self {
-        Self(e.into())
-    }
-}
-
-impl From<roster_store::StoreError> for OdmError {
-    fn from(e: roster_store::StoreError) -> Self {
-        Self(e.into())
-    }
-}
-
-impl IntoResponse for OdmError {
-    fn into_response(self) -> Response {
-        let e = self.0;
-        if e.status == StatusCode::UNAUTHORIZED || e.status.is_server_error() {
+    fn render(e: &ApiError, _: &ErrorContext<'_>) -> Response {
+        if e.kind() == Kind::Unauthenticated || e.status().is_server_error() {
+            // ODM's BaseErrorResponse.
+            let message = if e.kind() == Kind::Unauthenticated {
+                UNAUTHENTICATED
+            } else {
+                e.detail()
+            };
             let mut res = (
-                e.status,
-                json!({"error": {"message": e.detail}}).to_string(),
+                e.status(),
+                json!({"error": {"message": message}}).to_string(),
             )
                 .into_response();
             res.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-            if e.status == StatusCode::UNAUTHORIZED {
-                res.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            res
-        } else {
-            e.into_response()
+            return res;
         }
+        error_response(e, &wording(e))
     }
 }
 
-/// The authenticated caller of an ODM route, with the request id for the audit log.
-pub struct Caller(pub Principal, pub Option<String>);
-
-impl Caller {
-    pub fn ctx(&self) -> roster_store::WriteCtx {
-        crate::auth::write_ctx(&self.0, self.1.as_ref())
+/// ODM's labels for Roster's permissions.
+fn label(p: Permission) -> &'static str {
+    match p {
+        Permission::ManageOrganization => "Manage organization",
+        Permission::ManageGroups => "Manage groups",
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = OdmError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let tokens = crate::auth::odm_tokens(&parts.headers);
-        match crate::auth::authenticate(state, &tokens).await? {
-            Some(p) => Ok(Caller(p, crate::auth::request_id(&parts.headers))),
-            None => Err(OdmError(ScimError::new(
-                StatusCode::UNAUTHORIZED,
-                None,
-                UNAUTHENTICATED,
-            ))),
+/// The detail in ODM's words where ODM has its own; Roster's neutral text otherwise.
+fn wording(e: &ApiError) -> String {
+    match (e.status(), e.denied(), e.missing()) {
+        (StatusCode::FORBIDDEN, Some(Denied::Permission(p)), _) => format!(
+            "Operation is not permitted. The \"{}\" permission is required.",
+            label(p)
+        ),
+        (StatusCode::FORBIDDEN, Some(Denied::GroupAdmin), _) => format!(
+            "Operation is not permitted. The \"Group admin\" role in the group or the \"{}\" permission is required.",
+            label(Permission::ManageGroups)
+        ),
+        (StatusCode::NOT_FOUND, _, Some(Entity::User(id))) => {
+            format!("There are no users with the id {id}")
         }
+        (StatusCode::NOT_FOUND, _, Some(Entity::Group(id))) => {
+            format!("There are no groups with the id {id}")
+        }
+        _ => e.detail().to_owned(),
     }
+}
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(users::find, users::create))
+        .routes(routes!(users::get, users::patch, users::delete))
+        .routes(routes!(groups::find, groups::create))
+        .routes(routes!(groups::get, groups::patch, groups::delete))
 }
 
 /// ODM: a malformed id is a 400 ("The supplied ID is invalid").
-fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, OdmError> {
-    crate::scim::request::parse_id(raw).ok_or_else(|| {
-        OdmError(ScimError::bad_request(
-            "invalidValue",
-            format!("The supplied {what} ID {raw:?} is invalid: ids are UUIDs"),
+fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
+    crate::scim_resource::parse_id(raw).ok_or_else(|| {
+        ApiError::invalid_value(format!(
+            "The supplied {what} ID {raw:?} is invalid: ids are UUIDs"
         ))
     })
 }

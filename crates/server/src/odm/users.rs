@@ -1,18 +1,20 @@
-//! ODM Users: `/api/v1/scim/Users`.
+//! ODM Users: `/api/v1/scim/Users`. Every operation needs manage-organization.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use roster_core::patch::{apply_user_patch, parse_patch, Unknown, UserAttr, UserPatchProfile};
-use roster_core::CoreError;
+use roster_core::{CoreError, Entity};
 use roster_store::UserQuery;
 
-use super::{filter, parse_id, Caller, OdmError, ROOT};
+use super::render::user_json;
+use super::{filter, parse_id, ROOT};
 use crate::app::AppState;
-use crate::scim::body::ScimJson;
-use crate::scim::render::{list_json, respond, user_json, Flavor};
-use crate::scim::request::{BaseUrl, QueryPairs};
-use crate::scim::user_body::{get_ci, parse_user_body};
+use crate::http::body::JsonBody;
+use crate::http::extract::{BaseUrl, PathParam, QueryPairs};
+use crate::http::{ApiError, Caller};
+use crate::scim_resource::user_body::{get_ci, parse_user_body};
+use crate::scim_resource::{list_json, page, respond, Links, ScimJson};
 
 /// ODM: userName, externalId, displayName and active are editable; emails belong to the
 /// ODM schema but are not editable (error); anything else is ignored.
@@ -27,30 +29,43 @@ const PATCH_PROFILE: UserPatchProfile = UserPatchProfile {
     unknown: Unknown::Ignore,
 };
 
-fn not_found(id: &uuid::Uuid) -> OdmError {
-    CoreError::not_found(format!("There are no users with the id {id}")).into()
+fn links(base: &BaseUrl) -> Links {
+    Links::new(&base.0, ROOT)
 }
 
-/// Create, or update the user with the same login (userName, case-insensitive). The body's
-/// `active` applies, so an upsert with `active: true` reactivates a deactivated user.
+fn one(user: &roster_core::User, status: StatusCode, links: &Links, location: bool) -> Response {
+    respond(
+        status,
+        user_json(user, links),
+        Some(user.meta.etag()),
+        location.then(|| links.user(&user.id)),
+    )
+}
+
+#[utoipa::path(post, path = "/Users", tag = "Genestack ODM",
+    description = "Creates a user, or updates the user with the same login (userName, case-insensitive); the body's `active` applies, so `active: true` reactivates. 201 either way.",
+    request_body(content = Value, content_type = "application/json", description = "A User (one work email; no password, permissions, roles or entitlements)"),
+    responses((status = 201, description = "The User", content_type = "application/scim+json", body = Value),
+              (status = 400, description = "Invalid User"), (status = 401, description = "No valid token"),
+              (status = 403, description = "Manage organization is required"), (status = 409, description = "userName taken")),
+    security(("genestack_api_token" = []), ("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     base: BaseUrl,
-    ScimJson(body): ScimJson,
-) -> Result<Response, OdmError> {
-    caller.0.org_admin()?;
+    JsonBody(body, _): ScimJson,
+) -> Result<Response, ApiError> {
+    let admin = caller.principal().user_admin()?;
     let parsed = parse_user_body(&body)?;
     for forbidden in ["password", "permissions", "roles", "entitlements"] {
         if get_ci(&parsed.raw, forbidden).is_some() {
-            return Err(CoreError::invalid_value(format!(
+            return Err(ApiError::invalid_value(format!(
                 "{forbidden} cannot be set through this endpoint; a user with the \"Manage organization\" permission sets it in the application"
-            ))
-            .into());
+            )));
         }
     }
     if parsed.user.emails.len() > 1 {
-        return Err(CoreError::invalid_value("Only one email can be specified").into());
+        return Err(ApiError::invalid_value("Only one email can be specified"));
     }
     if parsed
         .user
@@ -58,109 +73,119 @@ pub async fn create(
         .iter()
         .any(|e| e.kind.as_deref().is_some_and(|k| k != "work"))
     {
-        return Err(CoreError::invalid_value("email type must be \"work\"").into());
+        return Err(ApiError::invalid_value("email type must be \"work\""));
     }
-    let (user, _created) = state.store.upsert_user(&caller.ctx(), &parsed.user).await?;
-    let links = base.links(ROOT);
-    Ok(respond(
-        StatusCode::CREATED,
-        user_json(&user, Flavor::Odm, &links),
-        Some(user.meta.etag()),
-        Some(links.user(&user.id)),
-    ))
+    let (user, _created) = state
+        .store
+        .upsert_user(&admin, &caller.ctx(), &parsed.user)
+        .await?;
+    Ok(one(&user, StatusCode::CREATED, &links(&base), true))
 }
 
-/// Active users only.
+#[utoipa::path(get, path = "/Users", tag = "Genestack ODM",
+    description = "Active users only. Filters: `eq` and `and` on userName, externalId, displayName, id, active, emails.",
+    params(("filter" = Option<String>, Query), ("startIndex" = Option<i64>, Query, description = "1-based"),
+           ("count" = Option<i64>, Query, description = "default 100, at most 1000")),
+    responses((status = 200, description = "A ListResponse of Users", content_type = "application/scim+json", body = Value),
+              (status = 400, description = "Unsupported filter"), (status = 401, description = "No valid token"),
+              (status = 403, description = "Manage organization is required")),
+    security(("genestack_api_token" = []), ("bearer" = [])))]
 pub async fn find(
     State(state): State<AppState>,
     caller: Caller,
     base: BaseUrl,
     q: QueryPairs,
-) -> Result<Response, OdmError> {
-    caller.0.org_admin()?;
+) -> Result<Response, ApiError> {
+    let admin = caller.principal().user_admin()?;
     let filter = q.get("filter").map(filter::users).transpose()?;
-    let page = state
+    let found = state
         .store
-        .list_users(&UserQuery {
-            sort: None,
-            filter,
-            only_active: true,
-            page: q.page()?,
-        })
+        .list_users(
+            &admin.reader(),
+            &UserQuery {
+                sort: None,
+                filter,
+                only_active: true,
+                page: page(&q)?,
+            },
+        )
         .await?;
-    let links = base.links(ROOT);
+    let links = links(&base);
     Ok(respond(
         StatusCode::OK,
-        list_json(&page, |u| user_json(u, Flavor::Odm, &links)),
+        list_json(&found, |u| user_json(u, &links)),
         None,
         None,
     ))
 }
 
+#[utoipa::path(get, path = "/Users/{id}", tag = "Genestack ODM",
+    description = "One active user.",
+    params(("id" = String, Path, description = "The user's id (a UUID)")),
+    responses((status = 200, description = "The User", content_type = "application/scim+json", body = Value),
+              (status = 400, description = "The id is not a UUID"), (status = 401, description = "No valid token"),
+              (status = 403, description = "Manage organization is required"), (status = 404, description = "No active user with that id")),
+    security(("genestack_api_token" = []), ("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     base: BaseUrl,
-    Path(raw): Path<String>,
-) -> Result<Response, OdmError> {
-    caller.0.org_admin()?;
+    PathParam(raw): PathParam,
+) -> Result<Response, ApiError> {
+    let admin = caller.principal().user_admin()?;
     let id = parse_id(&raw, "user")?;
     let user = state
         .store
-        .get_user(id)
+        .get_user(&admin.reader(), id)
         .await?
         .filter(|u| u.active)
-        .ok_or_else(|| not_found(&id))?;
-    let links = base.links(ROOT);
-    Ok(respond(
-        StatusCode::OK,
-        user_json(&user, Flavor::Odm, &links),
-        Some(user.meta.etag()),
-        None,
-    ))
+        .ok_or(ApiError::not_found(Entity::User(id)))?;
+    Ok(one(&user, StatusCode::OK, &links(&base), false))
 }
 
-/// Works on deactivated users too (the document says so).
+#[utoipa::path(patch, path = "/Users/{id}", tag = "Genestack ODM",
+    description = "Changes userName, externalId, displayName, active (also of deactivated users); other attributes of the ODM schema are read-only, unknown ones ignored. Answers 200 with the User.",
+    params(("id" = String, Path, description = "The user's id (a UUID)")),
+    request_body(content = Value, content_type = "application/json", description = "A PatchOp message"),
+    responses((status = 200, description = "The User", content_type = "application/scim+json", body = Value),
+              (status = 400, description = "Invalid PATCH"), (status = 404, description = "No such user")),
+    security(("genestack_api_token" = []), ("bearer" = [])))]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
     base: BaseUrl,
-    Path(raw): Path<String>,
-    ScimJson(body): ScimJson,
-) -> Result<Response, OdmError> {
-    caller.0.org_admin()?;
+    PathParam(raw): PathParam,
+    JsonBody(body, _): ScimJson,
+) -> Result<Response, ApiError> {
+    let admin = caller.principal().user_admin()?;
     let id = parse_id(&raw, "user")?;
     let ops = parse_patch(&body)?;
     let user = state
         .store
-        .update_user(&caller.ctx(), id, None, &|u| {
+        .update_user(&admin.editor(), &caller.ctx(), id, None, &|u| {
             apply_user_patch(u, &ops, &PATCH_PROFILE)
         })
         .await?;
-    let links = base.links(ROOT);
-    Ok(respond(
-        StatusCode::OK,
-        user_json(&user, Flavor::Odm, &links),
-        Some(user.meta.etag()),
-        None,
-    ))
+    Ok(one(&user, StatusCode::OK, &links(&base), false))
 }
 
-/// ODM delete deactivates; a user already deactivated is not found.
+#[utoipa::path(delete, path = "/Users/{id}", tag = "Genestack ODM",
+    description = "Deactivates the user (ODM's delete); a user already deactivated is not found.",
+    params(("id" = String, Path, description = "The user's id (a UUID)")),
+    responses((status = 204, description = "Deactivated"), (status = 404, description = "No active user with that id")),
+    security(("genestack_api_token" = []), ("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(raw): Path<String>,
-) -> Result<StatusCode, OdmError> {
-    caller.0.org_admin()?;
+    PathParam(raw): PathParam,
+) -> Result<StatusCode, ApiError> {
+    let admin = caller.principal().user_admin()?;
     let id = parse_id(&raw, "user")?;
     state
         .store
-        .update_user(&caller.ctx(), id, None, &|u| {
+        .update_user(&admin.editor(), &caller.ctx(), id, None, &|u| {
             if !u.active {
-                return Err(CoreError::not_found(format!(
-                    "There are no users with the id {id}"
-                )));
+                return Err(CoreError::NotFound(Entity::User(id)));
             }
             u.active = false;
             Ok(())

@@ -13,10 +13,15 @@ use axum::response::Response;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use super::body::ScimJson;
-use super::error::ScimError;
-use super::render::respond;
+use super::Scim;
 use crate::app::AppState;
+use crate::http::auth::AuthState;
+use crate::http::body::JsonBody;
+use crate::http::dialect::{render_response, with_dialect, ErrorContext, Renderer};
+use crate::http::request_id::{RequestId, HEADER as REQUEST_ID};
+use crate::http::{ApiError, Caller, Kind};
+use crate::scim_resource::error::error_json;
+use crate::scim_resource::{respond, ScimJson};
 
 pub const BULK_REQUEST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 pub const BULK_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
@@ -34,42 +39,38 @@ struct Op {
 }
 
 fn op_error(status: StatusCode, scim_type: Option<&str>, detail: String) -> Value {
-    let mut e =
-        json!({"schemas": [super::error::ERROR_URN], "status": status.as_str(), "detail": detail});
-    if let Some(t) = scim_type {
-        e["scimType"] = json!(t);
-    }
-    e
+    error_json(status, scim_type, &detail)
 }
 
-fn parse_ops(body: &Value) -> Result<(Vec<Op>, Option<usize>), ScimError> {
-    let o = body.as_object().ok_or_else(|| {
-        ScimError::bad_request("invalidSyntax", "a BulkRequest must be an object")
-    })?;
+fn parse_ops(body: &Value) -> Result<(Vec<Op>, Option<usize>), ApiError> {
+    let o = body
+        .as_object()
+        .ok_or_else(|| ApiError::invalid_syntax("a BulkRequest must be an object"))?;
     let has_urn = o
         .get("schemas")
         .and_then(Value::as_array)
         .is_some_and(|a| a.iter().any(|s| s.as_str() == Some(BULK_REQUEST_URN)));
     if !has_urn {
-        return Err(ScimError::bad_request(
-            "invalidSyntax",
-            format!("schemas must contain \"{BULK_REQUEST_URN}\""),
-        ));
+        return Err(ApiError::invalid_syntax(format!(
+            "schemas must contain \"{BULK_REQUEST_URN}\""
+        )));
     }
     let fail_on_errors = match o.get("failOnErrors") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().filter(|n| *n >= 1).ok_or_else(|| {
-            ScimError::bad_request("invalidValue", "failOnErrors must be a positive integer")
-        })? as usize),
+        Some(v) => Some(
+            v.as_u64()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| ApiError::invalid_value("failOnErrors must be a positive integer"))?
+                as usize,
+        ),
     };
     let ops = o
         .get("Operations")
         .and_then(Value::as_array)
-        .ok_or_else(|| ScimError::bad_request("invalidSyntax", "Operations must be an array"))?;
+        .ok_or_else(|| ApiError::invalid_syntax("Operations must be an array"))?;
     if ops.len() > MAX_OPERATIONS {
-        return Err(ScimError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            None,
+        return Err(ApiError::new(
+            Kind::PayloadTooLarge,
             format!(
                 "a bulk request may carry at most {MAX_OPERATIONS} operations, got {}",
                 ops.len()
@@ -78,8 +79,7 @@ fn parse_ops(body: &Value) -> Result<(Vec<Op>, Option<usize>), ScimError> {
     }
     let mut out = Vec::with_capacity(ops.len());
     for (index, op) in ops.iter().enumerate() {
-        let bad =
-            |m: &str| ScimError::bad_request("invalidSyntax", format!("Operations[{index}]: {m}"));
+        let bad = |m: &str| ApiError::invalid_syntax(format!("Operations[{index}]: {m}"));
         let method = match op
             .get("method")
             .and_then(Value::as_str)
@@ -159,22 +159,32 @@ fn allowed_path(p: &str) -> bool {
         && !p.contains(".search")
 }
 
+#[utoipa::path(post, path = "/Bulk", tag = "SCIM 2.0",
+    description = "Runs up to 1,000 operations on /Users and /Groups (RFC 7644 §3.7), each as its own request with its own checks and transaction; bulkId references resolve in any order.",
+    request_body(content = Value, content_type = "application/scim+json", description = "A BulkRequest"),
+    responses((status = 200, description = "A BulkResponse with every operation's own status", content_type = "application/scim+json", body = Value),
+              (status = 400, description = "Invalid BulkRequest"), (status = 401, description = "No valid credential"),
+              (status = 413, description = "Too many operations or too large")),
+    security(("bearer" = [])))]
 pub async fn bulk(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
-    ScimJson(body): ScimJson,
-) -> Result<Response, ScimError> {
+    JsonBody(body, _): ScimJson,
+) -> Result<Response, ApiError> {
     if body.to_string().len() > MAX_PAYLOAD_SIZE {
-        return Err(ScimError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            None,
+        return Err(ApiError::new(
+            Kind::PayloadTooLarge,
             format!("a bulk request may be at most {MAX_PAYLOAD_SIZE} bytes"),
         ));
     }
     let (mut pending, fail_on_errors) = parse_ops(&body)?;
-    let auth = headers.get(header::AUTHORIZATION).cloned();
     let host = headers.get(header::HOST).cloned();
-    let router = super::resource_routes().with_state(state);
+    let request_id = caller.request_id().map(str::to_owned);
+    // Every operation runs as the caller, under the caller's request id.
+    let as_caller = AuthState::Authenticated(caller.authenticated());
+    let (routes, _) = super::resource_routes().split_for_parts();
+    let router = with_dialect::<Scim>(routes, &state).with_state(state.clone());
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut results: Vec<(usize, Value)> = Vec::new();
     let mut errors = 0usize;
@@ -225,14 +235,13 @@ pub async fn bulk(
                 results.push((op.index, entry));
                 continue;
             }
-            let mut req = Request::builder()
-                .method(op.method.clone())
-                .uri(format!("/{}", path.trim_start_matches('/')));
-            if let Some(a) = &auth {
-                req = req.header(header::AUTHORIZATION, a);
-            }
+            let uri = format!("/{}", path.trim_start_matches('/'));
+            let mut req = Request::builder().method(op.method.clone()).uri(&uri);
             if let Some(h) = &host {
                 req = req.header(header::HOST, h);
+            }
+            if let Some(rid) = &request_id {
+                req = req.header(REQUEST_ID, rid);
             }
             if let Some(v) = &op.version {
                 req = req.header(header::IF_MATCH, v);
@@ -244,14 +253,35 @@ pub async fn bulk(
                 }
                 None => Body::empty(),
             };
-            let req = req.body(body).map_err(|e| {
-                ScimError::bad_request("invalidValue", format!("Operations[{}]: {e}", op.index))
-            })?;
+            let mut req = match req.body(body) {
+                Ok(r) => r,
+                // An unparsable path or version fails this operation only.
+                Err(e) => {
+                    errors += 1;
+                    entry["status"] = json!("400");
+                    entry["response"] = op_error(
+                        StatusCode::BAD_REQUEST,
+                        Some("invalidValue"),
+                        format!("Operations[{}]: {e}", op.index),
+                    );
+                    results.push((op.index, entry));
+                    continue;
+                }
+            };
+            req.extensions_mut().insert(as_caller.clone());
+            if let Some(rid) = &request_id {
+                req.extensions_mut().insert(RequestId(rid.clone()));
+            }
             let res = router
                 .clone()
                 .oneshot(req)
                 .await
                 .unwrap_or_else(|e| match e {});
+            let cx = ErrorContext {
+                path: &uri,
+                request_id: request_id.as_deref(),
+            };
+            let res = render_response(res, Some(Renderer::of::<Scim>()), &cx).await;
             let status = res.status();
             let location = res
                 .headers()

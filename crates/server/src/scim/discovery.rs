@@ -2,17 +2,16 @@
 //! that nothing is claimed that does not work. Served without authentication, as clients
 //! read it before they have been configured.
 
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use roster_core::paging::MAX_PAGE_SIZE;
 use roster_core::schema::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 use serde_json::{json, Value};
 
-use super::error::ScimError;
-use super::render::{respond, LIST_URN};
-use super::request::BaseUrl;
 use super::ROOT;
+use crate::http::extract::{BaseUrl, PathParam};
+use crate::http::{ApiError, Kind};
+use crate::scim_resource::{respond, Links, LIST_URN};
 
 const SPC_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 const SCHEMA_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
@@ -283,7 +282,7 @@ fn with_meta(mut v: Value, resource_type: &str, location: String) -> Value {
 }
 
 fn schemas(base: &BaseUrl) -> Vec<Value> {
-    let root = base.links(ROOT).root;
+    let root = Links::new(&base.0, ROOT).root;
     [user_schema(), enterprise_schema(), group_schema()]
         .into_iter()
         .chain(meta_schemas())
@@ -295,7 +294,7 @@ fn schemas(base: &BaseUrl) -> Vec<Value> {
 }
 
 fn resource_types(base: &BaseUrl) -> Vec<Value> {
-    let root = base.links(ROOT).root;
+    let root = Links::new(&base.0, ROOT).root;
     [("User", "/Users", USER_SCHEMA, "User Account"), ("Group", "/Groups", GROUP_SCHEMA, "Group")]
         .into_iter()
         .map(|(name, endpoint, schema, desc)| {
@@ -316,8 +315,11 @@ fn list(items: Vec<Value>) -> Response {
     )
 }
 
+#[utoipa::path(get, path = "/ServiceProviderConfig", tag = "SCIM 2.0",
+    description = "What this service provider supports (RFC 7644 §4); no authentication.",
+    responses((status = 200, description = "The ServiceProviderConfig", content_type = "application/scim+json", body = serde_json::Value)))]
 pub async fn service_provider_config(base: BaseUrl) -> Response {
-    let root = base.links(ROOT).root;
+    let root = Links::new(&base.0, ROOT).root;
     respond(
         StatusCode::OK,
         json!({
@@ -341,11 +343,19 @@ pub async fn service_provider_config(base: BaseUrl) -> Response {
     )
 }
 
+#[utoipa::path(get, path = "/Schemas", tag = "SCIM 2.0",
+    description = "Every schema Roster publishes (RFC 7643 §7); no authentication.",
+    responses((status = 200, description = "A ListResponse of Schemas", content_type = "application/scim+json", body = serde_json::Value)))]
 pub async fn list_schemas(base: BaseUrl) -> Response {
     list(schemas(&base))
 }
 
-pub async fn get_schema(base: BaseUrl, Path(id): Path<String>) -> Result<Response, ScimError> {
+#[utoipa::path(get, path = "/Schemas/{id}", tag = "SCIM 2.0",
+    description = "One schema by its URN.",
+    params(("id" = String, Path, description = "The schema URN")),
+    responses((status = 200, description = "The Schema", content_type = "application/scim+json", body = serde_json::Value),
+              (status = 404, description = "No such schema")))]
+pub async fn get_schema(base: BaseUrl, PathParam(id): PathParam) -> Result<Response, ApiError> {
     schemas(&base)
         .into_iter()
         .find(|s| {
@@ -354,17 +364,25 @@ pub async fn get_schema(base: BaseUrl, Path(id): Path<String>) -> Result<Respons
                 .is_some_and(|i| i.eq_ignore_ascii_case(&id))
         })
         .map(|s| respond(StatusCode::OK, s, None, None))
-        .ok_or_else(|| ScimError::not_found(format!("no schema {id:?}")))
+        .ok_or_else(|| ApiError::new(Kind::NotFound, format!("no schema {id:?}")))
 }
 
+#[utoipa::path(get, path = "/ResourceTypes", tag = "SCIM 2.0",
+    description = "User and Group (RFC 7643 §6); no authentication.",
+    responses((status = 200, description = "A ListResponse of ResourceTypes", content_type = "application/scim+json", body = serde_json::Value)))]
 pub async fn list_resource_types(base: BaseUrl) -> Response {
     list(resource_types(&base))
 }
 
+#[utoipa::path(get, path = "/ResourceTypes/{name}", tag = "SCIM 2.0",
+    description = "One resource type by name.",
+    params(("name" = String, Path, description = "User or Group")),
+    responses((status = 200, description = "The ResourceType", content_type = "application/scim+json", body = serde_json::Value),
+              (status = 404, description = "No such resource type")))]
 pub async fn get_resource_type(
     base: BaseUrl,
-    Path(name): Path<String>,
-) -> Result<Response, ScimError> {
+    PathParam(name): PathParam,
+) -> Result<Response, ApiError> {
     resource_types(&base)
         .into_iter()
         .find(|r| {
@@ -373,5 +391,5 @@ pub async fn get_resource_type(
                 .is_some_and(|n| n.eq_ignore_ascii_case(&name))
         })
         .map(|r| respond(StatusCode::OK, r, None, None))
-        .ok_or_else(|| ScimError::not_found(format!("no resource type {name:?}")))
+        .ok_or_else(|| ApiError::new(Kind::NotFound, format!("no resource type {name:?}")))
 }

@@ -1,16 +1,16 @@
 //! List and search requests: the query-string form (GET) and the SearchRequest body form
 //! (POST `.search`, RFC 7644 §3.4.3) parse into one [`ListRequest`].
 
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use roster_core::schema::{resolve, resolve_sort, Cond, Resource, Sort};
 use roster_core::{filter::parse_filter, PageRequest};
 use serde_json::Value;
 
-use super::error::ScimError;
 use super::projection::Projection;
-use super::render::respond;
-use super::request::QueryPairs;
+use crate::http::extract::{not_modified, not_modified_response, QueryPairs};
+use crate::http::ApiError;
+use crate::scim_resource::{page, respond};
 
 pub const SEARCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
@@ -24,51 +24,44 @@ pub struct ListRequest {
 }
 
 impl ListRequest {
-    pub fn from_query(q: &QueryPairs) -> Result<Self, ScimError> {
+    pub fn from_query(q: &QueryPairs) -> Result<Self, ApiError> {
         Ok(Self {
             filter: q.get("filter").map(str::to_owned),
             sort_by: q.get("sortBy").map(str::to_owned),
             sort_order: q.get("sortOrder").map(str::to_owned),
-            page: q.page()?,
+            page: page(q)?,
             projection: Projection::from_query(q.get("attributes"), q.get("excludedAttributes"))?,
         })
     }
 
-    pub fn from_search(body: &Value) -> Result<Self, ScimError> {
-        let o = body.as_object().ok_or_else(|| {
-            ScimError::bad_request("invalidSyntax", "a SearchRequest must be an object")
-        })?;
+    pub fn from_search(body: &Value) -> Result<Self, ApiError> {
+        let o = body
+            .as_object()
+            .ok_or_else(|| ApiError::invalid_syntax("a SearchRequest must be an object"))?;
         let has_urn = o
             .get("schemas")
             .and_then(Value::as_array)
             .is_some_and(|a| a.iter().any(|s| s.as_str() == Some(SEARCH_URN)));
         if !has_urn {
-            return Err(ScimError::bad_request(
-                "invalidSyntax",
-                format!("schemas must contain \"{SEARCH_URN}\""),
-            ));
+            return Err(ApiError::invalid_syntax(format!(
+                "schemas must contain \"{SEARCH_URN}\""
+            )));
         }
-        let text = |k: &str| -> Result<Option<String>, ScimError> {
+        let text = |k: &str| -> Result<Option<String>, ApiError> {
             match o.get(k) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(ScimError::bad_request(
-                    "invalidValue",
-                    format!("{k} must be a string"),
-                )),
+                Some(_) => Err(ApiError::invalid_value(format!("{k} must be a string"))),
             }
         };
-        let int = |k: &str| -> Result<Option<String>, ScimError> {
+        let int = |k: &str| -> Result<Option<String>, ApiError> {
             match o.get(k) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::Number(n)) => Ok(Some(n.to_string())),
-                Some(_) => Err(ScimError::bad_request(
-                    "invalidValue",
-                    format!("{k} must be an integer"),
-                )),
+                Some(_) => Err(ApiError::invalid_value(format!("{k} must be an integer"))),
             }
         };
-        let list = |k: &str| -> Result<Vec<String>, ScimError> {
+        let list = |k: &str| -> Result<Vec<String>, ApiError> {
             match o.get(k) {
                 None | Some(Value::Null) => Ok(Vec::new()),
                 Some(Value::String(s)) => Ok(s.split(',').map(str::to_owned).collect()),
@@ -76,17 +69,13 @@ impl ListRequest {
                     .iter()
                     .map(|v| {
                         v.as_str().map(str::to_owned).ok_or_else(|| {
-                            ScimError::bad_request(
-                                "invalidValue",
-                                format!("{k} must be an array of strings"),
-                            )
+                            ApiError::invalid_value(format!("{k} must be an array of strings"))
                         })
                     })
                     .collect(),
-                Some(_) => Err(ScimError::bad_request(
-                    "invalidValue",
-                    format!("{k} must be an array of strings"),
-                )),
+                Some(_) => Err(ApiError::invalid_value(format!(
+                    "{k} must be an array of strings"
+                ))),
             }
         };
         Ok(Self {
@@ -98,7 +87,7 @@ impl ListRequest {
         })
     }
 
-    pub fn cond(&self, res: Resource) -> Result<Option<Cond>, ScimError> {
+    pub fn cond(&self, res: Resource) -> Result<Option<Cond>, ApiError> {
         Ok(self
             .filter
             .as_deref()
@@ -106,7 +95,7 @@ impl ListRequest {
             .transpose()?)
     }
 
-    pub fn sort(&self, res: Resource) -> Result<Option<Sort>, ScimError> {
+    pub fn sort(&self, res: Resource) -> Result<Option<Sort>, ApiError> {
         Ok(self
             .sort_by
             .as_deref()
@@ -125,16 +114,8 @@ pub fn resource(
     headers: &HeaderMap,
     projection: &Projection,
 ) -> Response {
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    if status == StatusCode::OK && fresh {
-        let mut res = StatusCode::NOT_MODIFIED.into_response();
-        if let Ok(v) = header::HeaderValue::from_str(&etag) {
-            res.headers_mut().insert(header::ETAG, v);
-        }
-        return res;
+    if status == StatusCode::OK && not_modified(headers, &etag) {
+        return not_modified_response(&etag);
     }
     projection.apply(&mut body);
     respond(status, body, Some(etag), location)

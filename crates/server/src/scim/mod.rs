@@ -1,102 +1,84 @@
-//! Standard SCIM 2.0 at `/scim/v2` (RFC 7643/7644), plus the machinery the ODM profile
-//! shares (errors, body parsing, rendering). Differences from ODM on purpose: full filter
-//! grammar, inactive users listed with `active: false`, DELETE removes, group create takes
-//! members, group PATCH answers 200 with the group, ETags / If-Match honoured.
+//! Standard SCIM 2.0 at `/scim/v2` (RFC 7643/7644). Differences from the ODM profile on
+//! purpose: full filter grammar, inactive users listed with `active: false`, DELETE removes,
+//! group create takes members, group PATCH answers 200 with the group, ETags / If-Match
+//! honoured, users need manage-organization and groups manage-groups.
 
-pub mod body;
 mod bulk;
 mod discovery;
-pub mod error;
-pub mod group_body;
+mod error;
 mod groups;
 mod list;
-pub mod projection;
+mod projection;
 pub mod render;
-pub mod request;
 mod search;
-pub mod user_body;
 mod users;
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::Router;
-use roster_core::Principal;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
-use error::ScimError;
+use crate::http::auth::{bearer, header_text, Credential};
+use crate::http::dialect::{Dialect, ErrorContext};
+use crate::http::ApiError;
+use crate::scim_resource::parse_id;
 
 pub const ROOT: &str = "/scim/v2";
 
-pub fn routes() -> Router<AppState> {
-    resource_routes().route("/Bulk", post(bulk::bulk))
-}
+/// The SCIM 2.0 dialect: `Authorization: Bearer <token>`, SCIM error bodies.
+pub struct Scim;
 
-/// The resource endpoints; also what each /Bulk operation is dispatched to.
-pub fn resource_routes() -> Router<AppState> {
-    Router::new()
-        .route("/Users", get(users::list).post(users::create))
-        .route("/Users/.search", post(users::search))
-        .route(
-            "/Users/{id}",
-            get(users::get)
-                .put(users::put)
-                .patch(users::patch)
-                .delete(users::delete),
-        )
-        .route("/Me", get(users::me).patch(users::patch_me))
-        .route("/Groups", get(groups::list).post(groups::create))
-        .route("/Groups/.search", post(groups::search))
-        .route(
-            "/Groups/{id}",
-            get(groups::get)
-                .put(groups::put)
-                .patch(groups::patch)
-                .delete(groups::delete),
-        )
-        .route("/.search", post(search::search_all))
-        .route(
-            "/ServiceProviderConfig",
-            get(discovery::service_provider_config),
-        )
-        .route("/Schemas", get(discovery::list_schemas))
-        .route("/Schemas/{id}", get(discovery::get_schema))
-        .route("/ResourceTypes", get(discovery::list_resource_types))
-        .route("/ResourceTypes/{name}", get(discovery::get_resource_type))
-}
+impl Dialect for Scim {
+    const NAME: &'static str = "scim";
+    const PREFIX: &'static str = ROOT;
+    const CHALLENGE: &'static str = "Bearer realm=\"roster\"";
 
-/// The caller of a `/scim/v2` route (`Authorization: Bearer <token>`).
-pub struct Caller(pub Principal, pub Option<String>);
+    fn credentials(headers: &HeaderMap) -> Vec<Credential> {
+        header_text(headers, &axum::http::header::AUTHORIZATION)
+            .and_then(bearer)
+            .map(|t| vec![Credential::Token(t.to_owned())])
+            .unwrap_or_default()
+    }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ScimError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let token = crate::auth::bearer(&parts.headers);
-        let found = match token {
-            Some(t) => crate::auth::authenticate(state, &[t]).await?,
-            None => None,
-        };
-        let rid = crate::auth::request_id(&parts.headers);
-        found.map(|p| Caller(p, rid)).ok_or_else(|| {
-            ScimError::new(
-                StatusCode::UNAUTHORIZED,
-                None,
-                "authentication required: send Authorization: Bearer <API token>",
-            )
-        })
+    fn render(e: &ApiError, _: &ErrorContext<'_>) -> Response {
+        error::render(e)
     }
 }
 
-fn ctx(c: &Caller) -> roster_store::WriteCtx {
-    crate::auth::write_ctx(&c.0, c.1.as_ref())
+pub fn routes() -> OpenApiRouter<AppState> {
+    resource_routes().routes(routes!(bulk::bulk))
+}
+
+/// The resource endpoints; also what each /Bulk operation is dispatched to.
+fn resource_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::search))
+        .routes(routes!(users::get, users::put, users::patch, users::delete))
+        .routes(routes!(users::me, users::patch_me))
+        .routes(routes!(groups::list, groups::create))
+        .routes(routes!(groups::search))
+        .routes(routes!(
+            groups::get,
+            groups::put,
+            groups::patch,
+            groups::delete
+        ))
+        .routes(routes!(search::search_all))
+        .routes(routes!(discovery::service_provider_config))
+        .routes(routes!(discovery::list_schemas))
+        .routes(routes!(discovery::get_schema))
+        .routes(routes!(discovery::list_resource_types))
+        .routes(routes!(discovery::get_resource_type))
 }
 
 /// In `/scim/v2` an id that is not a UUID names no resource: 404.
-fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, ScimError> {
-    request::parse_id(raw).ok_or_else(|| ScimError::not_found(format!("no {what} with id {raw:?}")))
+fn resource_id(raw: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
+    parse_id(raw).ok_or_else(|| {
+        ApiError::new(
+            crate::http::Kind::NotFound,
+            format!("no {what} with id {raw:?}"),
+        )
+    })
 }

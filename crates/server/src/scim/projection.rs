@@ -5,7 +5,7 @@
 use roster_core::filter::{parse_attr_path, AttrPath};
 use serde_json::{Map, Value};
 
-use super::error::ScimError;
+use crate::http::ApiError;
 
 /// Attributes with `returned: always`: never dropped.
 const ALWAYS: &[&str] = &["id", "schemas"];
@@ -19,16 +19,13 @@ pub struct Projection {
 fn parse_list<'a>(
     items: impl Iterator<Item = &'a str>,
     param: &str,
-) -> Result<Vec<AttrPath>, ScimError> {
+) -> Result<Vec<AttrPath>, ApiError> {
     items
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
             parse_attr_path(s).map_err(|_| {
-                ScimError::bad_request(
-                    "invalidValue",
-                    format!("{param}: {s:?} is not an attribute path"),
-                )
+                ApiError::invalid_value(format!("{param}: {s:?} is not an attribute path"))
             })
         })
         .collect()
@@ -36,7 +33,7 @@ fn parse_list<'a>(
 
 impl Projection {
     /// From comma-separated query parameters.
-    pub fn from_query(attributes: Option<&str>, excluded: Option<&str>) -> Result<Self, ScimError> {
+    pub fn from_query(attributes: Option<&str>, excluded: Option<&str>) -> Result<Self, ApiError> {
         Ok(Self {
             attributes: parse_list(attributes.unwrap_or("").split(','), "attributes")?,
             excluded: parse_list(excluded.unwrap_or("").split(','), "excludedAttributes")?,
@@ -44,7 +41,7 @@ impl Projection {
     }
 
     /// From the arrays of a SearchRequest body.
-    pub fn from_lists(attributes: &[String], excluded: &[String]) -> Result<Self, ScimError> {
+    pub fn from_lists(attributes: &[String], excluded: &[String]) -> Result<Self, ApiError> {
         Ok(Self {
             attributes: parse_list(attributes.iter().map(String::as_str), "attributes")?,
             excluded: parse_list(excluded.iter().map(String::as_str), "excludedAttributes")?,

@@ -5,26 +5,36 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use roster_core::schema::Resource;
-use roster_core::{Page, PageRequest, Permission};
+use roster_core::{Page, PageRequest};
 use serde_json::json;
 
-use super::body::ScimJson;
-use super::error::ScimError;
 use super::list::ListRequest;
-use super::render::{group_json, respond, user_json, Flavor, LIST_URN};
-use super::request::BaseUrl;
-use super::{groups, users, Caller, ROOT};
+use super::render::{group_json, user_json};
+use super::{groups, users, ROOT};
 use crate::app::AppState;
+use crate::http::body::JsonBody;
+use crate::http::extract::BaseUrl;
+use crate::http::{ApiError, Caller};
+use crate::scim_resource::{respond, Links, ScimJson, LIST_URN};
 
+#[utoipa::path(post, path = "/.search", tag = "SCIM 2.0",
+    description = "Searches users, then groups (groups only with manage-groups), paged as one list (RFC 7644 §3.4.3). Needs manage-organization.",
+    request_body(content = Value, content_type = "application/scim+json", description = "A SearchRequest"),
+    responses((status = 200, description = "A ListResponse of Users and Groups", content_type = "application/scim+json", body = Value),
+              (status = 400, description = "Invalid SearchRequest"), (status = 403, description = "manage-organization is required")),
+    security(("bearer" = [])))]
 pub async fn search_all(
     State(state): State<AppState>,
     caller: Caller,
     base: BaseUrl,
-    ScimJson(body): ScimJson,
-) -> Result<Response, ScimError> {
-    caller.0.org_admin()?;
+    JsonBody(body, _): ScimJson,
+) -> Result<Response, ApiError> {
+    let admin = caller.principal().user_admin()?;
+    let users_reader = admin.reader();
+    // Groups join the results only for callers the policy lets see every group.
+    let groups_reader = caller.principal().group_manager().ok().map(|m| m.reader());
     let req = ListRequest::from_search(&body)?;
-    let links = base.links(ROOT);
+    let links = Links::new(&base.0, ROOT);
     let page = req.page;
     // Totals first (count 0), then fetch only the slice of each type the page covers.
     let count_only = |r: &ListRequest| ListRequest {
@@ -43,15 +53,20 @@ pub async fn search_all(
         req.sort(Resource::User)?;
     }
     let user_total = if applies(Resource::User) {
-        users::list_users(&state, &count_only(&req)).await?.total
+        users::list_users(&state, &users_reader, &count_only(&req))
+            .await?
+            .total
     } else {
         0
     };
-    let with_groups = applies(Resource::Group) && caller.0.has(Permission::ManageGroups);
-    let group_total = if with_groups {
-        groups::list_groups(&state, &count_only(&req)).await?.total
-    } else {
-        0
+    let groups_reader = groups_reader.filter(|_| applies(Resource::Group));
+    let group_total = match &groups_reader {
+        Some(r) => {
+            groups::list_groups(&state, r, &count_only(&req))
+                .await?
+                .total
+        }
+        None => 0,
     };
     let mut resources = Vec::new();
     let offset = page.offset();
@@ -60,12 +75,12 @@ pub async fn search_all(
             page,
             ..count_only(&req)
         };
-        let p: Page<_> = users::list_users(&state, &r).await?;
-        resources.extend(p.items.iter().map(|u| user_json(u, Flavor::Scim, &links)));
+        let p: Page<_> = users::list_users(&state, &users_reader, &r).await?;
+        resources.extend(p.items.iter().map(|u| user_json(u, &links)));
     }
     let remaining = page.count - resources.len() as i64;
-    if with_groups && remaining > 0 && offset + (resources.len() as i64) < user_total + group_total
-    {
+    let more = offset + (resources.len() as i64) < user_total + group_total;
+    if let (Some(reader), true, true) = (&groups_reader, remaining > 0, more) {
         let start = (offset - user_total).max(0) + 1;
         let r = ListRequest {
             page: PageRequest {
@@ -74,8 +89,8 @@ pub async fn search_all(
             },
             ..count_only(&req)
         };
-        let p = groups::list_groups(&state, &r).await?;
-        resources.extend(p.items.iter().map(|g| group_json(g, Flavor::Scim, &links)));
+        let p = groups::list_groups(&state, reader, &r).await?;
+        resources.extend(p.items.iter().map(|g| group_json(g, &links)));
     }
     for v in &mut resources {
         req.projection.apply(v);

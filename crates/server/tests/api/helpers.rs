@@ -2,7 +2,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use roster_core::{secret, NewUser, Permission, UserName};
+use roster_core::policy::Operator;
+use roster_core::{secret, Email, NewUser, Permission, UserName};
 use roster_server::app::AppOptions;
 use roster_server::{router, AppState};
 use roster_store::{Bootstrap, OpenOptions, Store, WriteCtx};
@@ -42,6 +43,7 @@ impl TestApp {
         admin.display_name = Some("Admin".into());
         let created = store
             .bootstrap(
+                &operator(),
                 &WriteCtx::default(),
                 &Bootstrap {
                     admin,
@@ -169,13 +171,22 @@ impl TestApp {
         .await
     }
 
-    /// Creates a user through ODM as the admin; returns its id.
+    /// Creates an active user (the shape of [`user_body`]) through the store; returns its id.
     pub async fn create_user(&self, name: &str) -> String {
-        let r = self
-            .odm(Method::POST, "/Users", ADMIN_TOKEN, Some(user_body(name)))
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-        r.body["id"].as_str().unwrap().to_owned()
+        let mut u = NewUser::new(UserName::parse(name).unwrap());
+        u.display_name = Some(format!("{name} display"));
+        u.emails = vec![Email {
+            value: format!("{name}@example.com"),
+            kind: Some("work".into()),
+            primary: true,
+            display: None,
+        }];
+        self.store
+            .create_user(&operator().user_admin(), &WriteCtx::default(), &u)
+            .await
+            .unwrap()
+            .id
+            .to_string()
     }
 
     /// Issues an API token for a user directly through the store.
@@ -183,6 +194,7 @@ impl TestApp {
         let t = secret::generate_token();
         self.store
             .create_token(
+                &operator().token_admin(),
                 &WriteCtx::default(),
                 &UserName::parse(name).unwrap(),
                 None,
@@ -196,6 +208,7 @@ impl TestApp {
     pub async fn grant(&self, name: &str, p: Permission) {
         self.store
             .set_permission(
+                &operator().user_admin(),
                 &WriteCtx::default(),
                 &UserName::parse(name).unwrap(),
                 p,
@@ -207,27 +220,34 @@ impl TestApp {
 
     /// Every user as the store sees it (for "nothing changed" assertions).
     pub async fn snapshot(&self) -> Vec<String> {
+        let all = operator().user_admin().reader();
         let page = self
             .store
-            .list_users(&roster_store::UserQuery {
-                page: roster_core::PageRequest {
-                    start_index: 1,
-                    count: 1000,
+            .list_users(
+                &all,
+                &roster_store::UserQuery {
+                    page: roster_core::PageRequest {
+                        start_index: 1,
+                        count: 1000,
+                    },
+                    ..Default::default()
                 },
-                ..Default::default()
-            })
+            )
             .await
             .unwrap();
         let groups = self
             .store
-            .list_groups(&roster_store::GroupQuery {
-                with_members: true,
-                page: roster_core::PageRequest {
-                    start_index: 1,
-                    count: 1000,
+            .list_groups(
+                &operator().group_manager().reader(),
+                &roster_store::GroupQuery {
+                    with_members: true,
+                    page: roster_core::PageRequest {
+                        start_index: 1,
+                        count: 1000,
+                    },
+                    ..Default::default()
                 },
-                ..Default::default()
-            })
+            )
             .await
             .unwrap();
         page.items
@@ -236,6 +256,11 @@ impl TestApp {
             .chain(groups.items.iter().map(|g| format!("{g:?}")))
             .collect()
     }
+}
+
+/// What the tests act as when they set up data directly in the store.
+pub fn operator() -> Operator {
+    Operator::local("test")
 }
 
 /// A database nobody has used: a new SQLite file in `dir`, or, when

@@ -96,6 +96,7 @@ async fn a_lost_database_gives_fast_503s_and_the_node_recovers_by_itself() {
     admin.display_name = Some("Admin".into());
     store
         .bootstrap(
+            &operator(),
             &Default::default(),
             &roster_store::Bootstrap {
                 admin,

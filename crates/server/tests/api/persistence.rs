@@ -154,7 +154,10 @@ async fn every_change_leaves_an_audit_row_with_actor_and_request_id() {
     };
     let admin = app
         .store
-        .find_user_by_name(&roster_core::UserName::parse("admin").unwrap())
+        .find_user_by_name(
+            &operator().user_admin().reader(),
+            &roster_core::UserName::parse("admin").unwrap(),
+        )
         .await
         .unwrap()
         .unwrap();

@@ -752,7 +752,7 @@ async fn ten_thousand_members_in_one_patch() {
             roster_core::NewUser::new(roster_core::UserName::parse(&format!("bulk{i}")).unwrap());
         ids.push(
             app.store
-                .create_user(&Default::default(), &u)
+                .create_user(&operator().user_admin(), &Default::default(), &u)
                 .await
                 .unwrap()
                 .id
@@ -840,7 +840,7 @@ async fn deep_pages_are_the_same_rows_as_a_full_listing() {
             roster_core::NewUser::new(roster_core::UserName::parse(&format!("p{i:02}")).unwrap());
         let u = app
             .store
-            .create_user(&Default::default(), &u)
+            .create_user(&operator().user_admin(), &Default::default(), &u)
             .await
             .unwrap();
         if i % 3 == 0 {

@@ -1,15 +1,20 @@
+//! The group aggregate: SQL for groups and memberships, and [`GroupStore`] over it.
+
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use roster_core::group::{GroupChange, MemberOp};
+use roster_core::policy::{GroupCreator, GroupEditor, GroupReader, GroupScope};
 use roster_core::user::fold;
-use roster_core::{CoreError, Group, Member, Meta, NewGroup, NewMember, Page, Role};
+use roster_core::{CoreError, Entity, Group, Member, Meta, NewGroup, NewMember, Page, Role};
 use uuid::Uuid;
 
-use super::{total, where_clause};
+use super::{check_version, total, where_clause, SqlStore};
 use crate::args;
-use crate::db::{placeholders, Arg, Dialect, Exec, Row};
+use crate::audit::Action;
+use crate::db::{placeholders, Arg, Backend, Dialect, Exec, Row};
 use crate::sql::{compile, order_by, Sql};
-use crate::{GroupQuery, Result, StoreError};
+use crate::{GroupQuery, GroupStore, Result, StoreError, WriteCtx};
 
 const COLUMNS: &str =
     "g.seq, g.id, g.display_name, g.external_id, g.created_at, g.modified_at, g.version";
@@ -183,11 +188,32 @@ async fn load_members(ex: &mut dyn Exec, groups: &mut [Group]) -> Result<()> {
     Ok(())
 }
 
-pub(super) async fn get(ex: &mut dyn Exec, id: Uuid, with_members: bool) -> Result<Option<Group>> {
+/// `EXISTS (...)` restricting groups to a reader's scope, with its argument.
+fn scope_condition(scope: GroupScope, out: &mut Sql) {
+    if let GroupScope::MemberOf(member) = scope {
+        out.push(
+            "EXISTS (SELECT 1 FROM memberships vm WHERE vm.group_seq = g.seq AND vm.user_seq = ",
+        );
+        out.bind(Arg::Int(member)).push(")");
+    }
+}
+
+async fn get(
+    ex: &mut dyn Exec,
+    scope: GroupScope,
+    id: Uuid,
+    with_members: bool,
+) -> Result<Option<Group>> {
+    let mut cond = Sql::new();
+    cond.push("g.id = ").bind(Arg::Text(id.to_string()));
+    if scope != GroupScope::All {
+        cond.push(" AND ");
+        scope_condition(scope, &mut cond);
+    }
     let row = ex
         .fetch_optional(
-            &format!("SELECT {COLUMNS} FROM groups g WHERE g.id = ?"),
-            &args![id.to_string()],
+            &format!("SELECT {COLUMNS} FROM groups g WHERE {}", cond.text),
+            &cond.args,
         )
         .await?;
     let Some(row) = row else { return Ok(None) };
@@ -199,36 +225,28 @@ pub(super) async fn get(ex: &mut dyn Exec, id: Uuid, with_members: bool) -> Resu
     Ok(Some(g))
 }
 
-pub(super) async fn member_role(
-    ex: &mut dyn Exec,
-    group: Uuid,
-    user_seq: i64,
-) -> Result<Option<Role>> {
+async fn member_role(ex: &mut dyn Exec, group: Uuid, user_seq: i64) -> Result<Option<Role>> {
     let row = ex
         .fetch_optional(
             "SELECT m.role FROM groups g LEFT JOIN memberships m ON m.group_seq = g.seq AND m.user_seq = ? WHERE g.id = ?",
             &args![user_seq, group.to_string()],
         )
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("no group with id {group}")))?;
+        .ok_or(StoreError::NotFound(Entity::Group(group)))?;
     Ok(row
         .opt_text("role")?
         .map(|r| r.parse::<Role>())
         .transpose()?)
 }
 
-pub(super) async fn list(
+async fn list(
     ex: &mut dyn Exec,
     dialect: Dialect,
+    scope: GroupScope,
     q: &GroupQuery,
 ) -> Result<Page<Group>> {
     let mut filter = Sql::new();
-    if let Some(member) = q.member {
-        filter.push(
-            "EXISTS (SELECT 1 FROM memberships vm WHERE vm.group_seq = g.seq AND vm.user_seq = ",
-        );
-        filter.bind(Arg::Int(member)).push(")");
-    }
+    scope_condition(scope, &mut filter);
     if let Some(c) = &q.filter {
         if !filter.text.is_empty() {
             filter.push(" AND ");
@@ -266,7 +284,7 @@ pub(super) async fn list(
     })
 }
 
-pub(super) async fn modify(
+async fn modify(
     tx: &mut dyn Exec,
     dialect: Dialect,
     id: Uuid,
@@ -285,7 +303,7 @@ pub(super) async fn modify(
             &args![id.to_string()],
         )
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("no group with id {id}")))?;
+        .ok_or(StoreError::NotFound(Entity::Group(id)))?;
     let mut g = from_row(&row)?;
     if if_match.is_some_and(|v| v != g.meta.version) {
         return Err(StoreError::VersionMismatch);
@@ -323,4 +341,68 @@ pub(super) async fn modify(
     g.meta.version += 1;
     g.meta.last_modified = now;
     Ok(g)
+}
+
+#[async_trait]
+impl<B: Backend> GroupStore for SqlStore<B> {
+    async fn create_group(
+        &self,
+        by: &GroupCreator,
+        ctx: &WriteCtx,
+        new: &NewGroup,
+    ) -> Result<Group> {
+        let mut w = self.write(by.actor(), ctx).await?;
+        let g = insert(w.ex(), new).await?;
+        w.commit(Action::GroupCreate, &g.id.to_string()).await?;
+        Ok(g)
+    }
+
+    async fn get_group(
+        &self,
+        by: &GroupReader,
+        id: Uuid,
+        with_members: bool,
+    ) -> Result<Option<Group>> {
+        let mut r = self.db.reader().await?;
+        get(&mut *r, by.scope(), id, with_members).await
+    }
+
+    async fn member_role(&self, group: Uuid, user_seq: i64) -> Result<Option<Role>> {
+        let mut r = self.db.reader().await?;
+        member_role(&mut *r, group, user_seq).await
+    }
+
+    async fn list_groups(&self, by: &GroupReader, q: &GroupQuery) -> Result<Page<Group>> {
+        let mut r = self.db.reader().await?;
+        list(&mut *r, self.db.dialect(), by.scope(), q).await
+    }
+
+    async fn modify_group(
+        &self,
+        by: &GroupEditor,
+        ctx: &WriteCtx,
+        if_match: Option<i64>,
+        change: &GroupChange,
+    ) -> Result<Group> {
+        let id = by.group();
+        let mut w = self.write(by.actor(), ctx).await?;
+        let g = modify(w.ex(), self.db.dialect(), id, if_match, change).await?;
+        w.commit(Action::GroupUpdate, &id.to_string()).await?;
+        Ok(g)
+    }
+
+    async fn delete_group(
+        &self,
+        by: &GroupEditor,
+        ctx: &WriteCtx,
+        if_match: Option<i64>,
+    ) -> Result<()> {
+        let id = by.group();
+        let mut w = self.write(by.actor(), ctx).await?;
+        check_version(w.ex(), "groups", Entity::Group(id), id, if_match).await?;
+        w.ex()
+            .execute("DELETE FROM groups WHERE id = ?", &args![id.to_string()])
+            .await?;
+        w.commit(Action::GroupDelete, &id.to_string()).await
+    }
 }

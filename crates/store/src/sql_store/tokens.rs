@@ -1,10 +1,16 @@
+//! The credential aggregate (API tokens today) and [`CredentialStore`] over it.
+
+use async_trait::async_trait;
+use roster_core::policy::TokenAdmin;
 use roster_core::secret::NewToken;
-use roster_core::{Permission, PermissionSet, Principal};
+use roster_core::{Permission, PermissionSet, Principal, UserName};
 use uuid::Uuid;
 
+use super::{users, SqlStore};
 use crate::args;
-use crate::db::Exec;
-use crate::{Result, StoreError};
+use crate::audit::Action;
+use crate::db::{Backend, Exec};
+use crate::{CredentialStore, Result, StoreError, WriteCtx};
 
 pub(super) async fn insert(
     tx: &mut dyn Exec,
@@ -24,7 +30,7 @@ pub(super) async fn insert(
 /// nothing worth timing), checking the owner is active and the token neither revoked nor
 /// expired. No cache: a deactivation or revocation is seen by the very next request, on
 /// every node.
-pub(super) async fn principal(ex: &mut dyn Exec, hash: &str) -> Result<Option<Principal>> {
+async fn principal(ex: &mut dyn Exec, hash: &str) -> Result<Option<Principal>> {
     // One round trip: a row per permission (LEFT JOIN keeps users without any).
     let rows = ex
         .fetch_all(
@@ -53,4 +59,41 @@ pub(super) async fn principal(ex: &mut dyn Exec, hash: &str) -> Result<Option<Pr
         user_name: row.text("user_name")?,
         permissions,
     }))
+}
+
+#[async_trait]
+impl<B: Backend> CredentialStore for SqlStore<B> {
+    async fn create_token(
+        &self,
+        by: &TokenAdmin,
+        ctx: &WriteCtx,
+        user: &UserName,
+        name: Option<&str>,
+        token: &NewToken,
+    ) -> Result<()> {
+        let mut w = self.write(by.actor(), ctx).await?;
+        let u = users::require_by_name(w.ex(), user).await?;
+        insert(w.ex(), u.seq, name, token).await?;
+        w.commit(Action::TokenIssue, &format!("{} {}", u.id, token.label))
+            .await
+    }
+
+    async fn revoke_tokens(&self, by: &TokenAdmin, ctx: &WriteCtx, user: &UserName) -> Result<u64> {
+        let mut w = self.write(by.actor(), ctx).await?;
+        let u = users::require_by_name(w.ex(), user).await?;
+        let n = w
+            .ex()
+            .execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE user_seq = ? AND revoked_at IS NULL",
+                &args![roster_core::now_micros(), u.seq],
+            )
+            .await?;
+        w.commit(Action::TokenRevoke, &u.id.to_string()).await?;
+        Ok(n)
+    }
+
+    async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>> {
+        let mut r = self.db.reader().await?;
+        principal(&mut *r, token_hash).await
+    }
 }

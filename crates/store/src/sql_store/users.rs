@@ -1,12 +1,20 @@
+//! The user aggregate: SQL for users, their email index and permissions, and
+//! [`UserStore`] over it.
+
+use async_trait::async_trait;
+use roster_core::filter::CompareOp;
+use roster_core::policy::{UserAdmin, UserEditor, UserReader};
+use roster_core::schema::{Cond, Field, Scalar};
 use roster_core::user::fold;
-use roster_core::{Email, Enterprise, Meta, NewUser, Page, Permission, User, UserName};
+use roster_core::{Email, Enterprise, Entity, Meta, NewUser, Page, Permission, User, UserName};
 use uuid::Uuid;
 
-use super::{total, where_clause};
+use super::{check_version, total, where_clause, SqlStore};
 use crate::args;
-use crate::db::{Arg, Dialect, Exec, Row};
+use crate::audit::Action;
+use crate::db::{Arg, Backend, Dialect, Exec, Row};
 use crate::sql::{compile, order_by, Sql, PROFILE_COLUMNS};
-use crate::{Result, StoreError, UserQuery};
+use crate::{Result, StoreError, UserEdit, UserQuery, UserStore, WriteCtx};
 
 const COLUMNS: &str = "u.seq, u.id, u.user_name, u.external_id, u.display_name, \
     u.given_name, u.family_name, u.emails, u.active, u.locale, u.created_at, u.modified_at, u.version, \
@@ -252,7 +260,7 @@ pub(super) async fn load(
 pub(super) async fn require_by_name(ex: &mut dyn Exec, name: &UserName) -> Result<User> {
     load(ex, "u.user_name_key = ?", name.key().into(), "")
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("no user named {:?}", name.as_str())))
+        .ok_or_else(|| StoreError::NotFound(Entity::UserNamed(name.as_str().to_owned())))
 }
 
 pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> Result<Page<User>> {
@@ -326,4 +334,152 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
         total,
         start_index: q.page.start_index,
     })
+}
+
+#[async_trait]
+impl<B: Backend> UserStore for SqlStore<B> {
+    async fn create_user(&self, by: &UserAdmin, ctx: &WriteCtx, new: &NewUser) -> Result<User> {
+        let mut w = self.write(by.actor(), ctx).await?;
+        let user = insert(w.ex(), new).await?;
+        w.commit(Action::UserCreate, &user.id.to_string()).await?;
+        Ok(user)
+    }
+
+    async fn upsert_user(
+        &self,
+        by: &UserAdmin,
+        ctx: &WriteCtx,
+        new: &NewUser,
+    ) -> Result<(User, bool)> {
+        let mut w = self.write(by.actor(), ctx).await?;
+        let lock = self.db.dialect().lock_for_update;
+        let existing = load(
+            w.ex(),
+            "u.user_name_key = ?",
+            new.user_name.key().into(),
+            lock,
+        )
+        .await?;
+        let (user, created) = match existing {
+            Some(mut user) => {
+                let loaded_emails = user.emails.clone();
+                new.apply_to(&mut user);
+                user.validate()?;
+                write(w.ex(), &mut user, &loaded_emails).await?;
+                (user, false)
+            }
+            None => (insert(w.ex(), new).await?, true),
+        };
+        let action = if created {
+            Action::UserCreate
+        } else {
+            Action::UserUpdate
+        };
+        w.commit(action, &user.id.to_string()).await?;
+        Ok((user, created))
+    }
+
+    async fn get_user(&self, by: &UserReader, id: Uuid) -> Result<Option<User>> {
+        if !by.may_read(id) {
+            return Ok(None);
+        }
+        let mut r = self.db.reader().await?;
+        load(&mut *r, "u.id = ?", id.to_string().into(), "").await
+    }
+
+    async fn find_user_by_name(&self, by: &UserReader, name: &UserName) -> Result<Option<User>> {
+        let mut r = self.db.reader().await?;
+        let found = load(&mut *r, "u.user_name_key = ?", name.key().into(), "").await?;
+        Ok(found.filter(|u| by.may_read(u.id)))
+    }
+
+    async fn list_users(&self, by: &UserReader, q: &UserQuery) -> Result<Page<User>> {
+        let mut r = self.db.reader().await?;
+        match by.only() {
+            None => list(&mut *r, self.db.dialect(), q).await,
+            Some(own) => {
+                // The reader's one user, within whatever the caller asked for.
+                let mine = Cond::Cmp(Field::UserId, CompareOp::Eq, Scalar::Text(own.to_string()));
+                let filter = match &q.filter {
+                    Some(f) => Cond::And(Box::new(mine), Box::new(f.clone())),
+                    None => mine,
+                };
+                let q = UserQuery {
+                    filter: Some(filter),
+                    ..q.clone()
+                };
+                list(&mut *r, self.db.dialect(), &q).await
+            }
+        }
+    }
+
+    async fn update_user(
+        &self,
+        by: &UserEditor,
+        ctx: &WriteCtx,
+        id: Uuid,
+        if_match: Option<i64>,
+        edit: UserEdit<'_>,
+    ) -> Result<User> {
+        if !by.may_edit(id) {
+            return Err(StoreError::NotFound(Entity::User(id)));
+        }
+        let mut w = self.write(by.actor(), ctx).await?;
+        let lock = self.db.dialect().lock_for_update;
+        let mut user = load(w.ex(), "u.id = ?", id.to_string().into(), lock)
+            .await?
+            .ok_or(StoreError::NotFound(Entity::User(id)))?;
+        if if_match.is_some_and(|v| v != user.meta.version) {
+            return Err(StoreError::VersionMismatch);
+        }
+        let before = user.clone();
+        edit(&mut user)?;
+        by.check(&before, &user)?;
+        write(w.ex(), &mut user, &before.emails).await?;
+        w.commit(Action::UserUpdate, &id.to_string()).await?;
+        Ok(user)
+    }
+
+    async fn delete_user(
+        &self,
+        by: &UserAdmin,
+        ctx: &WriteCtx,
+        id: Uuid,
+        if_match: Option<i64>,
+    ) -> Result<()> {
+        let mut w = self.write(by.actor(), ctx).await?;
+        check_version(w.ex(), "users", Entity::User(id), id, if_match).await?;
+        w.ex()
+            .execute("DELETE FROM users WHERE id = ?", &args![id.to_string()])
+            .await?;
+        w.commit(Action::UserDelete, &id.to_string()).await
+    }
+
+    async fn set_permission(
+        &self,
+        by: &UserAdmin,
+        ctx: &WriteCtx,
+        user: &UserName,
+        permission: Permission,
+        granted: bool,
+    ) -> Result<()> {
+        let mut w = self.write(by.actor(), ctx).await?;
+        let u = require_by_name(w.ex(), user).await?;
+        if granted {
+            grant(w.ex(), u.seq, permission).await?;
+        } else {
+            w.ex()
+                .execute(
+                    "DELETE FROM user_permissions WHERE user_seq = ? AND permission = ?",
+                    &args![u.seq, permission.as_str()],
+                )
+                .await?;
+        }
+        let action = if granted {
+            Action::PermissionGrant
+        } else {
+            Action::PermissionRevoke
+        };
+        w.commit(action, &format!("{} {permission}", u.id)).await
+    }
 }

@@ -40,6 +40,11 @@ pub async fn fresh_store(
     (url, store)
 }
 
+/// The capability every store test acts with: the operator's (the tests own the database).
+pub fn admin() -> roster_core::policy::UserAdmin {
+    roster_core::policy::Operator::local("test").user_admin()
+}
+
 /// userNames of one page of the users `filter` selects, in list order, and totalResults.
 pub async fn user_names(
     store: &dyn roster_store::Store,
@@ -48,11 +53,14 @@ pub async fn user_names(
     count: i64,
 ) -> (Vec<String>, i64) {
     let page = store
-        .list_users(&roster_store::UserQuery {
-            filter,
-            page: roster_core::PageRequest { start_index, count },
-            ..Default::default()
-        })
+        .list_users(
+            &admin().reader(),
+            &roster_store::UserQuery {
+                filter,
+                page: roster_core::PageRequest { start_index, count },
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let names = page

@@ -1,0 +1,151 @@
+//! The authentication seam. Each dialect declares which credentials it reads and from which
+//! headers ([`super::dialect::Dialect::credentials`]); this module checks them, whatever the
+//! dialect, and says how the caller signed in. The outcome is put into the request's
+//! extensions before any handler runs (so rate limits, metrics and the audit log can see
+//! it), and handlers that need a caller take [`Caller`].
+//!
+//! New credential kinds (OAuth JWTs, HTTP Basic, browser sessions) are a new [`Credential`]
+//! variant checked in [`resolve`]; dialects only list them.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use roster_core::{secret, Principal};
+use roster_store::WriteCtx;
+
+use super::error::ApiError;
+use super::request_id::RequestId;
+use crate::app::AppState;
+
+/// A credential as the request presented it, before it is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// An API token (`Authorization: Bearer`, or a dialect's own API-key header).
+    Token(String),
+}
+
+/// How the caller signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    ApiToken,
+}
+
+/// A verified caller.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub method: AuthMethod,
+}
+
+/// What authentication made of a request (in its extensions).
+#[derive(Debug, Clone)]
+pub enum AuthState {
+    /// No credential presented.
+    Anonymous,
+    Authenticated(Arc<Authenticated>),
+    /// A credential was presented and refused (or could not be checked).
+    Rejected(ApiError),
+}
+
+/// The id of the user a response was made for (in the response's extensions, for the
+/// layers outside the dialect: access log, metrics).
+#[derive(Debug, Clone, Copy)]
+pub struct PrincipalId(pub uuid::Uuid);
+
+/// Longest credential worth looking up: bounds the work a request can make us do.
+const MAX_CREDENTIAL_LEN: usize = 512;
+
+/// `Authorization: Bearer <t>` (scheme case-insensitive), if that is what the value is.
+pub fn bearer(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+/// The value of a header the request sent once; `None` when absent or not text.
+pub fn header_text<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Checks each presented credential in turn and returns the first that is valid.
+pub async fn resolve(
+    state: &AppState,
+    candidates: &[Credential],
+) -> Result<Option<Authenticated>, ApiError> {
+    for c in candidates {
+        match c {
+            Credential::Token(t) => {
+                if t.len() > MAX_CREDENTIAL_LEN {
+                    continue;
+                }
+                if let Some(principal) = state
+                    .store
+                    .principal_for_token(&secret::hash_token(t))
+                    .await?
+                {
+                    return Ok(Some(Authenticated {
+                        principal,
+                        method: AuthMethod::ApiToken,
+                    }));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The authenticated caller of a route that needs one; 401 otherwise (the dialect's error
+/// layer adds its `WWW-Authenticate` challenge).
+pub struct Caller {
+    auth: Arc<Authenticated>,
+    request_id: Option<String>,
+}
+
+impl Caller {
+    pub fn principal(&self) -> &Principal {
+        &self.auth.principal
+    }
+
+    pub fn method(&self) -> AuthMethod {
+        self.auth.method
+    }
+
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// The request a write belongs to, for its audit row.
+    pub fn ctx(&self) -> WriteCtx {
+        WriteCtx {
+            request_id: self.request_id.clone(),
+        }
+    }
+
+    /// What an internal sub-request (a /Bulk operation) runs as: the same caller.
+    pub(crate) fn authenticated(&self) -> Arc<Authenticated> {
+        self.auth.clone()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
+        match parts.extensions.get::<AuthState>() {
+            Some(AuthState::Authenticated(a)) => Ok(Caller {
+                auth: a.clone(),
+                request_id,
+            }),
+            Some(AuthState::Rejected(e)) => Err(e.clone()),
+            Some(AuthState::Anonymous) | None => Err(ApiError::unauthenticated(
+                "authentication required: this endpoint needs a credential",
+            )),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Extractors every dialect uses. Their rejections are [`ApiError`]s, rendered in the
+//! dialect's format like every other error.
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+
+use super::error::{ApiError, Kind};
+use crate::app::AppState;
+
+/// The query string as ordered pairs. Parameter names are case-sensitive (ODM documents
+/// that `FILTER` is ignored), so lookups are exact; repeated names are all kept.
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map_err(|e| ApiError::invalid_syntax(format!("the query string is malformed: {e}")))?;
+        Ok(Self(pairs.0))
+    }
+}
+
+impl QueryPairs {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The base URL of this server as the client sees it.
+pub struct BaseUrl(pub String);
+
+impl FromRequestParts<AppState> for BaseUrl {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(u) = &state.public_url {
+            return Ok(Self(u.trim_end_matches('/').to_owned()));
+        }
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                !h.is_empty()
+                    && h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+            })
+            .unwrap_or("localhost");
+        Ok(Self(format!("http://{host}")))
+    }
+}
+
+/// The one path parameter of a route (`/Users/{id}`), percent-decoded; a segment that does
+/// not decode to UTF-8 is a 400 in the dialect's format, not the framework's plain text.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::invalid_syntax(format!("the URL path is malformed: {e}")))?;
+        let raw = params
+            .iter()
+            .next()
+            .map(|(_, v)| v)
+            .ok_or_else(|| ApiError::invalid_syntax("the URL path names no resource"))?;
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+/// The version in an `If-Match: W/"n"` header; `*` matches any version.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let s = v.to_str().unwrap_or("").trim();
+    if s == "*" {
+        return Ok(None);
+    }
+    let inner = s.trim_start_matches("W/").trim_matches('"');
+    inner.parse::<i64>().map(Some).map_err(|_| {
+        ApiError::new(
+            Kind::PreconditionFailed,
+            format!("If-Match {s:?} does not match any version of this resource"),
+        )
+    })
+}
+
+/// Whether the client's `If-None-Match` already names `etag` (a GET may answer 304).
+pub fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+}
+
+/// 304 with the ETag.
+pub fn not_modified_response(etag: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut res = StatusCode::NOT_MODIFIED.into_response();
+    if let Ok(v) = header::HeaderValue::from_str(etag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}
