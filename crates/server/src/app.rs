@@ -17,7 +17,9 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::http::connection::Timeouts;
 use crate::http::dialect::{mount, render_errors, Renderer, Renderers};
+use crate::http::listener::ServeOptions;
 use crate::http::{request_id, ApiError};
 use crate::odm::Odm;
 use crate::scim::Scim;
@@ -31,6 +33,41 @@ pub struct AppState {
 pub struct AppOptions {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// A connection with no request for this long is closed.
+    pub idle_timeout: Duration,
+    /// A request head must arrive completely within this of its first byte.
+    pub header_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 2 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(75),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// Serves the app on `listener` until `shutdown` resolves (then lets requests finish).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    opts: &AppOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let (app, renderers) = build(state, opts);
+    let serve_opts = ServeOptions {
+        timeouts: Timeouts {
+            idle: opts.idle_timeout,
+            header: opts.header_timeout,
+        },
+        max_connections: opts.max_connections,
+    };
+    crate::http::listener::serve(listener, app, renderers, serve_opts, shutdown).await;
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "Roster",
@@ -102,7 +139,12 @@ fn base_document() -> utoipa::openapi::OpenApi {
         .build()
 }
 
+/// The whole app as one router (what [`serve`] serves).
 pub fn router(state: AppState, opts: &AppOptions) -> Router {
+    build(state, opts).0
+}
+
+fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
     let (own, mut doc) = OpenApiRouter::with_openapi(base_document())
         .routes(routes!(healthz))
         .routes(routes!(openapi))
@@ -111,7 +153,8 @@ pub fn router(state: AppState, opts: &AppOptions) -> Router {
     let odm = mount::<Odm>(crate::odm::routes(), &state, &mut doc);
     let renderers = Renderers::new(vec![Renderer::of::<Scim>(), Renderer::of::<Odm>()]);
     let document = OpenApiJson(serde_json::to_vec(&doc).unwrap_or_default().into());
-    own.merge(scim)
+    let app = own
+        .merge(scim)
         .merge(odm)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
@@ -121,7 +164,10 @@ pub fn router(state: AppState, opts: &AppOptions) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             opts.request_timeout,
         ))
-        .layer(axum::middleware::from_fn_with_state(renderers, render_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            renderers.clone(),
+            render_errors,
+        ))
         .layer(PropagateRequestIdLayer::new(request_id::HEADER))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -134,5 +180,6 @@ pub fn router(state: AppState, opts: &AppOptions) -> Router {
             }),
         )
         .layer(MapRequestLayer::new(request_id::ensure))
-        .with_state(state)
+        .with_state(state);
+    (app, renderers)
 }

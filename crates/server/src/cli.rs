@@ -113,6 +113,17 @@ pub struct ServeArgs {
     /// Seconds a request may take before it is answered with 503.
     #[arg(long, env = "ROSTER_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Seconds a client has to send a complete request head (request line and headers)
+    /// once its first byte arrived; slower connections are closed.
+    #[arg(long, env = "ROSTER_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds a keep-alive connection may sit without a request before it is closed (keep
+    /// it above a load balancer's own idle time-out).
+    #[arg(long, env = "ROSTER_IDLE_TIMEOUT_SECS", default_value_t = 75)]
+    pub idle_timeout_secs: u64,
+    /// Most client connections open at once; more wait in the listen backlog.
+    #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
     /// userName of the first admin, created on an EMPTY database only.
     #[arg(long, env = "ROSTER_BOOTSTRAP_ADMIN")]
     pub bootstrap_admin: Option<String>,

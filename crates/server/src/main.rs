@@ -6,7 +6,7 @@ use roster_core::policy::Operator;
 use roster_core::{secret, Permission, UserName};
 use roster_server::app::AppOptions;
 use roster_server::cli::{Cli, Command, DbArgs, ServeArgs, TokenCommand, UserCommand};
-use roster_server::{router, AppState};
+use roster_server::AppState;
 use roster_store::{Store, WriteCtx};
 
 fn main() -> anyhow::Result<()> {
@@ -109,13 +109,14 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         store: store.clone(),
         public_url: args.public_url.clone(),
     };
-    let app = router(
-        state,
-        &AppOptions {
-            max_body_bytes: args.max_body_bytes,
-            request_timeout: Duration::from_secs(args.request_timeout_secs),
-        },
-    );
+    let opts = AppOptions {
+        max_body_bytes: args.max_body_bytes,
+        request_timeout: Duration::from_secs(args.request_timeout_secs),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        header_timeout: Duration::from_secs(args.header_timeout_secs),
+        max_connections: args.max_connections,
+    };
+    raise_open_file_limit(args.max_connections);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -125,12 +126,45 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "roster is serving"
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    roster_server::app::serve(listener, state, &opts, shutdown_signal()).await;
     store.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Lets the process hold its connections plus its database files: raises the soft limit on
+/// open files towards the hard limit when `max_connections` would not fit under it.
+fn raise_open_file_limit(max_connections: usize) {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+                return;
+            }
+            let want = (max_connections as libc::rlim_t).saturating_add(256);
+            if lim.rlim_cur < want {
+                let raised = libc::rlimit {
+                    rlim_cur: want.min(lim.rlim_max),
+                    rlim_max: lim.rlim_max,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                    lim = raised;
+                }
+            }
+        }
+        if (lim.rlim_cur as usize) < max_connections.saturating_add(64) {
+            tracing::warn!(
+                open_files = lim.rlim_cur,
+                max_connections,
+                "the open-file limit is below ROSTER_MAX_CONNECTIONS; connections beyond it will be refused by the OS"
+            );
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT; in-flight requests then finish before serve returns.

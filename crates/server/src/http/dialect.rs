@@ -82,6 +82,12 @@ impl Renderers {
     pub fn for_path(&self, path: &str) -> Option<Renderer> {
         self.0.iter().find(|r| r.covers(path)).copied()
     }
+
+    /// `error` as the dialect of `cx.path` renders it (problem JSON outside every dialect),
+    /// with its status, `Retry-After` and, on a 401, the dialect's challenge.
+    pub fn render(&self, error: &ApiError, cx: &ErrorContext<'_>) -> Response {
+        finish(error, self.for_path(cx.path), cx)
+    }
 }
 
 async fn no_route() -> ApiError {
@@ -183,9 +189,13 @@ pub async fn render_response(
         None if is_json(res.headers()) => return res,
         None => Arc::new(framework_rejection(res).await),
     };
+    finish(&error, renderer, cx)
+}
+
+fn finish(error: &ApiError, renderer: Option<Renderer>, cx: &ErrorContext<'_>) -> Response {
     let mut out = match renderer {
-        Some(r) => (r.render)(&error, cx),
-        None => problem_json(&error),
+        Some(r) => (r.render)(error, cx),
+        None => problem_json(error),
     };
     *out.status_mut() = error.status();
     let h = out.headers_mut();

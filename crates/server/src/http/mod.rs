@@ -6,9 +6,11 @@
 
 pub mod auth;
 pub mod body;
+pub mod connection;
 pub mod dialect;
 pub mod error;
 pub mod extract;
+pub mod listener;
 pub mod request_id;
 
 pub use auth::Caller;
