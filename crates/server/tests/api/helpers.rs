@@ -1,11 +1,10 @@
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use roster_core::policy::Operator;
 use roster_core::{secret, Email, NewUser, Permission, UserName};
 use roster_server::app::AppOptions;
-use roster_server::{router, AppState};
+use roster_server::AppState;
 use roster_store::{Bootstrap, OpenOptions, Store, WriteCtx};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -69,24 +68,20 @@ impl TestApp {
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = router(
-            AppState {
-                store: store.clone(),
-                public_url: None,
-            },
-            &AppOptions {
-                max_body_bytes: max_body,
-                request_timeout: Duration::from_secs(30),
-            },
-        );
+        let state = AppState {
+            store: store.clone(),
+            public_url: None,
+        };
+        let opts = AppOptions {
+            max_body_bytes: max_body,
+            ..AppOptions::default()
+        };
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap();
+            roster_server::app::serve(listener, state, &opts, async {
+                let _ = rx.await;
+            })
+            .await;
         });
         Self {
             base,

@@ -1,13 +1,8 @@
-//! HTTP integration tests: each test boots the real app on an ephemeral port with its own
-//! SQLite file and talks to it with reqwest.
+//! HTTP integration tests in one binary, laid out by dialect and resource: each test boots
+//! the real app on an ephemeral port with a fresh database (a SQLite file, or a PostgreSQL
+//! schema when `ROSTER_TEST_DATABASE_URL` names one) and talks to it over HTTP.
 
-mod cli;
 mod helpers;
-mod malformed;
-mod multinode;
-mod odm_groups;
-mod odm_users;
-mod outage;
-mod persistence;
-mod process;
-mod scim_v2;
+mod odm;
+mod platform;
+mod scim;

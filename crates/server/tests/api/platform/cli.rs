@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::process::{run, start, stop};
+use super::process::{run, start, stop};
 
 async fn get_status(base: &str, path: &str, token: &str) -> StatusCode {
     reqwest::Client::new()

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use crate::process::{run, start, stop, Proc, BOOT_TOKEN};
+use super::process::{run, start, stop, Proc, BOOT_TOKEN};
 
 struct Cluster {
     a: Proc,

@@ -11,8 +11,8 @@ use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
+use super::process::run;
 use crate::helpers::*;
-use crate::process::run;
 
 /// A TCP proxy the test can cut and restore, standing between roster and PostgreSQL.
 struct ChaosProxy {

@@ -1,0 +1,10 @@
+//! What every dialect relies on: error formats, persistence, several nodes, outages, the
+//! CLI and the process.
+
+mod cli;
+mod errors;
+mod malformed;
+mod multinode;
+mod outage;
+mod persistence;
+pub mod process;
