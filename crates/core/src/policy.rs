@@ -185,7 +185,15 @@ impl UserAdmin {
             scope: Scope::Any,
         }
     }
+    /// The audit trail is the organization's administrators' to read.
+    pub fn audit_reader(&self) -> AuditReader {
+        AuditReader(())
+    }
 }
+
+/// May read the audit trail.
+#[derive(Debug, Clone)]
+pub struct AuditReader(());
 
 /// The caller's own record.
 #[derive(Debug, Clone)]
@@ -420,5 +428,8 @@ impl Operator {
         TokenAdmin {
             actor: self.actor.clone(),
         }
+    }
+    pub fn audit_reader(&self) -> AuditReader {
+        AuditReader(())
     }
 }

@@ -35,3 +35,26 @@ impl Action {
         }
     }
 }
+
+/// One audit row as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub seq: i64,
+    /// Microseconds since the epoch.
+    pub at: i64,
+    pub actor: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// Which audit rows to read: every given condition must hold; newest first, at most
+/// `limit` (capped at 1,000), older than `before` (a row's `seq`) when set.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub request_id: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<Action>,
+    pub before: Option<i64>,
+    pub limit: Option<i64>,
+}

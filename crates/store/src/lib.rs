@@ -1,6 +1,38 @@
-//! Persistence for the directory model: one [`Store`] trait, one module per backend.
-//! Every write is one transaction; filters arrive as typed [`Cond`]s and are compiled to
-//! parameterised SQL in [`sql`], never evaluated over a whole table in Rust.
+//! Persistence for the directory model: the [`Store`] supertrait over one trait per
+//! aggregate ([`UserStore`], [`GroupStore`], [`CredentialStore`], [`AuditStore`]), one module
+//! per backend. Every write is one transaction with its audit row; filters arrive as typed
+//! [`Cond`]s and are compiled to parameterised SQL in [`sql`], never evaluated over a whole
+//! table in Rust.
+//!
+//! Writes, and the reads that must be restricted, take a capability handle that only
+//! `roster_core::policy` hands out, so a handler has to ask the policy first:
+//! ```no_run
+//! # async fn handler(
+//! #     store: &dyn roster_store::Store,
+//! #     caller: &roster_core::Principal,
+//! #     new: &roster_core::NewUser,
+//! # ) -> Result<(), Box<dyn std::error::Error>> {
+//! let admin = caller.user_admin()?; // refused unless the caller has manage-organization
+//! store.create_user(&admin, &Default::default(), new).await?;
+//! # Ok(())
+//! # }
+//! ```
+//! A handler that skipped the check has no handle to pass, and the principal itself is no
+//! substitute; neither compiles:
+//! ```compile_fail
+//! # async fn handler(store: &dyn roster_store::Store, new: &roster_core::NewUser) {
+//! store.create_user(&Default::default(), new).await;
+//! # }
+//! ```
+//! ```compile_fail
+//! # async fn handler(
+//! #     store: &dyn roster_store::Store,
+//! #     caller: &roster_core::Principal,
+//! #     new: &roster_core::NewUser,
+//! # ) {
+//! store.create_user(caller, &Default::default(), new).await;
+//! # }
+//! ```
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -16,7 +48,8 @@ pub mod sqlite;
 use async_trait::async_trait;
 use roster_core::group::GroupChange;
 use roster_core::policy::{
-    GroupCreator, GroupEditor, GroupReader, Operator, TokenAdmin, UserAdmin, UserEditor, UserReader,
+    AuditReader, GroupCreator, GroupEditor, GroupReader, Operator, TokenAdmin, UserAdmin,
+    UserEditor, UserReader,
 };
 use roster_core::schema::Cond;
 use roster_core::secret::NewToken;
@@ -28,7 +61,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-pub use audit::Action;
+pub use audit::{Action, AuditQuery, AuditRow};
 pub use error::StoreError;
 
 pub mod audit;
@@ -167,6 +200,13 @@ pub trait CredentialStore: Send + Sync {
     async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>>;
 }
 
+/// The audit trail: one row per change, written by the change's own transaction.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Matching rows, newest first.
+    async fn audit_rows(&self, by: &AuditReader, q: &AuditQuery) -> Result<Vec<AuditRow>>;
+}
+
 /// The database itself.
 #[async_trait]
 pub trait Lifecycle: Send + Sync {
@@ -180,9 +220,12 @@ pub trait Lifecycle: Send + Sync {
 }
 
 /// Everything a Roster server needs from its database, one trait per aggregate.
-pub trait Store: UserStore + GroupStore + CredentialStore + Lifecycle + 'static {}
+pub trait Store:
+    UserStore + GroupStore + CredentialStore + AuditStore + Lifecycle + 'static
+{
+}
 
-impl<T: UserStore + GroupStore + CredentialStore + Lifecycle + 'static> Store for T {}
+impl<T: UserStore + GroupStore + CredentialStore + AuditStore + Lifecycle + 'static> Store for T {}
 
 /// `error: cause: cause ...`, for logs and internal-error messages.
 pub fn error_chain(e: &dyn std::error::Error) -> String {

@@ -2,6 +2,7 @@
 //! shared by SQLite and PostgreSQL. Every write is one transaction together with its
 //! audit row; reads run on pooled connections.
 
+mod audit;
 mod groups;
 mod tokens;
 mod users;
