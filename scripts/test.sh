@@ -17,6 +17,10 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== layering"
+scripts/check-layering.sh
+scripts/check-layering.sh --self-test
+
 # One venv per SDK family: their pins conflict (see shared/contracts/README.md §1).
 venv() {
   local dir=$1 req=$2
@@ -29,20 +33,29 @@ venv() {
 }
 venv .venv-sdk-a sdk-tests/requirements-odm.txt
 venv .venv-sdk-scim sdk-tests/requirements-scim.txt
+venv .venv-platform sdk-tests/requirements-platform.txt
 cargo build --locked --bins
+echo "== doc tests (the compile-fail checks of the capability handles among them)"
+cargo test --workspace --locked --doc
 export ROSTER_BIN="$PWD/target/debug/roster" NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
-# $1: extra roster-bench flags (the database to run the smoke benchmark on).
+# $1: the engine's own tests to add (tests named sqlite_only_* / pg_only_* are #[ignore]d
+# with a reason, so a plain `cargo test` skips them; each half runs its own);
+# the rest: extra roster-bench flags (the database to run the smoke benchmark on).
 run_suites() {
-  cargo test --workspace --locked
+  local other=$1
+  shift
+  cargo nextest run --workspace --locked --no-fail-fast --run-ignored all \
+    -E "not test(/${other}_only_/)"
   echo "== benchmark smoke run (asserts no errors, not timings)"
   scripts/bench-smoke.sh "$@"
   .venv-sdk-scim/bin/pytest sdk-tests/scim -q -p no:cacheprovider
   .venv-sdk-a/bin/pytest sdk-tests/odm -q -p no:cacheprovider
+  .venv-platform/bin/pytest sdk-tests/platform -q -p no:cacheprovider
 }
 
 echo "== tests on SQLite"
-ROSTER_TEST_DATABASE_URL= run_suites
+ROSTER_TEST_DATABASE_URL= run_suites pg
 
 if [ "${ROSTER_TEST_POSTGRES:-}" = "skip" ]; then
   echo "!! ROSTER_TEST_POSTGRES=skip: the PostgreSQL half did NOT run"
@@ -60,4 +73,4 @@ trap 'psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $SCRATCH WITH (FORCE)" >
 echo "== tests on PostgreSQL (database $SCRATCH)"
 PG_URL="${PG_ADMIN_URL%/*}/$SCRATCH"
 psql "$PG_URL" -qc "CREATE SCHEMA bench_smoke"
-ROSTER_TEST_DATABASE_URL="$PG_URL" run_suites --database-url "$PG_URL?options=-c%20search_path%3Dbench_smoke"
+ROSTER_TEST_DATABASE_URL="$PG_URL" run_suites sqlite --database-url "$PG_URL?options=-c%20search_path%3Dbench_smoke"

@@ -406,3 +406,36 @@ async fn delete_matrix() {
         StatusCode::NO_CONTENT
     );
 }
+
+#[tokio::test]
+async fn a_hidden_group_reads_exactly_like_a_missing_one() {
+    let w = world().await;
+    let g = create_group(&w.app, &w.alice_token, "Secret").await;
+    let hidden = w
+        .app
+        .odm(Method::GET, &format!("/Groups/{g}"), &w.bob_token, None)
+        .await;
+    let missing_id = "00000000-0000-4000-8000-000000000000";
+    let missing = w
+        .app
+        .odm(
+            Method::GET,
+            &format!("/Groups/{missing_id}"),
+            &w.bob_token,
+            None,
+        )
+        .await;
+    assert_scim_error(&hidden, 404, None);
+    assert_scim_error(&missing, 404, None);
+    assert_eq!(
+        hidden.body["detail"].as_str().unwrap().replace(&g, "ID"),
+        missing.body["detail"]
+            .as_str()
+            .unwrap()
+            .replace(missing_id, "ID"),
+    );
+    assert!(hidden.body["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("There are no groups with the id"));
+}

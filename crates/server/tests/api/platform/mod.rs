@@ -5,6 +5,7 @@ mod cli;
 mod errors;
 mod malformed;
 mod multinode;
+mod openapi;
 mod outage;
 mod persistence;
 pub mod process;

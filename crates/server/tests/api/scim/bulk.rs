@@ -80,15 +80,9 @@ async fn bulk_resolves_bulk_ids_and_honours_fail_on_errors() {
             {"method": "POST", "path": "/Groups", "bulkId": "y", "data": {"displayName": "Y", "members": [{"value": "bulkId:x"}]}},
         ]})))
         .await;
-    assert!(
-        r.body["Operations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|o| o["status"] == "409"),
-        "{}",
-        r.text
-    );
+    let ops = r.body["Operations"].as_array().unwrap();
+    assert_eq!(ops.len(), 2, "{}", r.text);
+    assert!(ops.iter().all(|o| o["status"] == "409"), "{}", r.text);
     let many: Vec<_> = (0..1001)
         .map(|i| json!({"method": "DELETE", "path": format!("/Users/{i}")}))
         .collect();
@@ -115,4 +109,63 @@ async fn bulk_resolves_bulk_ids_and_honours_fail_on_errors() {
     let t = app.token_for("plain").await;
     let r = app.scim(Method::POST, "/Bulk", &t, Some(json!({"schemas": [BULK], "Operations": [{"method": "POST", "path": "/Users", "bulkId": "p", "data": {"userName": "sneaky"}}]}))).await;
     assert_eq!(r.body["Operations"][0]["status"], "403", "{}", r.text);
+}
+
+#[tokio::test]
+async fn bulk_authenticates_before_it_reads_the_operations() {
+    let app = TestApp::spawn().await;
+    let ops: Vec<_> = (0..1000)
+        .map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("b{i}"), "data": {"userName": format!("u{i}")}}))
+        .collect();
+    let body = json!({"schemas": [BULK], "Operations": ops}).to_string();
+    for auth in [None, Some("Bearer nope")] {
+        let mut h = vec![("Content-Type", "application/scim+json")];
+        if let Some(a) = auth {
+            h.push(("Authorization", a));
+        }
+        let r = app
+            .raw(
+                Method::POST,
+                "/scim/v2/Bulk",
+                &h,
+                Some(body.clone().into_bytes()),
+            )
+            .await;
+        assert_scim_error(&r, 401, None);
+        assert!(r.headers.contains_key("www-authenticate"));
+    }
+    assert_eq!(app.snapshot().await.len(), 1, "only the admin exists");
+}
+
+#[tokio::test]
+async fn an_operation_that_cannot_be_dispatched_fails_alone() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .scim(
+            Method::POST,
+            "/Bulk",
+            ADMIN_TOKEN,
+            Some(json!({"schemas": [BULK], "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"userName": "first"}},
+                // Not a URI path: the request for it cannot even be built.
+                {"method": "DELETE", "path": "/Users/has space\u{7f}"},
+                // Not a header value.
+                {"method": "DELETE", "path": "/Users/00000000-0000-4000-8000-000000000000", "version": "W/\"1\"\n"},
+                {"method": "POST", "path": "/Users", "bulkId": "b", "data": {"userName": "second"}},
+            ]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let statuses: Vec<&str> = r.body["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["201", "400", "400", "201"], "{}", r.text);
+    let names = app.snapshot().await;
+    assert!(
+        names.iter().any(|u| u.contains("\"first\""))
+            && names.iter().any(|u| u.contains("\"second\""))
+    );
 }

@@ -320,3 +320,29 @@ async fn sensitive_and_version_errors() {
         .await;
     assert_scim_error(&r, 400, Some("invalidVers"));
 }
+
+#[tokio::test]
+async fn a_stored_manager_that_is_not_a_user_id_gets_no_ref() {
+    let app = TestApp::spawn().await;
+    let id = app.create_user("legacy").await;
+    // Written past the API (which accepts only user ids), as imported data could be.
+    app.store
+        .update_user(
+            &operator().user_admin().editor(),
+            &Default::default(),
+            id.parse().unwrap(),
+            None,
+            &|u| {
+                u.enterprise.manager = Some("EMP-0042".into());
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+    let r = app
+        .scim(Method::GET, &format!("/Users/{id}"), ADMIN_TOKEN, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let m = &r.body[ENT]["manager"];
+    assert_eq!(m, &json!({"value": "EMP-0042"}), "{}", r.text);
+}
