@@ -5,7 +5,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use roster_core::filter::parse_filter;
-use roster_core::patch::{apply_user_patch, parse_patch, Unknown, UserAttr, UserPatchProfile};
+use roster_core::patch::{apply_user_patch, parse_patch, UserPatchProfile};
 use roster_core::schema::{resolve, Resource};
 use roster_core::{Email, Meta, User, UserName};
 use roster_server::scim::render::user_json;
@@ -21,20 +21,7 @@ const COMPOUND: &str = r#"(userName sw "bench" and active eq true) or emails[typ
 /// SQLite's: the default backend, and the one whose SQL differs (email substrings).
 const SQLITE: Dialect = Dialect::SQLITE;
 
-const PROFILE: UserPatchProfile = UserPatchProfile {
-    editable: &[
-        UserAttr::UserName,
-        UserAttr::ExternalId,
-        UserAttr::DisplayName,
-        UserAttr::GivenName,
-        UserAttr::FamilyName,
-        UserAttr::Active,
-        UserAttr::Locale,
-        UserAttr::Emails,
-    ],
-    read_only: &[],
-    unknown: Unknown::Reject,
-};
+const PROFILE: UserPatchProfile = UserPatchProfile::FULL;
 
 fn user() -> User {
     User {

@@ -70,7 +70,7 @@ pub async fn serve(
     crate::http::listener::serve(listener, app, renderers, serve_opts, shutdown).await;
 }
 
-#[utoipa::path(get, path = "/healthz", tag = "Roster",
+#[utoipa::path(get, path = "/healthz", tag = "Roster", security(()),
     description = "200 once the server and its database answer; no authentication.",
     responses((status = 200, description = "ok", content_type = "text/plain", body = String),
               (status = 503, description = "The database does not answer")))]
@@ -83,7 +83,7 @@ async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError
 #[derive(Clone)]
 struct OpenApiJson(Arc<[u8]>);
 
-#[utoipa::path(get, path = "/openapi.json", tag = "Roster",
+#[utoipa::path(get, path = "/openapi.json", tag = "Roster", security(()),
     description = "This OpenAPI 3.1 document, generated from the code; no authentication.",
     responses((status = 200, description = "The document", content_type = "application/json", body = serde_json::Value)))]
 async fn openapi(Extension(doc): Extension<OpenApiJson>) -> Response {

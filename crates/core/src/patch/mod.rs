@@ -189,6 +189,32 @@ pub enum UserAttr {
     Multi,
 }
 
+impl UserPatchProfile {
+    /// Every attribute Roster keeps is editable; an unknown one is an error (standard SCIM).
+    pub const FULL: UserPatchProfile = UserPatchProfile {
+        editable: &[
+            UserAttr::UserName,
+            UserAttr::ExternalId,
+            UserAttr::DisplayName,
+            UserAttr::GivenName,
+            UserAttr::FamilyName,
+            UserAttr::Active,
+            UserAttr::Locale,
+            UserAttr::Emails,
+            UserAttr::EmployeeNumber,
+            UserAttr::CostCenter,
+            UserAttr::Organization,
+            UserAttr::Division,
+            UserAttr::Department,
+            UserAttr::Manager,
+            UserAttr::Profile,
+            UserAttr::Multi,
+        ],
+        read_only: &[],
+        unknown: Unknown::Reject,
+    };
+}
+
 impl UserAttr {
     /// The Enterprise User extension's attributes.
     pub const ENTERPRISE: [UserAttr; 6] = [
@@ -247,20 +273,7 @@ mod tests {
         }
     }
 
-    const ALL: UserPatchProfile = UserPatchProfile {
-        editable: &[
-            UserAttr::UserName,
-            UserAttr::ExternalId,
-            UserAttr::DisplayName,
-            UserAttr::GivenName,
-            UserAttr::FamilyName,
-            UserAttr::Active,
-            UserAttr::Locale,
-            UserAttr::Emails,
-        ],
-        read_only: &[],
-        unknown: Unknown::Reject,
-    };
+    const ALL: UserPatchProfile = UserPatchProfile::FULL;
 
     fn ops(v: Json) -> Vec<PatchOp> {
         parse_patch(&json!({"schemas": [PATCH_OP_URN], "Operations": v})).unwrap()

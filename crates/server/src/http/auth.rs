@@ -13,7 +13,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use roster_core::{secret, Principal};
-use roster_store::WriteCtx;
+use roster_store::{Store, WriteCtx};
 
 use super::error::ApiError;
 use super::request_id::RequestId;
@@ -99,14 +99,19 @@ pub async fn resolve(
     Ok(None)
 }
 
-/// The authenticated caller of a route that needs one; 401 otherwise (the dialect's error
-/// layer adds its `WWW-Authenticate` challenge).
+/// The authenticated caller of a route that needs one, with the store it acts on; 401
+/// otherwise (the error layer adds the dialect's `WWW-Authenticate` challenge).
 pub struct Caller {
     auth: Arc<Authenticated>,
     request_id: Option<String>,
+    store: Arc<dyn Store>,
 }
 
 impl Caller {
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
     pub fn principal(&self) -> &Principal {
         &self.auth.principal
     }
@@ -132,15 +137,19 @@ impl Caller {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
         match parts.extensions.get::<AuthState>() {
             Some(AuthState::Authenticated(a)) => Ok(Caller {
                 auth: a.clone(),
                 request_id,
+                store: state.store.clone(),
             }),
             Some(AuthState::Rejected(e)) => Err(e.clone()),
             Some(AuthState::Anonymous) | None => Err(ApiError::unauthenticated(

@@ -37,6 +37,13 @@ pub trait Dialect: Send + Sync + 'static {
     const PREFIX: &'static str;
     /// `WWW-Authenticate` of its 401s (RFC 7235).
     const CHALLENGE: &'static str;
+    /// The OpenAPI security schemes its routes accept (any one of them), for every
+    /// operation that does not declare its own (`security(())`: no authentication).
+    const SECURITY: &'static [&'static str];
+    /// What its error bodies look like, for the OpenAPI `default` response.
+    const ERROR_BODY: &'static str;
+    /// The OpenAPI tag of its operations.
+    const TAG: &'static str;
 
     /// The credentials a request presents, read from the headers this dialect takes, in
     /// the order they are tried.
@@ -109,8 +116,39 @@ pub fn mount<D: Dialect>(
     let mut nested = utoipa::openapi::OpenApi::default();
     nested.paths = api.paths;
     nested.components = api.components;
+    for item in nested.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in ops.into_iter().flatten() {
+            document_dialect::<D>(op);
+        }
+    }
     *doc = std::mem::take(doc).nest(D::PREFIX, nested);
     Router::new().nest(D::PREFIX, with_dialect::<D>(router, state))
+}
+
+/// What every operation of a dialect shares: its security schemes (unless the operation
+/// declares its own) and a `default` response in its error format.
+fn document_dialect<D: Dialect>(op: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::security::SecurityRequirement;
+    op.tags.get_or_insert_with(|| vec![D::TAG.to_owned()]);
+    if op.security.is_none() {
+        op.security = Some(
+            D::SECURITY
+                .iter()
+                .map(|s| SecurityRequirement::new::<_, _, &str>(*s, []))
+                .collect(),
+        );
+    }
+    op.responses
+        .responses
+        .entry("default".to_owned())
+        .or_insert_with(|| utoipa::openapi::Response::new(D::ERROR_BODY).into());
 }
 
 /// A dialect's router with its fallback, 405 and authentication, not yet under its prefix

@@ -97,9 +97,8 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
 }
 
 /// Whether the client's `If-None-Match` already names `etag` (a GET may answer 304).
-pub fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get(header::IF_NONE_MATCH)
+pub fn not_modified(if_none_match: Option<&header::HeaderValue>, etag: &str) -> bool {
+    if_none_match
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
 }

@@ -15,3 +15,6 @@ pub mod request_id;
 
 pub use auth::Caller;
 pub use error::{ApiError, Kind};
+
+/// What a handler answers: a response, or an error the dialect renders.
+pub type Answer<T = axum::response::Response> = Result<T, ApiError>;

@@ -1,9 +1,7 @@
 //! ODM Groups: `/api/v1/scim/Groups`. Anyone may create a group (and becomes its admin);
 //! members see it, its admins and manage-groups holders change it.
 
-use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
 use roster_core::patch::{group_change, parse_patch, Unknown};
 use roster_core::policy::{GroupAccess, GroupReader};
 use roster_core::{Entity, NewMember, Role};
@@ -12,10 +10,11 @@ use uuid::Uuid;
 
 use super::render::group_json;
 use super::{filter, parse_id, ROOT};
-use crate::app::AppState;
+use roster_store::Store;
+
 use crate::http::body::JsonBody;
 use crate::http::extract::{BaseUrl, PathParam, QueryPairs};
-use crate::http::{ApiError, Caller};
+use crate::http::{Answer, ApiError, Caller};
 use crate::scim_resource::group_body::parse_group_body;
 use crate::scim_resource::{list_json, page, respond, Links, ScimJson};
 
@@ -31,38 +30,30 @@ fn excludes_members(q: &QueryPairs) -> bool {
 }
 
 /// The caller's standing in one group; 404 when the group does not exist.
-async fn access(state: &AppState, caller: &Caller, id: Uuid) -> Result<GroupAccess, ApiError> {
+async fn access(caller: &Caller, id: Uuid) -> Result<GroupAccess, ApiError> {
     let p = caller.principal();
-    let role = state.store.member_role(id, p.user_seq).await?;
+    let role = caller.store().member_role(id, p.user_seq).await?;
     Ok(p.group_access(id, role))
 }
 
 async fn load(
-    state: &AppState,
+    store: &dyn Store,
     reader: &GroupReader,
     id: Uuid,
     with_members: bool,
 ) -> Result<roster_core::Group, ApiError> {
     // A group outside the reader's scope reads exactly like one that does not exist.
-    state
-        .store
+    store
         .get_group(reader, id, with_members)
         .await?
         .ok_or(ApiError::not_found(Entity::Group(id)))
 }
 
-#[utoipa::path(post, path = "/Groups", tag = "Genestack ODM",
+#[utoipa::path(post, path = "/Groups",
     description = "Creates a group; `members` must be empty (add them with PATCH); the caller becomes its admin.",
     request_body(content = Value, content_type = "application/json", description = "A Group without members"),
-    responses((status = 201, description = "The Group", content_type = "application/scim+json", body = Value),
-              (status = 400, description = "Invalid Group, or members given"), (status = 401, description = "No valid token")),
-    security(("genestack_api_token" = []), ("bearer" = [])))]
-pub async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    base: BaseUrl,
-    JsonBody(body, _): ScimJson,
-) -> Result<Response, ApiError> {
+    responses((status = 201, description = "The Group", content_type = "application/scim+json", body = Value)))]
+pub async fn create(caller: Caller, base: BaseUrl, JsonBody(body, _): ScimJson) -> Answer {
     let p = caller.principal();
     let mut new = parse_group_body(&body)?;
     if !new.members.is_empty() {
@@ -71,11 +62,11 @@ pub async fn create(
         ));
     }
     new.members = vec![NewMember::new(p.user_id, Some(Role::Admin))];
-    let g = state
-        .store
+    let g = caller
+        .store()
         .create_group(&p.group_creator(), &caller.ctx(), &new)
         .await?;
-    let g = load(&state, &p.group_reader(), g.id, true).await?;
+    let g = load(caller.store(), &p.group_reader(), g.id, true).await?;
     let links = Links::new(&base.0, ROOT);
     Ok(respond(
         StatusCode::CREATED,
@@ -85,22 +76,15 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(get, path = "/Groups", tag = "Genestack ODM",
+#[utoipa::path(get, path = "/Groups",
     description = "The groups the caller is a member of (all with Manage groups). Filter: `displayName eq \"...\"`.",
     params(("filter" = Option<String>, Query), ("startIndex" = Option<i64>, Query), ("count" = Option<i64>, Query),
            ("excludedAttributes" = Option<String>, Query, description = "`members` leaves them out")),
-    responses((status = 200, description = "A ListResponse of Groups", content_type = "application/scim+json", body = Value),
-              (status = 400, description = "Unsupported filter"), (status = 401, description = "No valid token")),
-    security(("genestack_api_token" = []), ("bearer" = [])))]
-pub async fn find(
-    State(state): State<AppState>,
-    caller: Caller,
-    base: BaseUrl,
-    q: QueryPairs,
-) -> Result<Response, ApiError> {
+    responses((status = 200, description = "A ListResponse of Groups", content_type = "application/scim+json", body = Value)))]
+pub async fn find(caller: Caller, base: BaseUrl, q: QueryPairs) -> Answer {
     let filter = q.get("filter").map(filter::groups).transpose()?;
-    let found = state
-        .store
+    let found = caller
+        .store()
         .list_groups(
             &caller.principal().group_reader(),
             &GroupQuery {
@@ -120,23 +104,20 @@ pub async fn find(
     ))
 }
 
-#[utoipa::path(get, path = "/Groups/{id}", tag = "Genestack ODM",
+#[utoipa::path(get, path = "/Groups/{id}",
     description = "One group the caller may see; 404 also when the caller is not a member.",
     params(("id" = String, Path, description = "The group's id (a UUID)"),
            ("excludedAttributes" = Option<String>, Query, description = "`members` leaves them out")),
-    responses((status = 200, description = "The Group", content_type = "application/scim+json", body = Value),
-              (status = 400, description = "The id is not a UUID"), (status = 404, description = "No such group, or not visible")),
-    security(("genestack_api_token" = []), ("bearer" = [])))]
+    responses((status = 200, description = "The Group", content_type = "application/scim+json", body = Value)))]
 pub async fn get(
-    State(state): State<AppState>,
     caller: Caller,
     base: BaseUrl,
     PathParam(raw): PathParam,
     q: QueryPairs,
-) -> Result<Response, ApiError> {
+) -> Answer {
     let id = parse_id(&raw, "group")?;
     let g = load(
-        &state,
+        caller.store(),
         &caller.principal().group_reader(),
         id,
         !excludes_members(&q),
@@ -151,44 +132,35 @@ pub async fn get(
     ))
 }
 
-#[utoipa::path(patch, path = "/Groups/{id}", tag = "Genestack ODM",
+#[utoipa::path(patch, path = "/Groups/{id}",
     description = "Members (with roles) and attributes; the group's admins or Manage groups. Answers 204.",
     params(("id" = String, Path, description = "The group's id (a UUID)")),
     request_body(content = Value, content_type = "application/json", description = "A PatchOp message"),
-    responses((status = 204, description = "Changed"), (status = 400, description = "Invalid PATCH"),
-              (status = 403, description = "Group admin or Manage groups is required"), (status = 404, description = "No such group")),
-    security(("genestack_api_token" = []), ("bearer" = [])))]
+    responses((status = 204, description = "Changed")))]
 pub async fn patch(
-    State(state): State<AppState>,
     caller: Caller,
     PathParam(raw): PathParam,
     JsonBody(body, _): ScimJson,
-) -> Result<StatusCode, ApiError> {
+) -> Answer<StatusCode> {
     let id = parse_id(&raw, "group")?;
-    let editor = access(&state, &caller, id).await?.editor()?;
+    let editor = access(&caller, id).await?.editor()?;
     let change = group_change(&parse_patch(&body)?, Unknown::Ignore, &id.to_string())?;
-    state
-        .store
+    caller
+        .store()
         .modify_group(&editor, &caller.ctx(), None, &change)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(delete, path = "/Groups/{id}", tag = "Genestack ODM",
+#[utoipa::path(delete, path = "/Groups/{id}",
     description = "Deletes the group (its members are not deactivated); the group's admins or Manage groups.",
     params(("id" = String, Path, description = "The group's id (a UUID)")),
-    responses((status = 204, description = "Deleted"), (status = 403, description = "Group admin or Manage groups is required"),
-              (status = 404, description = "No such group")),
-    security(("genestack_api_token" = []), ("bearer" = [])))]
-pub async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    PathParam(raw): PathParam,
-) -> Result<StatusCode, ApiError> {
+    responses((status = 204, description = "Deleted")))]
+pub async fn delete(caller: Caller, PathParam(raw): PathParam) -> Answer<StatusCode> {
     let id = parse_id(&raw, "group")?;
-    let editor = access(&state, &caller, id).await?.editor()?;
-    state
-        .store
+    let editor = access(&caller, id).await?.editor()?;
+    caller
+        .store()
         .delete_group(&editor, &caller.ctx(), None)
         .await?;
     Ok(StatusCode::NO_CONTENT)

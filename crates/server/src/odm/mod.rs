@@ -41,6 +41,9 @@ impl Dialect for Odm {
     const NAME: &'static str = "odm";
     const PREFIX: &'static str = ROOT;
     const CHALLENGE: &'static str = "Bearer";
+    const SECURITY: &'static [&'static str] = &["genestack_api_token", "bearer"];
+    const TAG: &'static str = "Genestack ODM";
+    const ERROR_BODY: &'static str = "An error: 401 and 5xx as ODM's BaseErrorResponse (`{\"error\": {\"message\": ...}}`), others as RFC 7644 §3.12's SCIM error";
 
     /// `Genestack-API-Token: <t>`, and `Authorization` with a `Bearer ` prefix or with the raw
     /// token (the SDK sends no prefix unless configured to).

@@ -2,18 +2,13 @@
 //! `work` emails, `displayName` and `active` always present, members with their `display`
 //! and Roster's `role`.
 
-use roster_core::schema::{GROUP_SCHEMA, USER_SCHEMA};
 use roster_core::{Group, User};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use crate::scim_resource::{meta_json, put_opt, Links};
+use crate::scim_resource::{group_base, user_base, Links};
 
 pub fn user_json(u: &User, links: &Links) -> Value {
-    let mut o = Map::new();
-    o.insert("schemas".into(), json!([USER_SCHEMA]));
-    o.insert("id".into(), json!(u.id.to_string()));
-    put_opt(&mut o, "externalId", &u.external_id);
-    o.insert("userName".into(), json!(u.user_name.as_str()));
+    let mut o = user_base(u, links);
     // Required non-null by the SDK: fall back to the login.
     let dn = u
         .display_name
@@ -38,34 +33,13 @@ pub fn user_json(u: &User, links: &Links) -> Value {
         .collect();
     o.insert("emails".into(), Value::Array(emails));
     o.insert("active".into(), json!(u.active));
-    o.insert("meta".into(), meta_json(&u.meta, "User", links.user(&u.id)));
     Value::Object(o)
 }
 
 pub fn group_json(g: &Group, links: &Links) -> Value {
-    let mut o = Map::new();
-    o.insert("schemas".into(), json!([GROUP_SCHEMA]));
-    o.insert("id".into(), json!(g.id.to_string()));
-    put_opt(&mut o, "externalId", &g.external_id);
-    o.insert("displayName".into(), json!(g.display_name));
-    if let Some(members) = &g.members {
-        let ms: Vec<Value> = members
-            .iter()
-            .map(|m| {
-                json!({
-                    "value": m.user_id.to_string(),
-                    "$ref": links.user(&m.user_id),
-                    "display": m.display,
-                    "type": "User",
-                    "role": m.role.as_str(),
-                })
-            })
-            .collect();
-        o.insert("members".into(), Value::Array(ms));
-    }
-    o.insert(
-        "meta".into(),
-        meta_json(&g.meta, "Group", links.group(&g.id)),
-    );
-    Value::Object(o)
+    Value::Object(group_base(g, links, |m, mut member| {
+        member.insert("display".into(), json!(m.display));
+        member.insert("role".into(), json!(m.role.as_str()));
+        Value::Object(member)
+    }))
 }

@@ -1,6 +1,5 @@
 //! ODM Users: `/api/v1/scim/Users`. Every operation needs manage-organization.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use roster_core::patch::{apply_user_patch, parse_patch, Unknown, UserAttr, UserPatchProfile};
@@ -9,10 +8,9 @@ use roster_store::UserQuery;
 
 use super::render::user_json;
 use super::{filter, parse_id, ROOT};
-use crate::app::AppState;
 use crate::http::body::JsonBody;
 use crate::http::extract::{BaseUrl, PathParam, QueryPairs};
-use crate::http::{ApiError, Caller};
+use crate::http::{Answer, ApiError, Caller};
 use crate::scim_resource::user_body::{get_ci, parse_user_body};
 use crate::scim_resource::{list_json, page, respond, Links, ScimJson};
 
@@ -42,19 +40,11 @@ fn one(user: &roster_core::User, status: StatusCode, links: &Links, location: bo
     )
 }
 
-#[utoipa::path(post, path = "/Users", tag = "Genestack ODM",
+#[utoipa::path(post, path = "/Users",
     description = "Creates a user, or updates the user with the same login (userName, case-insensitive); the body's `active` applies, so `active: true` reactivates. 201 either way.",
     request_body(content = Value, content_type = "application/json", description = "A User (one work email; no password, permissions, roles or entitlements)"),
-    responses((status = 201, description = "The User", content_type = "application/scim+json", body = Value),
-              (status = 400, description = "Invalid User"), (status = 401, description = "No valid token"),
-              (status = 403, description = "Manage organization is required"), (status = 409, description = "userName taken")),
-    security(("genestack_api_token" = []), ("bearer" = [])))]
-pub async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    base: BaseUrl,
-    JsonBody(body, _): ScimJson,
-) -> Result<Response, ApiError> {
+    responses((status = 201, description = "The User", content_type = "application/scim+json", body = Value)))]
+pub async fn create(caller: Caller, base: BaseUrl, JsonBody(body, _): ScimJson) -> Answer {
     let admin = caller.principal().user_admin()?;
     let parsed = parse_user_body(&body)?;
     for forbidden in ["password", "permissions", "roles", "entitlements"] {
@@ -75,31 +65,23 @@ pub async fn create(
     {
         return Err(ApiError::invalid_value("email type must be \"work\""));
     }
-    let (user, _created) = state
-        .store
+    let (user, _created) = caller
+        .store()
         .upsert_user(&admin, &caller.ctx(), &parsed.user)
         .await?;
     Ok(one(&user, StatusCode::CREATED, &links(&base), true))
 }
 
-#[utoipa::path(get, path = "/Users", tag = "Genestack ODM",
+#[utoipa::path(get, path = "/Users",
     description = "Active users only. Filters: `eq` and `and` on userName, externalId, displayName, id, active, emails.",
     params(("filter" = Option<String>, Query), ("startIndex" = Option<i64>, Query, description = "1-based"),
            ("count" = Option<i64>, Query, description = "default 100, at most 1000")),
-    responses((status = 200, description = "A ListResponse of Users", content_type = "application/scim+json", body = Value),
-              (status = 400, description = "Unsupported filter"), (status = 401, description = "No valid token"),
-              (status = 403, description = "Manage organization is required")),
-    security(("genestack_api_token" = []), ("bearer" = [])))]
-pub async fn find(
-    State(state): State<AppState>,
-    caller: Caller,
-    base: BaseUrl,
-    q: QueryPairs,
-) -> Result<Response, ApiError> {
+    responses((status = 200, description = "A ListResponse of Users", content_type = "application/scim+json", body = Value)))]
+pub async fn find(caller: Caller, base: BaseUrl, q: QueryPairs) -> Answer {
     let admin = caller.principal().user_admin()?;
     let filter = q.get("filter").map(filter::users).transpose()?;
-    let found = state
-        .store
+    let found = caller
+        .store()
         .list_users(
             &admin.reader(),
             &UserQuery {
@@ -119,23 +101,15 @@ pub async fn find(
     ))
 }
 
-#[utoipa::path(get, path = "/Users/{id}", tag = "Genestack ODM",
+#[utoipa::path(get, path = "/Users/{id}",
     description = "One active user.",
     params(("id" = String, Path, description = "The user's id (a UUID)")),
-    responses((status = 200, description = "The User", content_type = "application/scim+json", body = Value),
-              (status = 400, description = "The id is not a UUID"), (status = 401, description = "No valid token"),
-              (status = 403, description = "Manage organization is required"), (status = 404, description = "No active user with that id")),
-    security(("genestack_api_token" = []), ("bearer" = [])))]
-pub async fn get(
-    State(state): State<AppState>,
-    caller: Caller,
-    base: BaseUrl,
-    PathParam(raw): PathParam,
-) -> Result<Response, ApiError> {
+    responses((status = 200, description = "The User", content_type = "application/scim+json", body = Value)))]
+pub async fn get(caller: Caller, base: BaseUrl, PathParam(raw): PathParam) -> Answer {
     let admin = caller.principal().user_admin()?;
     let id = parse_id(&raw, "user")?;
-    let user = state
-        .store
+    let user = caller
+        .store()
         .get_user(&admin.reader(), id)
         .await?
         .filter(|u| u.active)
@@ -143,25 +117,22 @@ pub async fn get(
     Ok(one(&user, StatusCode::OK, &links(&base), false))
 }
 
-#[utoipa::path(patch, path = "/Users/{id}", tag = "Genestack ODM",
+#[utoipa::path(patch, path = "/Users/{id}",
     description = "Changes userName, externalId, displayName, active (also of deactivated users); other attributes of the ODM schema are read-only, unknown ones ignored. Answers 200 with the User.",
     params(("id" = String, Path, description = "The user's id (a UUID)")),
     request_body(content = Value, content_type = "application/json", description = "A PatchOp message"),
-    responses((status = 200, description = "The User", content_type = "application/scim+json", body = Value),
-              (status = 400, description = "Invalid PATCH"), (status = 404, description = "No such user")),
-    security(("genestack_api_token" = []), ("bearer" = [])))]
+    responses((status = 200, description = "The User", content_type = "application/scim+json", body = Value)))]
 pub async fn patch(
-    State(state): State<AppState>,
     caller: Caller,
     base: BaseUrl,
     PathParam(raw): PathParam,
     JsonBody(body, _): ScimJson,
-) -> Result<Response, ApiError> {
+) -> Answer {
     let admin = caller.principal().user_admin()?;
     let id = parse_id(&raw, "user")?;
     let ops = parse_patch(&body)?;
-    let user = state
-        .store
+    let user = caller
+        .store()
         .update_user(&admin.editor(), &caller.ctx(), id, None, &|u| {
             apply_user_patch(u, &ops, &PATCH_PROFILE)
         })
@@ -169,20 +140,15 @@ pub async fn patch(
     Ok(one(&user, StatusCode::OK, &links(&base), false))
 }
 
-#[utoipa::path(delete, path = "/Users/{id}", tag = "Genestack ODM",
+#[utoipa::path(delete, path = "/Users/{id}",
     description = "Deactivates the user (ODM's delete); a user already deactivated is not found.",
     params(("id" = String, Path, description = "The user's id (a UUID)")),
-    responses((status = 204, description = "Deactivated"), (status = 404, description = "No active user with that id")),
-    security(("genestack_api_token" = []), ("bearer" = [])))]
-pub async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    PathParam(raw): PathParam,
-) -> Result<StatusCode, ApiError> {
+    responses((status = 204, description = "Deactivated")))]
+pub async fn delete(caller: Caller, PathParam(raw): PathParam) -> Answer<StatusCode> {
     let admin = caller.principal().user_admin()?;
     let id = parse_id(&raw, "user")?;
-    state
-        .store
+    caller
+        .store()
         .update_user(&admin.editor(), &caller.ctx(), id, None, &|u| {
             if !u.active {
                 return Err(CoreError::NotFound(Entity::User(id)));

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::response::Response;
+
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -19,9 +19,9 @@ use crate::http::auth::AuthState;
 use crate::http::body::JsonBody;
 use crate::http::dialect::{render_response, with_dialect, ErrorContext, Renderer};
 use crate::http::request_id::{RequestId, HEADER as REQUEST_ID};
-use crate::http::{ApiError, Caller, Kind};
+use crate::http::{Answer, ApiError, Caller, Kind};
 use crate::scim_resource::error::error_json;
-use crate::scim_resource::{respond, ScimJson};
+use crate::scim_resource::{message, respond, ScimJson};
 
 pub const BULK_REQUEST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 pub const BULK_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
@@ -43,18 +43,7 @@ fn op_error(status: StatusCode, scim_type: Option<&str>, detail: String) -> Valu
 }
 
 fn parse_ops(body: &Value) -> Result<(Vec<Op>, Option<usize>), ApiError> {
-    let o = body
-        .as_object()
-        .ok_or_else(|| ApiError::invalid_syntax("a BulkRequest must be an object"))?;
-    let has_urn = o
-        .get("schemas")
-        .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|s| s.as_str() == Some(BULK_REQUEST_URN)));
-    if !has_urn {
-        return Err(ApiError::invalid_syntax(format!(
-            "schemas must contain \"{BULK_REQUEST_URN}\""
-        )));
-    }
+    let o = message(body, BULK_REQUEST_URN, "BulkRequest")?;
     let fail_on_errors = match o.get("failOnErrors") {
         None | Some(Value::Null) => None,
         Some(v) => Some(
@@ -159,19 +148,16 @@ fn allowed_path(p: &str) -> bool {
         && !p.contains(".search")
 }
 
-#[utoipa::path(post, path = "/Bulk", tag = "SCIM 2.0",
+#[utoipa::path(post, path = "/Bulk",
     description = "Runs up to 1,000 operations on /Users and /Groups (RFC 7644 §3.7), each as its own request with its own checks and transaction; bulkId references resolve in any order.",
     request_body(content = Value, content_type = "application/scim+json", description = "A BulkRequest"),
-    responses((status = 200, description = "A BulkResponse with every operation's own status", content_type = "application/scim+json", body = Value),
-              (status = 400, description = "Invalid BulkRequest"), (status = 401, description = "No valid credential"),
-              (status = 413, description = "Too many operations or too large")),
-    security(("bearer" = [])))]
+    responses((status = 200, description = "A BulkResponse with every operation's own status", content_type = "application/scim+json", body = Value)))]
 pub async fn bulk(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
     JsonBody(body, _): ScimJson,
-) -> Result<Response, ApiError> {
+) -> Answer {
     if body.to_string().len() > MAX_PAYLOAD_SIZE {
         return Err(ApiError::new(
             Kind::PayloadTooLarge,

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::ROOT;
 use crate::http::extract::{BaseUrl, PathParam};
-use crate::http::{ApiError, Kind};
+use crate::http::{Answer, ApiError, Kind};
 use crate::scim_resource::{respond, Links, LIST_URN};
 
 const SPC_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
@@ -305,6 +305,19 @@ fn resource_types(base: &BaseUrl) -> Vec<Value> {
         .collect()
 }
 
+/// The item whose `key` is `wanted` (case-insensitively), or 404.
+fn named(items: Vec<Value>, key: &str, wanted: &str, what: &str) -> Answer {
+    items
+        .into_iter()
+        .find(|v| {
+            v[key]
+                .as_str()
+                .is_some_and(|k| k.eq_ignore_ascii_case(wanted))
+        })
+        .map(|v| respond(StatusCode::OK, v, None, None))
+        .ok_or_else(|| ApiError::new(Kind::NotFound, format!("no {what} {wanted:?}")))
+}
+
 fn list(items: Vec<Value>) -> Response {
     let n = items.len();
     respond(
@@ -315,7 +328,7 @@ fn list(items: Vec<Value>) -> Response {
     )
 }
 
-#[utoipa::path(get, path = "/ServiceProviderConfig", tag = "SCIM 2.0",
+#[utoipa::path(get, path = "/ServiceProviderConfig", security(()),
     description = "What this service provider supports (RFC 7644 §4); no authentication.",
     responses((status = 200, description = "The ServiceProviderConfig", content_type = "application/scim+json", body = serde_json::Value)))]
 pub async fn service_provider_config(base: BaseUrl) -> Response {
@@ -343,53 +356,32 @@ pub async fn service_provider_config(base: BaseUrl) -> Response {
     )
 }
 
-#[utoipa::path(get, path = "/Schemas", tag = "SCIM 2.0",
+#[utoipa::path(get, path = "/Schemas", security(()),
     description = "Every schema Roster publishes (RFC 7643 §7); no authentication.",
     responses((status = 200, description = "A ListResponse of Schemas", content_type = "application/scim+json", body = serde_json::Value)))]
 pub async fn list_schemas(base: BaseUrl) -> Response {
     list(schemas(&base))
 }
 
-#[utoipa::path(get, path = "/Schemas/{id}", tag = "SCIM 2.0",
+#[utoipa::path(get, path = "/Schemas/{id}", security(()),
     description = "One schema by its URN.",
     params(("id" = String, Path, description = "The schema URN")),
-    responses((status = 200, description = "The Schema", content_type = "application/scim+json", body = serde_json::Value),
-              (status = 404, description = "No such schema")))]
-pub async fn get_schema(base: BaseUrl, PathParam(id): PathParam) -> Result<Response, ApiError> {
-    schemas(&base)
-        .into_iter()
-        .find(|s| {
-            s["id"]
-                .as_str()
-                .is_some_and(|i| i.eq_ignore_ascii_case(&id))
-        })
-        .map(|s| respond(StatusCode::OK, s, None, None))
-        .ok_or_else(|| ApiError::new(Kind::NotFound, format!("no schema {id:?}")))
+    responses((status = 200, description = "The Schema", content_type = "application/scim+json", body = serde_json::Value)))]
+pub async fn get_schema(base: BaseUrl, PathParam(id): PathParam) -> Answer {
+    named(schemas(&base), "id", &id, "schema")
 }
 
-#[utoipa::path(get, path = "/ResourceTypes", tag = "SCIM 2.0",
+#[utoipa::path(get, path = "/ResourceTypes", security(()),
     description = "User and Group (RFC 7643 §6); no authentication.",
     responses((status = 200, description = "A ListResponse of ResourceTypes", content_type = "application/scim+json", body = serde_json::Value)))]
 pub async fn list_resource_types(base: BaseUrl) -> Response {
     list(resource_types(&base))
 }
 
-#[utoipa::path(get, path = "/ResourceTypes/{name}", tag = "SCIM 2.0",
+#[utoipa::path(get, path = "/ResourceTypes/{name}", security(()),
     description = "One resource type by name.",
     params(("name" = String, Path, description = "User or Group")),
-    responses((status = 200, description = "The ResourceType", content_type = "application/scim+json", body = serde_json::Value),
-              (status = 404, description = "No such resource type")))]
-pub async fn get_resource_type(
-    base: BaseUrl,
-    PathParam(name): PathParam,
-) -> Result<Response, ApiError> {
-    resource_types(&base)
-        .into_iter()
-        .find(|r| {
-            r["name"]
-                .as_str()
-                .is_some_and(|n| n.eq_ignore_ascii_case(&name))
-        })
-        .map(|r| respond(StatusCode::OK, r, None, None))
-        .ok_or_else(|| ApiError::new(Kind::NotFound, format!("no resource type {name:?}")))
+    responses((status = 200, description = "The ResourceType", content_type = "application/scim+json", body = serde_json::Value)))]
+pub async fn get_resource_type(base: BaseUrl, PathParam(name): PathParam) -> Answer {
+    named(resource_types(&base), "name", &name, "resource type")
 }

@@ -1,16 +1,14 @@
 //! List and search requests: the query-string form (GET) and the SearchRequest body form
 //! (POST `.search`, RFC 7644 §3.4.3) parse into one [`ListRequest`].
 
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use roster_core::schema::{resolve, resolve_sort, Cond, Resource, Sort};
 use roster_core::{filter::parse_filter, PageRequest};
 use serde_json::Value;
 
 use super::projection::Projection;
-use crate::http::extract::{not_modified, not_modified_response, QueryPairs};
+use crate::http::extract::QueryPairs;
 use crate::http::ApiError;
-use crate::scim_resource::{page, respond};
+use crate::scim_resource::{message, page};
 
 pub const SEARCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
@@ -35,18 +33,7 @@ impl ListRequest {
     }
 
     pub fn from_search(body: &Value) -> Result<Self, ApiError> {
-        let o = body
-            .as_object()
-            .ok_or_else(|| ApiError::invalid_syntax("a SearchRequest must be an object"))?;
-        let has_urn = o
-            .get("schemas")
-            .and_then(Value::as_array)
-            .is_some_and(|a| a.iter().any(|s| s.as_str() == Some(SEARCH_URN)));
-        if !has_urn {
-            return Err(ApiError::invalid_syntax(format!(
-                "schemas must contain \"{SEARCH_URN}\""
-            )));
-        }
+        let o = message(body, SEARCH_URN, "SearchRequest")?;
         let text = |k: &str| -> Result<Option<String>, ApiError> {
             match o.get(k) {
                 None | Some(Value::Null) => Ok(None),
@@ -102,21 +89,4 @@ impl ListRequest {
             .map(|s| resolve_sort(res, s, self.sort_order.as_deref()))
             .transpose()?)
     }
-}
-
-/// A single resource response shaped by the projection; 304 when the client's
-/// `If-None-Match` already names this version.
-pub fn resource(
-    status: StatusCode,
-    mut body: Value,
-    etag: String,
-    location: Option<String>,
-    headers: &HeaderMap,
-    projection: &Projection,
-) -> Response {
-    if status == StatusCode::OK && not_modified(headers, &etag) {
-        return not_modified_response(&etag);
-    }
-    projection.apply(&mut body);
-    respond(status, body, Some(etag), location)
 }

@@ -8,10 +8,12 @@ mod discovery;
 mod error;
 mod groups;
 mod list;
+mod openapi;
 mod projection;
 pub mod render;
 mod search;
 mod users;
+mod view;
 
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -33,6 +35,10 @@ impl Dialect for Scim {
     const NAME: &'static str = "scim";
     const PREFIX: &'static str = ROOT;
     const CHALLENGE: &'static str = "Bearer realm=\"roster\"";
+    const SECURITY: &'static [&'static str] = &["bearer"];
+    const TAG: &'static str = "SCIM 2.0";
+    const ERROR_BODY: &'static str =
+        "An error: RFC 7644 §3.12's body (`schemas`, `status` as a string, `scimType`, `detail`)";
 
     fn credentials(headers: &HeaderMap) -> Vec<Credential> {
         header_text(headers, &axum::http::header::AUTHORIZATION)

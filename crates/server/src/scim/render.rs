@@ -1,18 +1,14 @@
 //! SCIM 2.0 JSON for users and groups: every attribute Roster keeps, the enterprise
 //! extension where present, members as RFC 7643 §8.7.1 has them.
 
-use roster_core::schema::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+use roster_core::schema::{ENTERPRISE_SCHEMA, USER_SCHEMA};
 use roster_core::{Group, User};
 use serde_json::{json, Map, Value};
 
-use crate::scim_resource::{meta_json, put_opt, Links};
+use crate::scim_resource::{group_base, put_opt, user_base, Links};
 
 pub fn user_json(u: &User, links: &Links) -> Value {
-    let mut o = Map::new();
-    o.insert("schemas".into(), json!([USER_SCHEMA]));
-    o.insert("id".into(), json!(u.id.to_string()));
-    put_opt(&mut o, "externalId", &u.external_id);
-    o.insert("userName".into(), json!(u.user_name.as_str()));
+    let mut o = user_base(u, links);
     put_opt(&mut o, "displayName", &u.display_name);
     if u.given_name.is_some() || u.family_name.is_some() {
         let mut name = Map::new();
@@ -51,7 +47,6 @@ pub fn user_json(u: &User, links: &Links) -> Value {
     if u.active_assigned {
         o.insert("active".into(), json!(u.active));
     }
-    o.insert("meta".into(), meta_json(&u.meta, "User", links.user(&u.id)));
     Value::Object(o)
 }
 
@@ -76,31 +71,41 @@ fn enterprise_json(e: &roster_core::Enterprise, links: &Links) -> Value {
 /// Members carry only RFC 7643 §8.7.1's `value`, `$ref` and `type` (plus the `display` the
 /// client gave), which strict clients insist on.
 pub fn group_json(g: &Group, links: &Links) -> Value {
-    let mut o = Map::new();
-    o.insert("schemas".into(), json!([GROUP_SCHEMA]));
-    o.insert("id".into(), json!(g.id.to_string()));
-    put_opt(&mut o, "externalId", &g.external_id);
-    o.insert("displayName".into(), json!(g.display_name));
-    if let Some(members) = &g.members {
-        let ms: Vec<Value> = members
-            .iter()
-            .map(|m| {
-                let mut v = json!({
-                    "value": m.user_id.to_string(),
-                    "$ref": links.user(&m.user_id),
-                    "type": "User",
-                });
-                if let Some(d) = &m.given_display {
-                    v["display"] = json!(d);
-                }
-                v
-            })
-            .collect();
-        o.insert("members".into(), Value::Array(ms));
+    Value::Object(group_base(g, links, |m, mut member| {
+        if let Some(d) = &m.given_display {
+            member.insert("display".into(), json!(d));
+        }
+        Value::Object(member)
+    }))
+}
+
+/// What a `/scim/v2` answer needs of a resource.
+pub trait Resource {
+    fn json(&self, links: &Links) -> Value;
+    fn etag(&self) -> String;
+    fn location(&self, links: &Links) -> String;
+}
+
+impl Resource for User {
+    fn json(&self, links: &Links) -> Value {
+        user_json(self, links)
     }
-    o.insert(
-        "meta".into(),
-        meta_json(&g.meta, "Group", links.group(&g.id)),
-    );
-    Value::Object(o)
+    fn etag(&self) -> String {
+        self.meta.etag()
+    }
+    fn location(&self, links: &Links) -> String {
+        links.user(&self.id)
+    }
+}
+
+impl Resource for Group {
+    fn json(&self, links: &Links) -> Value {
+        group_json(self, links)
+    }
+    fn etag(&self) -> String {
+        self.meta.etag()
+    }
+    fn location(&self, links: &Links) -> String {
+        links.group(&self.id)
+    }
 }

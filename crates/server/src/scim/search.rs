@@ -1,34 +1,23 @@
 //! POST `/.search` at the service root (RFC 7644 §3.4.3): users then groups, paged as one
 //! list. A filter that names attributes one resource type lacks matches none of that type.
 
-use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
 use roster_core::schema::Resource;
 use roster_core::{Page, PageRequest};
 use serde_json::json;
 
 use super::list::ListRequest;
 use super::render::{group_json, user_json};
-use super::{groups, users, ROOT};
-use crate::app::AppState;
+use super::{groups, openapi, users, ROOT};
 use crate::http::body::JsonBody;
 use crate::http::extract::BaseUrl;
-use crate::http::{ApiError, Caller};
+use crate::http::{Answer, Caller};
 use crate::scim_resource::{respond, Links, ScimJson, LIST_URN};
 
-#[utoipa::path(post, path = "/.search", tag = "SCIM 2.0",
+#[utoipa::path(post, path = "/.search", responses(openapi::List),
     description = "Searches users, then groups (groups only with manage-groups), paged as one list (RFC 7644 §3.4.3). Needs manage-organization.",
-    request_body(content = Value, content_type = "application/scim+json", description = "A SearchRequest"),
-    responses((status = 200, description = "A ListResponse of Users and Groups", content_type = "application/scim+json", body = Value),
-              (status = 400, description = "Invalid SearchRequest"), (status = 403, description = "manage-organization is required")),
-    security(("bearer" = [])))]
-pub async fn search_all(
-    State(state): State<AppState>,
-    caller: Caller,
-    base: BaseUrl,
-    JsonBody(body, _): ScimJson,
-) -> Result<Response, ApiError> {
+    request_body(content = Value, content_type = "application/scim+json", description = "A SearchRequest"))]
+pub async fn search_all(caller: Caller, base: BaseUrl, JsonBody(body, _): ScimJson) -> Answer {
     let admin = caller.principal().user_admin()?;
     let users_reader = admin.reader();
     // Groups join the results only for callers the policy lets see every group.
@@ -53,7 +42,7 @@ pub async fn search_all(
         req.sort(Resource::User)?;
     }
     let user_total = if applies(Resource::User) {
-        users::list_users(&state, &users_reader, &count_only(&req))
+        users::list_users(caller.store(), &users_reader, &count_only(&req))
             .await?
             .total
     } else {
@@ -62,7 +51,7 @@ pub async fn search_all(
     let groups_reader = groups_reader.filter(|_| applies(Resource::Group));
     let group_total = match &groups_reader {
         Some(r) => {
-            groups::list_groups(&state, r, &count_only(&req))
+            groups::list_groups(caller.store(), r, &count_only(&req))
                 .await?
                 .total
         }
@@ -75,7 +64,7 @@ pub async fn search_all(
             page,
             ..count_only(&req)
         };
-        let p: Page<_> = users::list_users(&state, &users_reader, &r).await?;
+        let p: Page<_> = users::list_users(caller.store(), &users_reader, &r).await?;
         resources.extend(p.items.iter().map(|u| user_json(u, &links)));
     }
     let remaining = page.count - resources.len() as i64;
@@ -89,7 +78,7 @@ pub async fn search_all(
             },
             ..count_only(&req)
         };
-        let p = groups::list_groups(&state, reader, &r).await?;
+        let p = groups::list_groups(caller.store(), reader, &r).await?;
         resources.extend(p.items.iter().map(|g| group_json(g, &links)));
     }
     for v in &mut resources {

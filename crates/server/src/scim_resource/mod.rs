@@ -61,6 +61,47 @@ pub fn meta_json(m: &Meta, resource_type: &str, location: String) -> Value {
     })
 }
 
+/// What every rendering of a User starts from: its schema, ids and `meta`.
+pub fn user_base(u: &roster_core::User, links: &Links) -> Map<String, Value> {
+    let mut o = Map::new();
+    o.insert("schemas".into(), json!([roster_core::schema::USER_SCHEMA]));
+    o.insert("id".into(), json!(u.id.to_string()));
+    put_opt(&mut o, "externalId", &u.external_id);
+    o.insert("userName".into(), json!(u.user_name.as_str()));
+    o.insert("meta".into(), meta_json(&u.meta, "User", links.user(&u.id)));
+    o
+}
+
+/// What every rendering of a Group starts from: its schema, ids, name and `meta`; its
+/// members each as `member(m, base)`, where `base` holds the member's `value`, `$ref` and
+/// `type`.
+pub fn group_base(
+    g: &roster_core::Group,
+    links: &Links,
+    member: impl Fn(&roster_core::Member, Map<String, Value>) -> Value,
+) -> Map<String, Value> {
+    let mut o = Map::new();
+    o.insert("schemas".into(), json!([roster_core::schema::GROUP_SCHEMA]));
+    o.insert("id".into(), json!(g.id.to_string()));
+    put_opt(&mut o, "externalId", &g.external_id);
+    o.insert("displayName".into(), json!(g.display_name));
+    if let Some(members) = &g.members {
+        let ms = members.iter().map(|m| {
+            let mut base = Map::new();
+            base.insert("value".into(), json!(m.user_id.to_string()));
+            base.insert("$ref".into(), json!(links.user(&m.user_id)));
+            base.insert("type".into(), json!("User"));
+            member(m, base)
+        });
+        o.insert("members".into(), Value::Array(ms.collect()));
+    }
+    o.insert(
+        "meta".into(),
+        meta_json(&g.meta, "Group", links.group(&g.id)),
+    );
+    o
+}
+
 /// Sets `key` when the value is present.
 pub fn put_opt(o: &mut Map<String, Value>, key: &str, v: &Option<String>) {
     if let Some(v) = v {
@@ -107,6 +148,28 @@ pub fn respond(
 /// `startIndex` and `count` (RFC 7644 §3.4.2.4).
 pub fn page(q: &QueryPairs) -> Result<PageRequest, ApiError> {
     Ok(PageRequest::parse(q.get("startIndex"), q.get("count"))?)
+}
+
+/// The object of a SCIM message (a SearchRequest, a BulkRequest ...) whose `schemas` must
+/// name `urn`; `what` names it in the error.
+pub fn message<'a>(
+    body: &'a Value,
+    urn: &str,
+    what: &str,
+) -> Result<&'a Map<String, Value>, ApiError> {
+    let o = body
+        .as_object()
+        .ok_or_else(|| ApiError::invalid_syntax(format!("a {what} must be an object")))?;
+    let named = o
+        .get("schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|s| s.as_str() == Some(urn)));
+    if !named {
+        return Err(ApiError::invalid_syntax(format!(
+            "schemas must contain \"{urn}\""
+        )));
+    }
+    Ok(o)
 }
 
 /// Parses a resource id; `None` when it is not a UUID (each dialect says what that means).

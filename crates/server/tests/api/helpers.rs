@@ -113,57 +113,39 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Resp {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
+        send_with(&self.client, &self.base, method, path, headers, body).await
+    }
+
+    /// A JSON request under a dialect's prefix, authenticated with `auth`.
+    async fn dialect(
+        &self,
+        method: Method,
+        path: &str,
+        auth: (&str, &str),
+        content_type: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut h = vec![auth, ("Accept", "application/scim+json")];
+        if body.is_some() {
+            h.push(("Content-Type", content_type));
         }
-        if let Some(b) = body {
-            req = req.body(b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let text = res.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            body,
-            text,
-        }
+        let body = body.map(|b| b.to_string().into_bytes());
+        self.raw(method, path, &h, body).await
     }
 
     /// A JSON request the way the odm-api SDK sends it (Genestack-API-Token header).
     pub async fn odm(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Resp {
-        let mut h = vec![
-            ("Genestack-API-Token", token),
-            ("Accept", "application/scim+json"),
-        ];
-        if body.is_some() {
-            h.push(("Content-Type", "application/json"));
-        }
-        self.raw(
-            method,
-            &format!("/api/v1/scim{path}"),
-            &h,
-            body.map(|b| b.to_string().into_bytes()),
-        )
-        .await
+        let path = format!("/api/v1/scim{path}");
+        let auth = ("Genestack-API-Token", token);
+        self.dialect(method, &path, auth, "application/json", body)
+            .await
     }
 
     pub async fn scim(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Resp {
-        let auth = format!("Bearer {token}");
-        let mut h = vec![("Authorization", auth.as_str())];
-        if body.is_some() {
-            h.push(("Content-Type", "application/scim+json"));
-        }
-        self.raw(
-            method,
-            &format!("/scim/v2{path}"),
-            &h,
-            body.map(|b| b.to_string().into_bytes()),
-        )
-        .await
+        let (path, bearer) = (format!("/scim/v2{path}"), format!("Bearer {token}"));
+        let auth = ("Authorization", bearer.as_str());
+        self.dialect(method, &path, auth, "application/scim+json", body)
+            .await
     }
 
     /// Creates an active user (the shape of [`user_body`]) through the store; returns its id.
@@ -182,6 +164,46 @@ impl TestApp {
             .unwrap()
             .id
             .to_string()
+    }
+
+    /// Creates a group without members through the store; returns its id.
+    pub async fn create_group(&self, name: &str) -> String {
+        let new = roster_core::NewGroup {
+            display_name: name.to_owned(),
+            external_id: None,
+            members: Vec::new(),
+        };
+        self.store
+            .create_group(
+                &operator().group_manager().creator(),
+                &WriteCtx::default(),
+                &new,
+            )
+            .await
+            .unwrap()
+            .id
+            .to_string()
+    }
+
+    /// A SCIM request with a body, as the bootstrap admin.
+    pub async fn scim_admin(&self, method: Method, path: &str, body: Value) -> Resp {
+        self.scim(method, path, ADMIN_TOKEN, Some(body)).await
+    }
+
+    /// An ODM request with a body, as the bootstrap admin.
+    pub async fn odm_admin(&self, method: Method, path: &str, body: Value) -> Resp {
+        self.odm(method, path, ADMIN_TOKEN, Some(body)).await
+    }
+
+    /// A SCIM PATCH with these operations.
+    pub async fn scim_patch(&self, path: &str, token: &str, ops: Value) -> Resp {
+        self.scim(Method::PATCH, path, token, Some(patch(ops)))
+            .await
+    }
+
+    /// An ODM PATCH with these operations.
+    pub async fn odm_patch(&self, path: &str, token: &str, ops: Value) -> Resp {
+        self.odm(Method::PATCH, path, token, Some(patch(ops))).await
     }
 
     /// Issues an API token for a user directly through the store.
@@ -215,41 +237,59 @@ impl TestApp {
 
     /// Every user as the store sees it (for "nothing changed" assertions).
     pub async fn snapshot(&self) -> Vec<String> {
-        let all = operator().user_admin().reader();
-        let page = self
-            .store
-            .list_users(
-                &all,
-                &roster_store::UserQuery {
-                    page: roster_core::PageRequest {
-                        start_index: 1,
-                        count: 1000,
-                    },
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let groups = self
-            .store
-            .list_groups(
-                &operator().group_manager().reader(),
-                &roster_store::GroupQuery {
-                    with_members: true,
-                    page: roster_core::PageRequest {
-                        start_index: 1,
-                        count: 1000,
-                    },
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        let page = roster_core::PageRequest {
+            start_index: 1,
+            count: 1000,
+        };
+        let (users, groups) = (
+            operator().user_admin().reader(),
+            operator().group_manager().reader(),
+        );
+        let uq = roster_store::UserQuery {
+            page,
+            ..Default::default()
+        };
+        let gq = roster_store::GroupQuery {
+            page,
+            with_members: true,
+            ..Default::default()
+        };
+        let page = self.store.list_users(&users, &uq).await.unwrap();
+        let groups = self.store.list_groups(&groups, &gq).await.unwrap();
         page.items
             .iter()
             .map(|u| format!("{u:?}"))
             .chain(groups.items.iter().map(|g| format!("{g:?}")))
             .collect()
+    }
+}
+
+/// One request with `client`, its answer read whole.
+pub async fn send_with(
+    client: &reqwest::Client,
+    base: &str,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Resp {
+    let mut req = client.request(method, format!("{base}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some(b) = body {
+        req = req.body(b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let text = res.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp {
+        status,
+        headers,
+        body,
+        text,
     }
 }
 

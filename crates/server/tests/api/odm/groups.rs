@@ -223,14 +223,13 @@ async fn patch_members_roles_and_attributes() {
     let path = format!("/Groups/{g}");
     let r = w
         .app
-        .odm(
-            Method::PATCH,
+        .odm_patch(
             &path,
             &w.alice_token,
-            Some(patch(json!([
+            json!([
                 {"op": "add", "path": "members", "value": {"value": w.bob}},
                 {"op": "replace", "value": {"displayName": "Team 2", "externalId": "t2"}},
-            ]))),
+            ]),
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
@@ -245,13 +244,10 @@ async fn patch_members_roles_and_attributes() {
     // A plain member may not modify or delete.
     let r = w
         .app
-        .odm(
-            Method::PATCH,
+        .odm_patch(
             &path,
             &w.bob_token,
-            Some(patch(
-                json!([{"op": "replace", "value": {"displayName": "Mine"}}]),
-            )),
+            json!([{"op": "replace", "value": {"displayName": "Mine"}}]),
         )
         .await;
     assert_scim_error(&r, 403, None);
@@ -263,18 +259,19 @@ async fn patch_members_roles_and_attributes() {
     // The admin promotes bob; now bob may edit.
     let r = w
         .app
-        .odm(Method::PATCH, &path, &w.alice_token, Some(patch(json!([{"op": "add", "path": "members", "value": {"value": w.bob, "role": "admin"}}]))))
+        .odm_patch(
+            &path,
+            &w.alice_token,
+            json!([{"op": "add", "path": "members", "value": {"value": w.bob, "role": "admin"}}]),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = w
         .app
-        .odm(
-            Method::PATCH,
+        .odm_patch(
             &path,
             &w.bob_token,
-            Some(patch(
-                json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", w.alice)}]),
-            )),
+            json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", w.alice)}]),
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
@@ -338,13 +335,10 @@ async fn delete_matrix() {
     let g = create_group(&w.app, &w.alice_token, "Team").await;
     let path = format!("/Groups/{g}");
     w.app
-        .odm(
-            Method::PATCH,
+        .odm_patch(
             &path,
             &w.alice_token,
-            Some(patch(
-                json!([{"op": "add", "path": "members", "value": {"value": w.bob}}]),
-            )),
+            json!([{"op": "add", "path": "members", "value": {"value": w.bob}}]),
         )
         .await;
     let carol = w.app.create_user("carol").await;
@@ -356,13 +350,10 @@ async fn delete_matrix() {
     );
     assert_scim_error(
         &w.app
-            .odm(
-                Method::PATCH,
+            .odm_patch(
                 &path,
                 &carol_token,
-                Some(patch(
-                    json!([{"op": "replace", "value": {"displayName": "x"}}]),
-                )),
+                json!([{"op": "replace", "value": {"displayName": "x"}}]),
             )
             .await,
         403,

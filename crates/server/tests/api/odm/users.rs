@@ -8,12 +8,7 @@ use crate::helpers::*;
 async fn create_returns_201_with_the_odm_user_shape() {
     let app = TestApp::spawn().await;
     let r = app
-        .odm(
-            Method::POST,
-            "/Users",
-            ADMIN_TOKEN,
-            Some(user_body("bjensen")),
-        )
+        .odm_admin(Method::POST, "/Users", user_body("bjensen"))
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.headers["content-type"], "application/scim+json");
@@ -51,9 +46,7 @@ async fn create_with_an_existing_login_updates_that_user() {
     assert_eq!(del.status, StatusCode::NO_CONTENT);
     let mut body = user_body("BJensen");
     body["displayName"] = json!("Babs");
-    let r = app
-        .odm(Method::POST, "/Users", ADMIN_TOKEN, Some(body))
-        .await;
+    let r = app.odm_admin(Method::POST, "/Users", body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["id"], json!(id), "upsert keeps the id");
     assert_eq!(r.body["displayName"], "Babs");
@@ -76,20 +69,20 @@ async fn create_rejects_password_permissions_and_second_email() {
     let mut b = user_body("x1");
     b["password"] = json!("secret");
     assert_scim_error(
-        &app.odm(Method::POST, "/Users", ADMIN_TOKEN, Some(b)).await,
+        &app.odm_admin(Method::POST, "/Users", b).await,
         400,
         Some("invalidValue"),
     );
     let mut b = user_body("x2");
     b["emails"] =
         json!([{"type": "work", "value": "a@x.com"}, {"type": "work", "value": "b@x.com"}]);
-    let r = app.odm(Method::POST, "/Users", ADMIN_TOKEN, Some(b)).await;
+    let r = app.odm_admin(Method::POST, "/Users", b).await;
     assert_scim_error(&r, 400, Some("invalidValue"));
     assert!(r.body["detail"].as_str().unwrap().contains("one email"));
     let mut b = user_body("x3");
     b["permissions"] = json!(["manage-organization"]);
     assert_scim_error(
-        &app.odm(Method::POST, "/Users", ADMIN_TOKEN, Some(b)).await,
+        &app.odm_admin(Method::POST, "/Users", b).await,
         400,
         Some("invalidValue"),
     );
@@ -266,15 +259,14 @@ async fn patch_edits_and_is_atomic() {
     let id = app.create_user("p1").await;
     let path = format!("/Users/{id}");
     let r = app
-        .odm(
-            Method::PATCH,
+        .odm_patch(
             &path,
             ADMIN_TOKEN,
-            Some(patch(json!([
+            json!([
                 {"op": "replace", "value": {"displayName": "New", "externalId": "e-1"}},
                 {"op": "replace", "path": "userName", "value": {"userName": "p1-renamed"}},
                 {"op": "replace", "path": "name.familyName", "value": {"familyName": "ignored"}},
-            ]))),
+            ]),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -283,52 +275,39 @@ async fn patch_edits_and_is_atomic() {
     assert_eq!(r.body["userName"], "p1-renamed");
     assert_eq!(r.body["meta"]["version"], "W/\"2\"");
     let r = app
-        .odm(
-            Method::PATCH,
+        .odm_patch(
             &path,
             ADMIN_TOKEN,
-            Some(patch(json!([{"op": "remove", "path": "externalId"}]))),
+            json!([{"op": "remove", "path": "externalId"}]),
         )
         .await;
     assert!(r.body.get("externalId").is_none(), "{}", r.text);
     // Only unknown attributes: 200, nothing changes.
     let r = app
-        .odm(
-            Method::PATCH,
+        .odm_patch(
             &path,
             ADMIN_TOKEN,
-            Some(patch(
-                json!([{"op": "add", "path": "nickName", "value": {"nickName": "x"}}]),
-            )),
+            json!([{"op": "add", "path": "nickName", "value": {"nickName": "x"}}]),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
 
     let before = app.snapshot().await;
-    let r = app
-        .odm(
-            Method::PATCH,
-            &path,
-            ADMIN_TOKEN,
-            Some(patch(json!([
-                {"op": "replace", "value": {"displayName": "Half"}},
-                {"op": "replace", "path": "id", "value": {"id": "x"}},
-            ]))),
-        )
-        .await;
-    assert_scim_error(&r, 400, Some("mutability"));
-    let r = app
-        .odm(
-            Method::PATCH,
-            &path,
-            ADMIN_TOKEN,
-            Some(patch(json!([
-                {"op": "replace", "value": {"displayName": "Half"}},
-                {"op": "replace", "value": {"active": "maybe"}},
-            ]))),
-        )
-        .await;
-    assert_scim_error(&r, 400, Some("invalidValue"));
+    // A valid first operation, then a bad one: the whole PATCH fails.
+    for (bad, scim_type) in [
+        (
+            json!({"op": "replace", "path": "id", "value": {"id": "x"}}),
+            "mutability",
+        ),
+        (
+            json!({"op": "replace", "value": {"active": "maybe"}}),
+            "invalidValue",
+        ),
+    ] {
+        let ops = json!([{"op": "replace", "value": {"displayName": "Half"}}, bad]);
+        let r = app.odm_patch(&path, ADMIN_TOKEN, ops).await;
+        assert_scim_error(&r, 400, Some(scim_type));
+    }
     assert_eq!(
         app.snapshot().await,
         before,
@@ -337,13 +316,10 @@ async fn patch_edits_and_is_atomic() {
 
     app.create_user("taken").await;
     let r = app
-        .odm(
-            Method::PATCH,
+        .odm_patch(
             &path,
             ADMIN_TOKEN,
-            Some(patch(
-                json!([{"op": "replace", "value": {"userName": "TAKEN"}}]),
-            )),
+            json!([{"op": "replace", "value": {"userName": "TAKEN"}}]),
         )
         .await;
     assert_scim_error(&r, 409, Some("uniqueness"));
@@ -372,25 +348,19 @@ async fn deleted_users_can_be_patched_and_lose_their_tokens() {
         "a deactivated user's token stops working"
     );
     let r = app
-        .odm(
-            Method::PATCH,
+        .odm_patch(
             &format!("/Users/{id}"),
             ADMIN_TOKEN,
-            Some(patch(
-                json!([{"op": "replace", "value": {"displayName": "still here"}}]),
-            )),
+            json!([{"op": "replace", "value": {"displayName": "still here"}}]),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["active"], false);
     let r = app
-        .odm(
-            Method::PATCH,
+        .odm_patch(
             &format!("/Users/{id}"),
             ADMIN_TOKEN,
-            Some(patch(
-                json!([{"op": "replace", "path": "active", "value": {"active": true}}]),
-            )),
+            json!([{"op": "replace", "path": "active", "value": {"active": true}}]),
         )
         .await;
     assert_eq!(r.body["active"], true, "{}", r.text);

@@ -112,26 +112,18 @@ async fn fresh(
     if path.len() > 60_000 {
         return raw_get(app, path).await;
     }
-    let client = reqwest::Client::new();
-    let mut req = client.request(method, format!("{}{path}", app.base));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    if let Some(b) = body {
-        req = req.body(b);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let full = res.text().await.unwrap();
-    let body = serde_json::from_str(&full).unwrap_or(Value::Null);
-    let text = full.chars().take(500).collect();
-    Resp {
-        status,
+    // A client of its own: hyper closes the connection after an error it answers itself.
+    let mut r = send_with(
+        &reqwest::Client::new(),
+        &app.base,
+        method,
+        path,
         headers,
         body,
-        text,
-    }
+    )
+    .await;
+    r.text = r.text.chars().take(500).collect();
+    r
 }
 
 /// name, method, path, headers, body, expected status and format.

@@ -48,18 +48,7 @@ fn odm_patch(ops: serde_json::Value) -> Option<Vec<u8>> {
 async fn malformed_requests_get_4xx_and_change_nothing() {
     let app = TestApp::spawn().await;
     let uid = app.create_user("victim").await;
-    let g = app
-        .odm(
-            Method::POST,
-            "/Groups",
-            ADMIN_TOKEN,
-            Some(json!({"displayName": "G"})),
-        )
-        .await
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let g = app.create_group("G").await;
     let users = "/api/v1/scim/Users".to_owned();
     let user = format!("/api/v1/scim/Users/{uid}");
     let group = format!("/api/v1/scim/Groups/{g}");

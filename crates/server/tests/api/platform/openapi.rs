@@ -4,7 +4,6 @@
 //! through `routes!`, which documents; scripts/check-layering.sh enforces that.)
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
 
 use crate::helpers::*;
 
@@ -24,18 +23,7 @@ async fn every_documented_route_is_served() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body["openapi"].as_str().unwrap().starts_with("3.1"));
     let user = app.create_user("probe").await;
-    let group = app
-        .scim(
-            Method::POST,
-            "/Groups",
-            ADMIN_TOKEN,
-            Some(json!({"displayName": "probe"})),
-        )
-        .await
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let group = app.create_group("probe").await;
     let paths = r.body["paths"].as_object().unwrap();
     assert!(paths.len() >= 20, "{}", paths.len());
     let auth = format!("Bearer {ADMIN_TOKEN}");

@@ -12,13 +12,13 @@ async fn bulk_resolves_bulk_ids_and_honours_fail_on_errors() {
     let app = TestApp::spawn().await;
     // The group refers to users created later in the same request.
     let r = app
-        .scim(Method::POST, "/Bulk", ADMIN_TOKEN, Some(json!({"schemas": [BULK], "Operations": [
+        .scim_admin(Method::POST, "/Bulk", json!({"schemas": [BULK], "Operations": [
             {"method": "POST", "path": "/Groups", "bulkId": "g", "data": {"displayName": "Tour Guides", "members": [{"value": "bulkId:u1"}, {"value": "bulkId:u2"}]}},
             {"method": "POST", "path": "/Users", "bulkId": "u1", "data": {"userName": "guide1"}},
             {"method": "POST", "path": "/Users", "bulkId": "u2", "data": {"userName": "guide2"}},
             {"method": "PATCH", "path": "/Users/bulkId:u1", "data": {"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "displayName", "value": "G1"}]}},
             {"method": "POST", "path": "/Users", "bulkId": "dup", "data": {"userName": "GUIDE1"}},
-        ]})))
+        ]}))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let ops = r.body["Operations"].as_array().unwrap();
@@ -47,14 +47,13 @@ async fn bulk_resolves_bulk_ids_and_honours_fail_on_errors() {
 
     // failOnErrors: 1 stops after the first failure; later operations do not run.
     let r = app
-        .scim(
+        .scim_admin(
             Method::POST,
             "/Bulk",
-            ADMIN_TOKEN,
-            Some(json!({"schemas": [BULK], "failOnErrors": 1, "Operations": [
+            json!({"schemas": [BULK], "failOnErrors": 1, "Operations": [
                 {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"userName": "guide2"}},
                 {"method": "POST", "path": "/Users", "bulkId": "b", "data": {"userName": "never"}},
-            ]})),
+            ]}),
         )
         .await;
     assert_eq!(
@@ -75,10 +74,10 @@ async fn bulk_resolves_bulk_ids_and_honours_fail_on_errors() {
 
     // Circular references cannot run; limits are enforced.
     let r = app
-        .scim(Method::POST, "/Bulk", ADMIN_TOKEN, Some(json!({"schemas": [BULK], "Operations": [
+        .scim_admin(Method::POST, "/Bulk", json!({"schemas": [BULK], "Operations": [
             {"method": "POST", "path": "/Groups", "bulkId": "x", "data": {"displayName": "X", "members": [{"value": "bulkId:y"}]}},
             {"method": "POST", "path": "/Groups", "bulkId": "y", "data": {"displayName": "Y", "members": [{"value": "bulkId:x"}]}},
-        ]})))
+        ]}))
         .await;
     let ops = r.body["Operations"].as_array().unwrap();
     assert_eq!(ops.len(), 2, "{}", r.text);
@@ -87,20 +86,18 @@ async fn bulk_resolves_bulk_ids_and_honours_fail_on_errors() {
         .map(|i| json!({"method": "DELETE", "path": format!("/Users/{i}")}))
         .collect();
     let r = app
-        .scim(
+        .scim_admin(
             Method::POST,
             "/Bulk",
-            ADMIN_TOKEN,
-            Some(json!({"schemas": [BULK], "Operations": many})),
+            json!({"schemas": [BULK], "Operations": many}),
         )
         .await;
     assert_scim_error(&r, 413, None);
     let r = app
-        .scim(
+        .scim_admin(
             Method::POST,
             "/Bulk",
-            ADMIN_TOKEN,
-            Some(json!({"schemas": [BULK], "Operations": [{"method": "GET", "path": "/Users"}]})),
+            json!({"schemas": [BULK], "Operations": [{"method": "GET", "path": "/Users"}]}),
         )
         .await;
     assert_scim_error(&r, 400, Some("invalidSyntax"));
@@ -141,19 +138,14 @@ async fn bulk_authenticates_before_it_reads_the_operations() {
 async fn an_operation_that_cannot_be_dispatched_fails_alone() {
     let app = TestApp::spawn().await;
     let r = app
-        .scim(
-            Method::POST,
-            "/Bulk",
-            ADMIN_TOKEN,
-            Some(json!({"schemas": [BULK], "Operations": [
+        .scim_admin(Method::POST, "/Bulk", json!({"schemas": [BULK], "Operations": [
                 {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"userName": "first"}},
                 // Not a URI path: the request for it cannot even be built.
                 {"method": "DELETE", "path": "/Users/has space\u{7f}"},
                 // Not a header value.
                 {"method": "DELETE", "path": "/Users/00000000-0000-4000-8000-000000000000", "version": "W/\"1\"\n"},
                 {"method": "POST", "path": "/Users", "bulkId": "b", "data": {"userName": "second"}},
-            ]})),
-        )
+            ]}))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let statuses: Vec<&str> = r.body["Operations"]

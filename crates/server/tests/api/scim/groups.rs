@@ -11,11 +11,10 @@ async fn groups_take_members_and_patch_answers_200() {
     let a = app.create_user("a").await;
     let b = app.create_user("b").await;
     let r = app
-        .scim(
+        .scim_admin(
             Method::POST,
             "/Groups",
-            ADMIN_TOKEN,
-            Some(json!({"displayName": "Eng", "members": [{"value": a}]})),
+            json!({"displayName": "Eng", "members": [{"value": a}]}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -26,14 +25,13 @@ async fn groups_take_members_and_patch_answers_200() {
     );
     let path = format!("/Groups/{}", r.body["id"].as_str().unwrap());
     let r = app
-        .scim(
-            Method::PATCH,
+        .scim_patch(
             &path,
             ADMIN_TOKEN,
-            Some(patch(json!([
+            json!([
                 {"op": "Add", "path": "members", "value": [{"value": a}, {"value": b}]},
                 {"op": "remove", "path": "members", "value": [{"value": a}]},
-            ]))),
+            ]),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -74,24 +72,16 @@ async fn ten_thousand_members_in_one_patch() {
         );
     }
     let g = app
-        .scim(
-            Method::POST,
-            "/Groups",
-            ADMIN_TOKEN,
-            Some(json!({"displayName": "everyone"})),
-        )
+        .scim_admin(Method::POST, "/Groups", json!({"displayName": "everyone"}))
         .await;
     let path = format!("/Groups/{}", g.body["id"].as_str().unwrap());
     let members: Vec<_> = ids.iter().map(|id| json!({"value": id})).collect();
     let t = std::time::Instant::now();
     let r = app
-        .scim(
-            Method::PATCH,
+        .scim_patch(
             &format!("{path}?excludedAttributes=members"),
             ADMIN_TOKEN,
-            Some(patch(
-                json!([{"op": "add", "path": "members", "value": members}]),
-            )),
+            json!([{"op": "add", "path": "members", "value": members}]),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -101,13 +91,10 @@ async fn ten_thousand_members_in_one_patch() {
     assert_eq!(full.body["members"].as_array().unwrap().len(), 10_000);
     // Adding members that are already there is not an error and changes nothing.
     let again = app
-        .scim(
-            Method::PATCH,
+        .scim_patch(
             &format!("{path}?attributes=displayName"),
             ADMIN_TOKEN,
-            Some(patch(
-                json!([{"op": "add", "path": "members", "value": [{"value": ids[0]}]}]),
-            )),
+            json!([{"op": "add", "path": "members", "value": [{"value": ids[0]}]}]),
         )
         .await;
     assert_eq!(again.status, StatusCode::OK);

@@ -9,11 +9,10 @@ use crate::helpers::*;
 async fn sorting_projection_search_and_conditional_get() {
     let app = TestApp::spawn().await;
     for (n, d) in [("carol", "Zed"), ("alice", "Yan"), ("bob", "Xu")] {
-        app.scim(
+        app.scim_admin(
             Method::POST,
             "/Users",
-            ADMIN_TOKEN,
-            Some(json!({"userName": n, "displayName": d, "name": {"familyName": d}})),
+            json!({"userName": n, "displayName": d, "name": {"familyName": d}}),
         )
         .await;
     }
@@ -86,29 +85,23 @@ async fn sorting_projection_search_and_conditional_get() {
     );
 
     let s = app
-        .scim(Method::POST, "/Users/.search", ADMIN_TOKEN, Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
-            "filter": "displayName sw \"Y\" or displayName sw \"Z\"", "sortBy": "userName", "attributes": ["userName"], "startIndex": 1, "count": 10})))
+        .scim_admin(Method::POST, "/Users/.search", json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": "displayName sw \"Y\" or displayName sw \"Z\"", "sortBy": "userName", "attributes": ["userName"], "startIndex": 1, "count": 10}))
         .await;
     assert_eq!(s.status, StatusCode::OK, "{}", s.text);
     assert_eq!(names(&s), ["alice", "carol"]);
     let bad = app
-        .scim(
+        .scim_admin(
             Method::POST,
             "/Users/.search",
-            ADMIN_TOKEN,
-            Some(json!({"filter": "userName pr"})),
+            json!({"filter": "userName pr"}),
         )
         .await;
     assert_scim_error(&bad, 400, Some("invalidSyntax"));
-    app.scim(
-        Method::POST,
-        "/Groups",
-        ADMIN_TOKEN,
-        Some(json!({"displayName": "Yankees"})),
-    )
-    .await;
+    app.scim_admin(Method::POST, "/Groups", json!({"displayName": "Yankees"}))
+        .await;
     let all = app
-        .scim(Method::POST, "/.search", ADMIN_TOKEN, Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "displayName sw \"Y\""})))
+        .scim_admin(Method::POST, "/.search", json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "displayName sw \"Y\""}))
         .await;
     assert_eq!(all.body["totalResults"], 2, "{}", all.text);
 

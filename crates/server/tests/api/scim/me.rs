@@ -13,53 +13,47 @@ async fn me_and_password_changes() {
     let me = app.scim(Method::GET, "/Me", &t, None).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
     assert_eq!(me.body["id"], json!(id));
-    let r = app.scim(Method::PATCH, "/Me", &t, Some(patch(json!([{"op": "replace", "value": {"displayName": "Me!", "password": "n3w-secret"}}])))).await;
+    let r = app
+        .scim_patch(
+            "/Me",
+            &t,
+            json!([{"op": "replace", "value": {"displayName": "Me!", "password": "n3w-secret"}}]),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["displayName"], "Me!");
     assert!(r.body.get("password").is_none());
     let r = app
-        .scim(
-            Method::PATCH,
+        .scim_patch(
             "/Me",
             &t,
-            Some(patch(
-                json!([{"op": "replace", "path": "userName", "value": "root"}]),
-            )),
+            json!([{"op": "replace", "path": "userName", "value": "root"}]),
         )
         .await;
     assert_scim_error(&r, 400, Some("mutability"));
     let r = app
-        .scim(
-            Method::PATCH,
+        .scim_patch(
             "/Me",
             &t,
-            Some(patch(
-                json!([{"op": "replace", "path": "active", "value": false}]),
-            )),
+            json!([{"op": "replace", "path": "active", "value": false}]),
         )
         .await;
     assert_scim_error(&r, 400, Some("mutability"));
     // An admin changes a password through PATCH with a path.
     let r = app
-        .scim(
-            Method::PATCH,
+        .scim_patch(
             &format!("/Users/{id}"),
             ADMIN_TOKEN,
-            Some(patch(
-                json!([{"op": "replace", "path": "password", "value": "an0ther"}]),
-            )),
+            json!([{"op": "replace", "path": "password", "value": "an0ther"}]),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["meta"]["version"], "W/\"3\"");
     let r = app
-        .scim(
-            Method::PATCH,
+        .scim_patch(
             &format!("/Users/{id}"),
             ADMIN_TOKEN,
-            Some(patch(
-                json!([{"op": "replace", "path": "password", "value": 5}]),
-            )),
+            json!([{"op": "replace", "path": "password", "value": 5}]),
         )
         .await;
     assert_scim_error(&r, 400, Some("invalidValue"));

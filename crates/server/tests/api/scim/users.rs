@@ -11,15 +11,14 @@ const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 async fn users_crud_filters_and_etags() {
     let app = TestApp::spawn().await;
     let r = app
-        .scim(
+        .scim_admin(
             Method::POST,
             "/Users",
-            ADMIN_TOKEN,
-            Some(json!({
+            json!({
                 "schemas": [USER_URN], "userName": "bjensen", "password": "s3cret!",
                 "name": {"givenName": "Barbara", "familyName": "Jensen"},
                 "emails": [{"value": "bjensen@example.com", "type": "home", "primary": true}],
-            })),
+            }),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -32,12 +31,7 @@ async fn users_crud_filters_and_etags() {
     let id = r.body["id"].as_str().unwrap().to_owned();
     assert_eq!(r.headers["etag"], "W/\"1\"");
     let dup = app
-        .scim(
-            Method::POST,
-            "/Users",
-            ADMIN_TOKEN,
-            Some(json!({"userName": "BJENSEN"})),
-        )
+        .scim_admin(Method::POST, "/Users", json!({"userName": "BJENSEN"}))
         .await;
     assert_scim_error(&dup, 409, Some("uniqueness"));
 
@@ -57,13 +51,10 @@ async fn users_crud_filters_and_etags() {
     // Deactivated users stay listed at /scim/v2.
     let path = format!("/Users/{id}");
     let r = app
-        .scim(
-            Method::PATCH,
+        .scim_patch(
             &path,
             ADMIN_TOKEN,
-            Some(patch(
-                json!([{"op": "Replace", "path": "active", "value": "False"}]),
-            )),
+            json!([{"op": "Replace", "path": "active", "value": "False"}]),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -101,13 +92,10 @@ async fn users_crud_filters_and_etags() {
     assert_eq!(r.body["meta"]["version"], "W/\"2\"");
 
     let unknown = app
-        .scim(
-            Method::PATCH,
+        .scim_patch(
             &path,
             ADMIN_TOKEN,
-            Some(patch(
-                json!([{"op": "replace", "path": "nickName2", "value": "x"}]),
-            )),
+            json!([{"op": "replace", "path": "nickName2", "value": "x"}]),
         )
         .await;
     assert_scim_error(&unknown, 400, Some("invalidPath"));
@@ -136,13 +124,13 @@ async fn users_crud_filters_and_etags() {
 async fn put_replaces_and_ignores_read_only_attributes() {
     let app = TestApp::spawn().await;
     let r = app
-        .scim(Method::POST, "/Users", ADMIN_TOKEN, Some(json!({"userName": "okta1", "displayName": "D", "externalId": "x1", "name": {"givenName": "G"}})))
+        .scim_admin(Method::POST, "/Users", json!({"userName": "okta1", "displayName": "D", "externalId": "x1", "name": {"givenName": "G"}}))
         .await;
     let id = r.body["id"].as_str().unwrap().to_owned();
     let path = format!("/Users/{id}");
     let r = app
-        .scim(Method::PUT, &path, ADMIN_TOKEN, Some(json!({"schemas": [USER_URN], "id": "ignored", "meta": {"version": "W/\"99\""},
-            "userName": "okta1", "active": false, "emails": [{"value": "o@x.com", "primary": true}]})))
+        .scim_admin(Method::PUT, &path, json!({"schemas": [USER_URN], "id": "ignored", "meta": {"version": "W/\"99\""},
+            "userName": "okta1", "active": false, "emails": [{"value": "o@x.com", "primary": true}]}))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["id"], json!(id));
@@ -155,12 +143,7 @@ async fn put_replaces_and_ignores_read_only_attributes() {
     assert!(r.body.get("name").is_none());
     assert_eq!(r.body["meta"]["version"], "W/\"2\"");
     let missing = app
-        .scim(
-            Method::PUT,
-            &path,
-            ADMIN_TOKEN,
-            Some(json!({"displayName": "no userName"})),
-        )
+        .scim_admin(Method::PUT, &path, json!({"displayName": "no userName"}))
         .await;
     assert_scim_error(&missing, 400, Some("invalidValue"));
     let stale = app
@@ -180,20 +163,18 @@ async fn put_replaces_and_ignores_read_only_attributes() {
     let a = app.create_user("pa").await;
     let b = app.create_user("pb").await;
     let g = app
-        .scim(
+        .scim_admin(
             Method::POST,
             "/Groups",
-            ADMIN_TOKEN,
-            Some(json!({"displayName": "G", "members": [{"value": a}]})),
+            json!({"displayName": "G", "members": [{"value": a}]}),
         )
         .await;
     let gpath = format!("/Groups/{}", g.body["id"].as_str().unwrap());
     let r = app
-        .scim(
+        .scim_admin(
             Method::PUT,
             &gpath,
-            ADMIN_TOKEN,
-            Some(json!({"displayName": "G2", "members": [{"value": b}]})),
+            json!({"displayName": "G2", "members": [{"value": b}]}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -207,10 +188,10 @@ async fn enterprise_extension_is_stored_patched_filtered_and_hidden_from_odm() {
     let app = TestApp::spawn().await;
     let boss = app.create_user("boss").await;
     let r = app
-        .scim(Method::POST, "/Users", ADMIN_TOKEN, Some(json!({
+        .scim_admin(Method::POST, "/Users", json!({
             "schemas": [USER_URN, ENT], "userName": "emp1", "externalId": "e1",
             ENT: {"employeeNumber": "701984", "department": "Tour Operations", "costCenter": "4130", "manager": {"value": boss}},
-        })))
+        }))
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["schemas"], json!([USER_URN, ENT]));
@@ -224,11 +205,11 @@ async fn enterprise_extension_is_stored_patched_filtered_and_hidden_from_odm() {
 
     // Entra ID's shapes: qualified paths, manager as a bare id, capitalised ops.
     let r = app
-        .scim(Method::PATCH, &format!("/Users/{id}"), ADMIN_TOKEN, Some(patch(json!([
+        .scim_patch(&format!("/Users/{id}"), ADMIN_TOKEN, json!([
             {"op": "Replace", "path": format!("{ENT}:department"), "value": "Finance"},
             {"op": "Add", "path": format!("{ENT}:manager"), "value": boss},
             {"op": "replace", "value": {ENT: {"division": "EMEA"}, format!("{ENT}:organization"): "Roster"}},
-        ]))))
+        ]))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body[ENT]["department"], "Finance");
@@ -253,24 +234,18 @@ async fn enterprise_extension_is_stored_patched_filtered_and_hidden_from_odm() {
         .await;
     assert_eq!(f.body["totalResults"], 1, "{}", f.text);
     let bad = app
-        .scim(
-            Method::PATCH,
+        .scim_patch(
             &format!("/Users/{id}"),
             ADMIN_TOKEN,
-            Some(patch(
-                json!([{"op": "replace", "path": format!("{ENT}:manager"), "value": "not-an-id"}]),
-            )),
+            json!([{"op": "replace", "path": format!("{ENT}:manager"), "value": "not-an-id"}]),
         )
         .await;
     assert_scim_error(&bad, 400, Some("invalidValue"));
     let r = app
-        .scim(
-            Method::PATCH,
+        .scim_patch(
             &format!("/Users/{id}"),
             ADMIN_TOKEN,
-            Some(patch(
-                json!([{"op": "remove", "path": format!("{ENT}:manager")}]),
-            )),
+            json!([{"op": "remove", "path": format!("{ENT}:manager")}]),
         )
         .await;
     assert!(r.body[ENT].get("manager").is_none());
@@ -281,7 +256,7 @@ async fn enterprise_extension_is_stored_patched_filtered_and_hidden_from_odm() {
         .await;
     assert_eq!(odm.body["schemas"], json!([USER_URN]));
     assert!(odm.body.get(ENT).is_none());
-    let r = app.odm(Method::PATCH, &format!("/Users/{id}"), ADMIN_TOKEN, Some(patch(json!([{"op": "replace", "path": format!("{ENT}:department"), "value": {"department": "x"}}])))).await;
+    let r = app.odm_patch(&format!("/Users/{id}"), ADMIN_TOKEN, json!([{"op": "replace", "path": format!("{ENT}:department"), "value": {"department": "x"}}])).await;
     assert_eq!(
         r.status,
         StatusCode::OK,
@@ -311,11 +286,10 @@ async fn sensitive_and_version_errors() {
         .await;
     assert_scim_error(&r, 403, Some("sensitive"));
     let r = app
-        .scim(
+        .scim_admin(
             Method::POST,
             "/Users",
-            ADMIN_TOKEN,
-            Some(json!({"schemas": ["urn:scim:schemas:core:1.0"], "userName": "old"})),
+            json!({"schemas": ["urn:scim:schemas:core:1.0"], "userName": "old"}),
         )
         .await;
     assert_scim_error(&r, 400, Some("invalidVers"));
