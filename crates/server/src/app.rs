@@ -7,10 +7,10 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use axum::Router;
 use roster_store::Store;
 use tower::util::MapRequestLayer;
+use tower::ServiceBuilder;
 use tower_http::request_id::PropagateRequestIdLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -24,10 +24,23 @@ use crate::http::{request_id, ApiError};
 use crate::odm::Odm;
 use crate::scim::Scim;
 
+/// What every handler may reach; cheap to clone (requests clone it).
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
-    pub public_url: Option<String>,
+    pub public_url: Option<Arc<str>>,
+    /// The serialised OpenAPI document, set once the router is built.
+    openapi: Arc<std::sync::OnceLock<Vec<u8>>>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, public_url: Option<String>) -> Self {
+        Self {
+            store,
+            public_url: public_url.map(Into::into),
+            openapi: Arc::default(),
+        }
+    }
 }
 
 pub struct AppOptions {
@@ -79,15 +92,12 @@ async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError
     Ok("ok")
 }
 
-/// The serialised document, shared by every request for it.
-#[derive(Clone)]
-struct OpenApiJson(Arc<[u8]>);
-
 #[utoipa::path(get, path = "/openapi.json", tag = "Roster", security(()),
     description = "This OpenAPI 3.1 document, generated from the code; no authentication.",
     responses((status = 200, description = "The document", content_type = "application/json", body = serde_json::Value)))]
-async fn openapi(Extension(doc): Extension<OpenApiJson>) -> Response {
-    let mut res = (StatusCode::OK, doc.0.to_vec()).into_response();
+async fn openapi(State(state): State<AppState>) -> Response {
+    let doc = state.openapi.get().cloned().unwrap_or_default();
+    let mut res = (StatusCode::OK, doc).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -152,34 +162,32 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
     let scim = mount::<Scim>(crate::scim::routes(), &state, &mut doc);
     let odm = mount::<Odm>(crate::odm::routes(), &state, &mut doc);
     let renderers = Renderers::new(vec![Renderer::of::<Scim>(), Renderer::of::<Odm>()]);
-    let document = OpenApiJson(serde_json::to_vec(&doc).unwrap_or_default().into());
+    let _ = state.openapi.set(serde_json::to_vec(&doc).unwrap_or_default());
     let app = own
         .merge(scim)
         .merge(odm)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(Extension(document))
-        .layer(DefaultBodyLimit::max(opts.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            opts.request_timeout,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            renderers.clone(),
-            render_errors,
-        ))
-        .layer(PropagateRequestIdLayer::new(request_id::HEADER))
+        // One stack, outermost first: every layer given to Router::layer on its own would
+        // box and clone its service again for every request.
         .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                let id = req
-                    .headers()
-                    .get(request_id::HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
-            }),
+            ServiceBuilder::new()
+                .layer(MapRequestLayer::new(request_id::ensure))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                    let id = request_id::of(req.headers()).unwrap_or("-");
+                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                }))
+                .layer(PropagateRequestIdLayer::new(request_id::HEADER))
+                .layer(axum::middleware::from_fn_with_state(
+                    renderers.clone(),
+                    render_errors,
+                ))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    opts.request_timeout,
+                ))
+                .layer(DefaultBodyLimit::max(opts.max_body_bytes)),
         )
-        .layer(MapRequestLayer::new(request_id::ensure))
         .with_state(state);
     (app, renderers)
 }

@@ -105,10 +105,7 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     roster_server::memory::spawn_trimmer();
     let store = open_store(db).await?;
     roster_server::bootstrap::run(store.as_ref(), &args).await?;
-    let state = AppState {
-        store: store.clone(),
-        public_url: args.public_url.clone(),
-    };
+    let state = AppState::new(store.clone(), args.public_url.clone());
     let opts = AppOptions {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs),

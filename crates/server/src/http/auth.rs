@@ -16,14 +16,13 @@ use roster_core::{secret, Principal};
 use roster_store::{Store, WriteCtx};
 
 use super::error::ApiError;
-use super::request_id::RequestId;
 use crate::app::AppState;
 
 /// A credential as the request presented it, before it is checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credential {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential<'a> {
     /// An API token (`Authorization: Bearer`, or a dialect's own API-key header).
-    Token(String),
+    Token(&'a str),
 }
 
 /// How the caller signed in.
@@ -49,11 +48,6 @@ pub enum AuthState {
     Rejected(ApiError),
 }
 
-/// The id of the user a response was made for (in the response's extensions, for the
-/// layers outside the dialect: access log, metrics).
-#[derive(Debug, Clone, Copy)]
-pub struct PrincipalId(pub uuid::Uuid);
-
 /// Longest credential worth looking up: bounds the work a request can make us do.
 const MAX_CREDENTIAL_LEN: usize = 512;
 
@@ -75,7 +69,7 @@ pub fn header_text<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Opt
 /// Checks each presented credential in turn and returns the first that is valid.
 pub async fn resolve(
     state: &AppState,
-    candidates: &[Credential],
+    candidates: &[Credential<'_>],
 ) -> Result<Option<Authenticated>, ApiError> {
     for c in candidates {
         match c {
@@ -144,7 +138,7 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
+        let request_id = super::request_id::of(&parts.headers).map(str::to_owned);
         match parts.extensions.get::<AuthState>() {
             Some(AuthState::Authenticated(a)) => Ok(Caller {
                 auth: a.clone(),

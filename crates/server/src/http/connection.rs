@@ -63,7 +63,12 @@ pub struct Guarded {
     renderers: Renderers,
     timeouts: Timeouts,
     phase: Phase,
-    deadline: Pin<Box<Sleep>>,
+    /// When the current phase began.
+    since: Instant,
+    /// A wake-up at most `timeouts.header` ahead; when it fires, [`Guarded::expired`] checks
+    /// the phase against its time-out and re-arms. (Moving the timer at every phase change
+    /// would be a timer-wheel update per request; this is one per connection per interval.)
+    tick: Pin<Box<Sleep>>,
     /// The start of the current request (its request line, up to [`CAPTURE`] bytes).
     line: Vec<u8>,
     /// The last bytes of the head seen so far, to find `\r\n\r\n` across reads.
@@ -79,7 +84,8 @@ impl Guarded {
             renderers,
             timeouts,
             phase: Phase::Idle,
-            deadline: Box::pin(tokio::time::sleep(timeouts.idle)),
+            since: Instant::now(),
+            tick: Box::pin(tokio::time::sleep(timeouts.header.min(timeouts.idle))),
             line: Vec::new(),
             tail: [0; 3],
             wrote: false,
@@ -87,8 +93,29 @@ impl Guarded {
         }
     }
 
-    fn arm(&mut self, after: Duration) {
-        self.deadline.as_mut().reset(Instant::now() + after);
+    fn enter(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.since = Instant::now();
+    }
+
+    /// True when the current phase has outlived its time-out; otherwise the tick is re-armed
+    /// for the rest of it (called when the tick fired).
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let limit = match self.phase {
+            Phase::Idle => self.timeouts.idle,
+            Phase::Head => self.timeouts.header,
+            Phase::Served => self.timeouts.header.max(self.timeouts.idle),
+        };
+        let now = Instant::now();
+        let due = self.since + limit;
+        if self.phase != Phase::Served && now >= due {
+            return true;
+        }
+        let next = due.max(now + Duration::from_millis(10)).min(now + self.timeouts.header);
+        self.tick.as_mut().reset(next);
+        // Registers the waker for the new deadline.
+        let _ = self.tick.as_mut().poll(cx);
+        false
     }
 
     /// Follows the head through newly read bytes.
@@ -102,11 +129,9 @@ impl Guarded {
             self.phase = Phase::Idle;
         }
         if self.phase == Phase::Idle {
-            self.phase = Phase::Head;
+            self.enter(Phase::Head);
             self.line.clear();
             self.tail = [0; 3];
-            let header = self.timeouts.header;
-            self.arm(header);
         }
         if self.phase != Phase::Head {
             return;
@@ -116,18 +141,20 @@ impl Guarded {
             self.line
                 .extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
         }
-        let mut window = self.tail.to_vec();
-        window.extend_from_slice(data);
-        if window.windows(4).any(|w| w == b"\r\n\r\n") {
-            self.phase = Phase::Served;
+        // The end of the head, possibly split across reads: the last bytes of the previous
+        // read, then this one.
+        let mut seam = [0u8; 6];
+        seam[..3].copy_from_slice(&self.tail);
+        let head = data.len().min(3);
+        seam[3..3 + head].copy_from_slice(&data[..head]);
+        let ended = seam[..3 + head].windows(4).any(|w| w == b"\r\n\r\n")
+            || data.windows(4).any(|w| w == b"\r\n\r\n");
+        if ended {
+            self.enter(Phase::Served);
         }
-        let n = window.len();
-        if let Some(last) = window.get(n.saturating_sub(3)..) {
-            self.tail = [0; 3];
-            for (slot, b) in self.tail.iter_mut().rev().zip(last.iter().rev()) {
-                *slot = *b;
-            }
-        }
+        let keep = data.len().min(3);
+        self.tail.rotate_left(keep);
+        self.tail[3 - keep..].copy_from_slice(&data[data.len() - keep..]);
     }
 
     /// The path of the current request line, if it was captured.
@@ -222,13 +249,12 @@ impl AsyncRead for Guarded {
         let before = buf.filled().len();
         match Pin::new(&mut self.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                let fresh = buf.filled().get(before..).unwrap_or_default().to_vec();
-                self.observe(&fresh);
+                self.observe(buf.filled().get(before..).unwrap_or_default());
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
-                if self.phase != Phase::Served && self.deadline.as_mut().poll(cx).is_ready() {
+                if self.tick.as_mut().poll(cx).is_ready() && self.expired(cx) {
                     let what = if self.phase == Phase::Idle {
                         "idle connection"
                     } else {
@@ -264,11 +290,10 @@ impl Guarded {
         Poll::Ready(Ok(0))
     }
 
+    /// After a write: idle until the client's next request, counted from the last write.
     fn wrote(&mut self) {
         self.wrote = true;
-        self.phase = Phase::Idle;
-        let idle = self.timeouts.idle;
-        self.arm(idle);
+        self.enter(Phase::Idle);
     }
 }
 

@@ -19,9 +19,8 @@ use axum::Router;
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 
-use super::auth::{resolve, AuthState, Credential, PrincipalId};
+use super::auth::{resolve, AuthState, Credential};
 use super::error::{ApiError, Kind, Unrendered};
-use super::request_id::RequestId;
 use crate::app::AppState;
 
 /// Where an error was answered, for the formats that echo it (paths, tracking ids).
@@ -47,7 +46,7 @@ pub trait Dialect: Send + Sync + 'static {
 
     /// The credentials a request presents, read from the headers this dialect takes, in
     /// the order they are tried.
-    fn credentials(headers: &HeaderMap) -> Vec<Credential>;
+    fn credentials(headers: &HeaderMap) -> Vec<Credential<'_>>;
 
     /// Renders an error in the dialect's format.
     fn render(error: &ApiError, cx: &ErrorContext<'_>) -> Response;
@@ -186,15 +185,7 @@ async fn authenticate<D: Dialect>(
         };
         req.extensions_mut().insert(outcome);
     }
-    let principal = match req.extensions().get::<AuthState>() {
-        Some(AuthState::Authenticated(a)) => Some(PrincipalId(a.principal.user_id)),
-        _ => None,
-    };
-    let mut res = next.run(req).await;
-    if let Some(p) = principal {
-        res.extensions_mut().insert(p);
-    }
-    res
+    next.run(req).await
 }
 
 /// The error layer (see the module docs).
@@ -203,15 +194,16 @@ pub async fn render_errors(
     req: Request,
     next: Next,
 ) -> Response {
+    // Cheap clones (shared buffers): only an error answer needs them.
     let uri = req.uri().clone();
-    let request_id = req.extensions().get::<RequestId>().cloned();
+    let request_id = req.headers().get(super::request_id::HEADER).cloned();
     let res = next.run(req).await;
     if !(res.status().is_client_error() || res.status().is_server_error()) {
         return res;
     }
     let cx = ErrorContext {
         path: uri.path(),
-        request_id: request_id.as_ref().map(|r| r.0.as_str()),
+        request_id: request_id.as_ref().and_then(|v| v.to_str().ok()),
     };
     render_response(res, renderers.for_path(uri.path()), &cx).await
 }

@@ -8,10 +8,6 @@ pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest client-chosen request id kept; anything longer (or not visible ASCII) is replaced.
 pub const MAX_LEN: usize = 128;
 
-/// The request's id, in its extensions.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
 fn acceptable(v: &HeaderValue) -> Option<&str> {
     let b = v.as_bytes();
     let visible = !b.is_empty() && b.len() <= MAX_LEN && b.iter().all(|c| c.is_ascii_graphic());
@@ -22,15 +18,21 @@ fn acceptable(v: &HeaderValue) -> Option<&str> {
 pub fn ensure<B>(mut req: Request<B>) -> Request<B> {
     let mut ids = req.headers().get_all(&HEADER).iter();
     let kept = match (ids.next().and_then(acceptable), ids.next()) {
-        (Some(id), None) => Some(id.to_owned()),
+        (Some(_), None) => Some(()),
         _ => None,
     };
-    let id = kept.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        req.headers_mut().insert(HEADER, v);
+    if kept.is_none() {
+        let id = uuid::Uuid::new_v4().hyphenated().to_string();
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            req.headers_mut().insert(HEADER, v);
+        }
     }
-    req.extensions_mut().insert(RequestId(id));
     req
+}
+
+/// The id [`ensure`] left on the request.
+pub fn of(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers.get(HEADER).and_then(|v| v.to_str().ok())
 }
 
 #[cfg(test)]
@@ -43,12 +45,7 @@ mod tests {
             req.headers_mut()
                 .append(HEADER, HeaderValue::from_bytes(v).unwrap());
         }
-        ensure(req)
-            .extensions()
-            .get::<RequestId>()
-            .unwrap()
-            .0
-            .clone()
+        of(ensure(req).headers()).unwrap().to_owned()
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl Dialect for Odm {
 
     /// `Genestack-API-Token: <t>`, and `Authorization` with a `Bearer ` prefix or with the raw
     /// token (the SDK sends no prefix unless configured to).
-    fn credentials(headers: &HeaderMap) -> Vec<Credential> {
+    fn credentials(headers: &HeaderMap) -> Vec<Credential<'_>> {
         let api_key = header_text(headers, &API_TOKEN_HEADER);
         let authorization =
             header_text(headers, &header::AUTHORIZATION).map(|v| bearer(v).unwrap_or(v));
@@ -55,7 +55,7 @@ impl Dialect for Odm {
             .into_iter()
             .flatten()
             .filter(|t| !t.is_empty())
-            .map(|t| Credential::Token(t.to_owned()))
+            .map(Credential::Token)
             .collect()
     }
 

@@ -18,7 +18,7 @@ use crate::app::AppState;
 use crate::http::auth::AuthState;
 use crate::http::body::JsonBody;
 use crate::http::dialect::{render_response, with_dialect, ErrorContext, Renderer};
-use crate::http::request_id::{RequestId, HEADER as REQUEST_ID};
+use crate::http::request_id::HEADER as REQUEST_ID;
 use crate::http::{Answer, ApiError, Caller, Kind};
 use crate::scim_resource::error::error_json;
 use crate::scim_resource::{message, respond, ScimJson};
@@ -255,9 +255,6 @@ pub async fn bulk(
                 }
             };
             req.extensions_mut().insert(as_caller.clone());
-            if let Some(rid) = &request_id {
-                req.extensions_mut().insert(RequestId(rid.clone()));
-            }
             let res = router
                 .clone()
                 .oneshot(req)

@@ -40,10 +40,10 @@ impl Dialect for Scim {
     const ERROR_BODY: &'static str =
         "An error: RFC 7644 §3.12's body (`schemas`, `status` as a string, `scimType`, `detail`)";
 
-    fn credentials(headers: &HeaderMap) -> Vec<Credential> {
+    fn credentials(headers: &HeaderMap) -> Vec<Credential<'_>> {
         header_text(headers, &axum::http::header::AUTHORIZATION)
             .and_then(bearer)
-            .map(|t| vec![Credential::Token(t.to_owned())])
+            .map(|t| vec![Credential::Token(t)])
             .unwrap_or_default()
     }
 

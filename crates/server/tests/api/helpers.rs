@@ -68,10 +68,7 @@ impl TestApp {
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState {
-            store: store.clone(),
-            public_url: None,
-        };
+        let state = AppState::new(store.clone(), None);
         let opts = AppOptions {
             max_body_bytes: max_body,
             ..AppOptions::default()
