@@ -74,6 +74,8 @@ impl fmt::Display for Entity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unique {
     UserName,
+    /// A live API token of the same user already has the name.
+    TokenName,
     /// An index Roster does not name; the text is the database's.
     Other(String),
 }
@@ -82,6 +84,7 @@ impl fmt::Display for Unique {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Unique::UserName => f.write_str("userName is already taken by another user"),
+            Unique::TokenName => f.write_str("the user already has a live token of that name"),
             Unique::Other(m) => write!(f, "uniqueness violated: {m}"),
         }
     }

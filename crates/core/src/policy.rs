@@ -255,17 +255,33 @@ impl UserEditor {
     }
 
     /// Checked by the store on the edited copy before it is written: self-service keeps to
-    /// the personal profile, whatever the dialect's PATCH profile let through.
+    /// the personal profile, whatever the dialect's PATCH profile let through (its login,
+    /// status, emails and what others authorize on stay as they are).
     pub fn check(&self, before: &User, after: &User) -> Result<(), CoreError> {
         if self.scope == Scope::Any {
             return Ok(());
         }
-        let fixed: [(&str, bool); 3] = [
+        let multi = |name: &str| before.multi.get(name) == after.multi.get(name);
+        let profile = |name: &str| {
+            let i = crate::user::profile_index(name);
+            i.map(|i| before.profile.get(i)) == i.map(|i| after.profile.get(i))
+        };
+        let fixed: [(&str, bool); 10] = [
             ("userName", before.user_name == after.user_name),
             ("externalId", before.external_id == after.external_id),
             (
                 "active",
                 before.active == after.active && before.active_assigned == after.active_assigned,
+            ),
+            ("emails", before.emails == after.emails),
+            ("title", profile("title")),
+            ("userType", profile("userType")),
+            ("entitlements", multi("entitlements")),
+            ("roles", multi("roles")),
+            ("x509Certificates", multi("x509Certificates")),
+            (
+                "the enterprise extension",
+                before.enterprise == after.enterprise,
             ),
         ];
         match fixed.iter().find(|(_, same)| !same) {
@@ -396,7 +412,7 @@ impl TokenAdmin {
 }
 
 /// Whoever runs the `roster` CLI (and the bootstrap) against the database: they hold the
-/// database itself, so they may do everything. Only `roster`'s CLI commands and bootstrap
+/// database itself, so they may do everything. Only `roster`'s CLI commands (`admin.rs`) and bootstrap
 /// make one; no HTTP handler may (the layering check in `scripts/check-layering.sh` fails
 /// when one does).
 #[derive(Debug, Clone)]

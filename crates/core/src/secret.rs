@@ -12,10 +12,63 @@ use crate::CoreError;
 
 /// Public prefix of every token Roster mints; it makes leaked tokens easy to grep for.
 pub const TOKEN_PREFIX: &str = "rst_";
-/// Characters of a token kept in clear as its public, non-secret label.
-pub const TOKEN_LABEL_LEN: usize = 12;
+
+/// Longest password accepted: argon2id's cost does not depend on it, but a 2 MB password
+/// is nobody's, and the bound keeps every input bounded.
+pub const MAX_PASSWORD_LEN: usize = 256;
+
+/// The one password policy, applied everywhere a password is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// Fewest characters (`ROSTER_PASSWORD_MIN_LENGTH`).
+    pub min_len: usize,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self { min_len: 12 }
+    }
+}
+
+impl PasswordPolicy {
+    /// Length only (what can be checked before the account is known).
+    pub fn check_length(&self, password: &str) -> Result<(), CoreError> {
+        let n = password.chars().count();
+        if n < self.min_len {
+            return Err(CoreError::invalid_value(format!(
+                "password must have at least {} characters",
+                self.min_len
+            )));
+        }
+        if n > MAX_PASSWORD_LEN {
+            return Err(CoreError::invalid_value(format!(
+                "password must have at most {MAX_PASSWORD_LEN} characters"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Length, and not the account's own login or email.
+    pub fn check(
+        &self,
+        password: &str,
+        user_name: &str,
+        emails: &[crate::Email],
+    ) -> Result<(), CoreError> {
+        self.check_length(password)?;
+        let pw = crate::user::fold(password);
+        let own = |v: &str| crate::user::fold(v) == pw;
+        if own(user_name) || emails.iter().any(|e| own(&e.value)) {
+            return Err(CoreError::invalid_value(
+                "password must not be the account's userName or email",
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// Hashes a password with argon2id (OWASP parameters: the crate's defaults, m=19 MiB, t=2).
+/// Policy checks are the caller's ([`PasswordPolicy`]); this only refuses nothing at all.
 pub fn hash_password(password: &str) -> Result<String, CoreError> {
     if password.is_empty() {
         return Err(CoreError::invalid_value("password must not be empty"));
@@ -37,12 +90,17 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// A freshly minted token: the secret is shown once, only `hash` and `label` are stored.
+/// A freshly minted token: the secret is shown once, only `hash` and `public_id` are
+/// stored; the public id names the token in listings and the audit log and says nothing of
+/// the secret.
 pub struct NewToken {
     pub secret: String,
-    pub label: String,
+    pub public_id: String,
     pub hash: String,
 }
+
+/// Shortest token secret accepted from an operator (the bootstrap token): 32 characters.
+pub const MIN_TOKEN_LEN: usize = 32;
 
 /// 32 random bytes (256 bits), URL-safe base64, behind the public prefix.
 pub fn generate_token() -> NewToken {
@@ -57,13 +115,25 @@ pub fn generate_token() -> NewToken {
 
 /// Wraps an operator-chosen secret (the bootstrap token) the same way.
 pub fn from_secret(secret: String) -> NewToken {
-    let label: String = secret.chars().take(TOKEN_LABEL_LEN).collect();
     let hash = hash_token(&secret);
     NewToken {
         secret,
-        label,
+        public_id: public_id(),
         hash,
     }
+}
+
+/// `tok_` and 12 random base32 characters (60 bits): unique enough to name a token, and
+/// unrelated to its secret.
+pub fn public_id() -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut bytes = [0u8; 12];
+    OsRng.fill_bytes(&mut bytes);
+    let id: String = bytes
+        .iter()
+        .filter_map(|b| ALPHABET.get(usize::from(b & 31)).copied().map(char::from))
+        .collect();
+    format!("tok_{id}")
 }
 
 /// SHA-256, hex. A fast hash is right here: tokens carry 256 bits of entropy, unlike

@@ -7,6 +7,20 @@ use crate::{CoreError, Micros};
 pub const MAX_USER_NAME_LEN: usize = 256;
 /// Longest free-text attribute (displayName, externalId, email value ...).
 pub const MAX_TEXT_LEN: usize = 1024;
+/// Most values one multi-valued attribute of a user holds (emails, phoneNumbers, roles ...):
+/// enough for any real directory, and a bound on what one account can make every read of
+/// it cost.
+pub const MAX_VALUES: usize = 100;
+
+/// Refuses a multi-valued attribute with more than [`MAX_VALUES`] values.
+pub fn check_count(name: &str, n: usize) -> Result<(), CoreError> {
+    if n > MAX_VALUES {
+        return Err(CoreError::TooMany(format!(
+            "{name} may hold at most {MAX_VALUES} values, got {n}"
+        )));
+    }
+    Ok(())
+}
 
 /// A login name. SCIM says userName is unique and not case-exact, so equality and the
 /// uniqueness key use [`UserName::key`], a Unicode lower-case fold computed here (not by the
@@ -135,6 +149,7 @@ pub fn multi_name(name: &str) -> Option<&'static str> {
 /// Validates one multi-valued attribute: objects, string (or for `primary`, boolean)
 /// sub-attributes, at most one primary.
 pub fn validate_multi(name: &str, items: &[serde_json::Value]) -> Result<(), CoreError> {
+    check_count(name, items.len())?;
     let mut primaries = 0;
     for item in items {
         let o = item
@@ -283,6 +298,7 @@ fn validate_fields<const N: usize>(
             check_text(name, v)?;
         }
     }
+    check_count("emails", emails.len())?;
     for e in emails {
         e.validate()?;
     }

@@ -8,6 +8,8 @@ pub enum Action {
     UserCreate,
     UserUpdate,
     UserDelete,
+    /// A user's password was set or changed (besides the update row of the same change).
+    PasswordChange,
     PermissionGrant,
     PermissionRevoke,
     TokenIssue,
@@ -25,6 +27,7 @@ impl Action {
             Action::UserCreate => "user.create",
             Action::UserUpdate => "user.update",
             Action::UserDelete => "user.delete",
+            Action::PasswordChange => "user.password",
             Action::PermissionGrant => "permission.grant",
             Action::PermissionRevoke => "permission.revoke",
             Action::TokenIssue => "token.issue",

@@ -68,11 +68,49 @@ pub mod audit;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// The request a change belongs to, written to its audit row (the actor comes from the
-/// capability handle the write takes).
+/// The request a change belongs to: its id goes into the audit row (the actor comes from
+/// the capability handle the write takes), and its gate decides whether it may still commit.
 #[derive(Debug, Clone, Default)]
 pub struct WriteCtx {
     pub request_id: Option<String>,
+    pub gate: Option<CommitGate>,
+}
+
+/// Keeps a request's time-out from answering "failed" for a change that commits. The
+/// time-out may fire only while no commit of the request has begun ([`CommitGate::time_out`]);
+/// a commit may begin only if the time-out has not fired ([`CommitGate::begin_commit`]).
+/// Either the request is answered 503 and nothing of it is stored, or it runs to its true
+/// answer.
+#[derive(Debug, Clone, Default)]
+pub struct CommitGate(std::sync::Arc<std::sync::atomic::AtomicU8>);
+
+const RUNNING: u8 = 0;
+const COMMITTING: u8 = 1;
+const TIMED_OUT: u8 = 2;
+
+impl CommitGate {
+    /// Before a COMMIT: refused once the request has timed out.
+    pub fn begin_commit(&self) -> Result<()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        match self.0.compare_exchange(RUNNING, COMMITTING, SeqCst, SeqCst) {
+            Ok(_) | Err(COMMITTING) => Ok(()),
+            Err(_) => Err(StoreError::Unavailable(
+                "the request ran out of time before its change was committed; nothing was changed"
+                    .into(),
+            )),
+        }
+    }
+
+    /// When the time-out fires: true if the request may be abandoned (nothing of it has begun
+    /// to commit, and now nothing will); false if a commit has begun, so the request must be
+    /// let finish and answer the truth.
+    pub fn time_out(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        match self.0.compare_exchange(RUNNING, TIMED_OUT, SeqCst, SeqCst) {
+            Ok(_) | Err(TIMED_OUT) => true,
+            Err(_) => false,
+        }
+    }
 }
 
 /// A change to apply to a loaded user inside the write transaction.
@@ -182,9 +220,22 @@ pub trait GroupStore: Send + Sync {
     ) -> Result<()>;
 }
 
+/// An API token as listed: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub name: Option<String>,
+    pub public_id: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
 /// Credentials: API tokens today (OAuth clients and S3 keys join them here).
 #[async_trait]
 pub trait CredentialStore: Send + Sync {
+    /// `name`, when given, must not be the name of another live token of the user;
+    /// `expires_at` in microseconds since the epoch.
     async fn create_token(
         &self,
         by: &TokenAdmin,
@@ -192,9 +243,18 @@ pub trait CredentialStore: Send + Sync {
         user: &UserName,
         name: Option<&str>,
         token: &NewToken,
+        expires_at: Option<i64>,
     ) -> Result<()>;
-    /// Revokes every live token of a user; returns how many.
-    async fn revoke_tokens(&self, by: &TokenAdmin, ctx: &WriteCtx, user: &UserName) -> Result<u64>;
+    /// Revokes the user's live tokens named `name`, or all of them; returns how many.
+    async fn revoke_tokens(
+        &self,
+        by: &TokenAdmin,
+        ctx: &WriteCtx,
+        user: &UserName,
+        name: Option<&str>,
+    ) -> Result<u64>;
+    /// Every token of the user, oldest first, revoked ones included.
+    async fn list_tokens(&self, by: &TokenAdmin, user: &UserName) -> Result<Vec<TokenInfo>>;
     /// The active user owning a valid token with this SHA-256 hash (authentication itself,
     /// so it takes no handle).
     async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>>;

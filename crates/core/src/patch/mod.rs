@@ -183,10 +183,18 @@ pub enum UserAttr {
     Division,
     Department,
     Manager,
-    /// Every attribute of `roster_core::user::PROFILE_ATTRS`.
+    /// The personal attributes of `roster_core::user::PROFILE_ATTRS`: nickName, profileUrl,
+    /// preferredLanguage, timezone, the rest of `name`.
     Profile,
-    /// Every attribute of `roster_core::user::MULTI_ATTRS`.
+    /// `title` and `userType`: what others authorize on, not personal.
+    Title,
+    UserType,
+    /// The personal multi-valued attributes: phoneNumbers, addresses, ims, photos.
     Multi,
+    /// What downstream systems authorize on.
+    Entitlements,
+    Roles,
+    X509Certificates,
 }
 
 impl UserPatchProfile {
@@ -208,9 +216,46 @@ impl UserPatchProfile {
             UserAttr::Department,
             UserAttr::Manager,
             UserAttr::Profile,
+            UserAttr::Title,
+            UserAttr::UserType,
             UserAttr::Multi,
+            UserAttr::Entitlements,
+            UserAttr::Roles,
+            UserAttr::X509Certificates,
         ],
         read_only: &[],
+        unknown: Unknown::Reject,
+    };
+
+    /// Self-service: the personal profile only. What others authorize on (login, status,
+    /// emails until a verified change exists, title, userType, entitlements, roles,
+    /// certificates, the enterprise extension) is an error, not ignored.
+    pub const PERSONAL: UserPatchProfile = UserPatchProfile {
+        editable: &[
+            UserAttr::DisplayName,
+            UserAttr::GivenName,
+            UserAttr::FamilyName,
+            UserAttr::Locale,
+            UserAttr::Profile,
+            UserAttr::Multi,
+        ],
+        read_only: &[
+            UserAttr::UserName,
+            UserAttr::Active,
+            UserAttr::ExternalId,
+            UserAttr::Emails,
+            UserAttr::Title,
+            UserAttr::UserType,
+            UserAttr::Entitlements,
+            UserAttr::Roles,
+            UserAttr::X509Certificates,
+            UserAttr::EmployeeNumber,
+            UserAttr::CostCenter,
+            UserAttr::Organization,
+            UserAttr::Division,
+            UserAttr::Department,
+            UserAttr::Manager,
+        ],
         unknown: Unknown::Reject,
     };
 }

@@ -14,7 +14,11 @@ pub type Item = Map<String, Json>;
 
 fn items_of(name: &str, v: Option<&Json>) -> Result<Vec<Item>, CoreError> {
     let list: Vec<&Json> = match v {
-        Some(Json::Array(a)) => a.iter().collect(),
+        Some(Json::Array(a)) => {
+            // Refused before any work: more values than the attribute may hold at all.
+            crate::user::check_count(name, a.len())?;
+            a.iter().collect()
+        }
         Some(o @ Json::Object(_)) => vec![o],
         _ => {
             return Err(CoreError::invalid_value(format!(
@@ -50,6 +54,11 @@ fn remove_ci(m: &mut Item, k: &str) {
     if let Some(key) = m.keys().find(|key| key.eq_ignore_ascii_case(k)).cloned() {
         m.remove(&key);
     }
+}
+
+/// A value's text with its keys in order (a `Map` iterates sorted), for equality.
+fn canonical(m: &Item) -> String {
+    serde_json::to_string(m).unwrap_or_default()
 }
 
 fn is_primary(m: &Item) -> bool {
@@ -144,14 +153,21 @@ pub fn apply(
             (OpKind::Remove, None) => items.clear(),
             (OpKind::Replace, None) => *items = items_of(name, value)?,
             (OpKind::Add, None) => {
+                // Adding a value already there is no change (RFC 7644 §3.5.2.1); a set of
+                // the values' canonical forms keeps this linear.
+                let mut seen: std::collections::HashSet<String> =
+                    items.iter().map(canonical).collect();
+                let mut primary = None;
                 for new in items_of(name, value)? {
-                    if !items.contains(&new) {
-                        items.push(new);
-                        let last = items.len() - 1;
-                        if items.last().is_some_and(is_primary) {
-                            single_primary(items, last);
+                    if seen.insert(canonical(&new)) {
+                        if is_primary(&new) {
+                            primary = Some(items.len());
                         }
+                        items.push(new);
                     }
+                }
+                if let Some(p) = primary {
+                    single_primary(items, p);
                 }
             }
             // `emails.value` without a filter addresses every entry's sub-attribute.

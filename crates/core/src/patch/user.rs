@@ -5,7 +5,7 @@ use serde_json::{Map, Value as Json};
 use super::{multi, OpKind, PatchOp, Unknown, UserAttr, UserPatchProfile};
 use crate::filter::{parse_path, AttrPath, PatchPath};
 use crate::schema::{ENTERPRISE_SCHEMA, USER_SCHEMA};
-use crate::user::{multi_name, profile_index, User, UserName};
+use crate::user::{multi_name, profile_index, User, UserName, PROFILE_ATTRS};
 use crate::CoreError;
 
 enum Target {
@@ -223,7 +223,12 @@ fn apply_path(
             return apply_enterprise(user, op, value, profile);
         }
         Target::Profile(i) => {
-            if !editable(profile, UserAttr::Profile, path)? {
+            let attr = match PROFILE_ATTRS.get(i).copied() {
+                Some("title") => UserAttr::Title,
+                Some("userType") => UserAttr::UserType,
+                _ => UserAttr::Profile,
+            };
+            if !editable(profile, attr, path)? {
                 return Ok(());
             }
             let v = text_value(op, path, value)?;
@@ -233,7 +238,13 @@ fn apply_path(
             return Ok(());
         }
         Target::Multi(name) => {
-            if !editable(profile, UserAttr::Multi, path)? {
+            let attr = match name {
+                "entitlements" => UserAttr::Entitlements,
+                "roles" => UserAttr::Roles,
+                "x509Certificates" => UserAttr::X509Certificates,
+                _ => UserAttr::Multi,
+            };
+            if !editable(profile, attr, path)? {
                 return Ok(());
             }
             let mut items: Vec<multi::Item> = user
@@ -301,7 +312,14 @@ fn apply_path(
                 || parse_bool(value.map(|v| unwrap_named(path, v)).as_ref(), "active")?;
             user.active_assigned = op != OpKind::Remove;
         }
-        UserAttr::Emails | UserAttr::Profile | UserAttr::Multi => {}
+        UserAttr::Emails
+        | UserAttr::Profile
+        | UserAttr::Title
+        | UserAttr::UserType
+        | UserAttr::Multi
+        | UserAttr::Entitlements
+        | UserAttr::Roles
+        | UserAttr::X509Certificates => {}
     }
     Ok(())
 }

@@ -33,6 +33,7 @@ impl<B: Backend> SqlStore<B> {
             tx: self.db.begin().await?,
             actor: actor.audit_name(),
             request_id: ctx.request_id.clone(),
+            gate: ctx.gate.clone(),
         })
     }
 }
@@ -45,6 +46,7 @@ pub(crate) struct Write<'a> {
     tx: Box<dyn Tx + 'a>,
     actor: String,
     request_id: Option<String>,
+    gate: Option<crate::CommitGate>,
 }
 
 impl Write<'_> {
@@ -70,9 +72,13 @@ impl Write<'_> {
         Ok(())
     }
 
-    /// Writes the audit row of the change and commits both.
+    /// Writes the audit row of the change and commits both, unless the request has timed
+    /// out already (then it rolls back: the client is told nothing changed, and nothing did).
     pub(crate) async fn commit(mut self, action: Action, target: &str) -> Result<()> {
         self.audit(action, target).await?;
+        if let Some(g) = &self.gate {
+            g.begin_commit()?;
+        }
         self.tx.commit().await
     }
 }
@@ -160,7 +166,7 @@ impl<B: Backend> Lifecycle for SqlStore<B> {
         for p in Permission::ALL {
             users::grant(w.ex(), user.seq, p).await?;
         }
-        tokens::insert(w.ex(), user.seq, Some("bootstrap"), &b.token).await?;
+        tokens::insert(w.ex(), user.seq, Some("bootstrap"), &b.token, None).await?;
         w.commit(Action::Bootstrap, &user.id.to_string()).await?;
         Ok(true)
     }

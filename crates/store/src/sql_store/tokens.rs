@@ -3,38 +3,85 @@
 use async_trait::async_trait;
 use roster_core::policy::TokenAdmin;
 use roster_core::secret::NewToken;
-use roster_core::{Permission, PermissionSet, Principal, UserName};
+use roster_core::{Permission, PermissionSet, Principal, Unique, UserName};
 use uuid::Uuid;
 
 use super::{users, SqlStore};
 use crate::args;
 use crate::audit::Action;
 use crate::db::{Backend, Exec};
-use crate::{CredentialStore, Result, StoreError, WriteCtx};
+use crate::{CredentialStore, Result, StoreError, TokenInfo, WriteCtx};
 
 pub(super) async fn insert(
     tx: &mut dyn Exec,
     user_seq: i64,
     name: Option<&str>,
     t: &NewToken,
+    expires_at: Option<i64>,
 ) -> Result<()> {
+    if let Some(n) = name {
+        // Names pick a token to revoke: one live token per name and user.
+        let taken = tx
+            .fetch_optional(
+                "SELECT seq FROM api_tokens WHERE user_seq = ? AND name = ? AND revoked_at IS NULL",
+                &args![user_seq, n],
+            )
+            .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(Unique::TokenName));
+        }
+    }
     tx.execute(
-        "INSERT INTO api_tokens (user_seq, name, label, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-        &args![user_seq, name, t.label.as_str(), t.hash.as_str(), roster_core::now_micros()],
+        "INSERT INTO api_tokens (user_seq, name, label, token_hash, created_at, expires_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+        &args![
+            user_seq,
+            name,
+            t.public_id.as_str(),
+            t.hash.as_str(),
+            roster_core::now_micros(),
+            expires_at
+        ],
     )
     .await?;
     Ok(())
 }
 
+/// Revokes a user's live tokens (those named `name`, or all); returns how many.
+pub(super) async fn revoke(tx: &mut dyn Exec, user_seq: i64, name: Option<&str>) -> Result<u64> {
+    let now = roster_core::now_micros();
+    match name {
+        None => {
+            tx.execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE user_seq = ? AND revoked_at IS NULL",
+                &args![now, user_seq],
+            )
+            .await
+        }
+        Some(n) => {
+            tx.execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE user_seq = ? AND name = ? AND revoked_at IS NULL",
+                &args![now, user_seq, n],
+            )
+            .await
+        }
+    }
+}
+
+/// How often a token's last use is written down at most (a write per request would be a
+/// write per read).
+const TOUCH_EVERY_MICROS: i64 = 60_000_000;
+
 /// Looks the token up by its hash (an index probe: the hash of a 256-bit secret reveals
 /// nothing worth timing), checking the owner is active and the token neither revoked nor
 /// expired. No cache: a deactivation or revocation is seen by the very next request, on
 /// every node.
-async fn principal(ex: &mut dyn Exec, hash: &str) -> Result<Option<Principal>> {
+async fn principal(ex: &mut dyn Exec, hash: &str) -> Result<Option<(Principal, Option<i64>)>> {
     // One round trip: a row per permission (LEFT JOIN keeps users without any).
     let rows = ex
         .fetch_all(
-            "SELECT u.seq, u.id, u.user_name, t.token_hash, p.permission FROM api_tokens t \
+            "SELECT u.seq, u.id, u.user_name, t.seq AS token_seq, t.token_hash, t.last_used_at, \
+             p.permission FROM api_tokens t \
              JOIN users u ON u.seq = t.user_seq \
              LEFT JOIN user_permissions p ON p.user_seq = u.seq \
              WHERE t.token_hash = ? AND t.revoked_at IS NULL \
@@ -52,13 +99,20 @@ async fn principal(ex: &mut dyn Exec, hash: &str) -> Result<Option<Principal>> {
         .iter()
         .filter_map(|r| r.opt_text("permission").ok()??.parse::<Permission>().ok())
         .collect();
-    Ok(Some(Principal {
+    let stale = row
+        .opt_int("last_used_at")?
+        .is_none_or(|t| t < roster_core::now_micros() - TOUCH_EVERY_MICROS);
+    let principal = Principal {
         user_seq: row.int("seq")?,
         user_id: Uuid::parse_str(&row.text("id")?)
             .map_err(|e| StoreError::Db(sqlx::Error::Decode(e.into())))?,
         user_name: row.text("user_name")?,
         permissions,
-    }))
+    };
+    Ok(Some((
+        principal,
+        stale.then(|| row.int("token_seq")).transpose()?,
+    )))
 }
 
 #[async_trait]
@@ -70,30 +124,81 @@ impl<B: Backend> CredentialStore for SqlStore<B> {
         user: &UserName,
         name: Option<&str>,
         token: &NewToken,
+        expires_at: Option<i64>,
     ) -> Result<()> {
         let mut w = self.write(by.actor(), ctx).await?;
         let u = users::require_by_name(w.ex(), user).await?;
-        insert(w.ex(), u.seq, name, token).await?;
-        w.commit(Action::TokenIssue, &format!("{} {}", u.id, token.label))
+        insert(w.ex(), u.seq, name, token, expires_at).await?;
+        w.commit(Action::TokenIssue, &format!("{} {}", u.id, token.public_id))
             .await
     }
 
-    async fn revoke_tokens(&self, by: &TokenAdmin, ctx: &WriteCtx, user: &UserName) -> Result<u64> {
+    async fn revoke_tokens(
+        &self,
+        by: &TokenAdmin,
+        ctx: &WriteCtx,
+        user: &UserName,
+        name: Option<&str>,
+    ) -> Result<u64> {
         let mut w = self.write(by.actor(), ctx).await?;
         let u = users::require_by_name(w.ex(), user).await?;
-        let n = w
-            .ex()
-            .execute(
-                "UPDATE api_tokens SET revoked_at = ? WHERE user_seq = ? AND revoked_at IS NULL",
-                &args![roster_core::now_micros(), u.seq],
-            )
-            .await?;
-        w.commit(Action::TokenRevoke, &u.id.to_string()).await?;
+        let n = revoke(w.ex(), u.seq, name).await?;
+        let target = match name {
+            Some(n) => format!("{} {n}", u.id),
+            None => u.id.to_string(),
+        };
+        w.commit(Action::TokenRevoke, &target).await?;
         Ok(n)
     }
 
-    async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>> {
+    async fn list_tokens(&self, _: &TokenAdmin, user: &UserName) -> Result<Vec<TokenInfo>> {
         let mut r = self.db.reader().await?;
-        principal(&mut *r, token_hash).await
+        let u = users::require_by_name(&mut *r, user).await?;
+        let rows = r
+            .fetch_all(
+                "SELECT name, label, created_at, last_used_at, expires_at, revoked_at \
+                 FROM api_tokens WHERE user_seq = ? ORDER BY seq",
+                &args![u.seq],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(TokenInfo {
+                    name: row.opt_text("name")?,
+                    public_id: row.text("label")?,
+                    created_at: row.int("created_at")?,
+                    last_used_at: row.opt_int("last_used_at")?,
+                    expires_at: row.opt_int("expires_at")?,
+                    revoked_at: row.opt_int("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>> {
+        let found = {
+            let mut r = self.db.reader().await?;
+            principal(&mut *r, token_hash).await?
+        };
+        let Some((p, stale)) = found else {
+            return Ok(None);
+        };
+        if let Some(seq) = stale {
+            // Bookkeeping, not a change of the directory: no audit row. A failure here must
+            // not refuse a valid credential.
+            let touched = async {
+                let mut tx = self.db.begin().await?;
+                tx.execute(
+                    "UPDATE api_tokens SET last_used_at = ? WHERE seq = ?",
+                    &args![roster_core::now_micros(), seq],
+                )
+                .await?;
+                tx.commit().await
+            };
+            if let Err(e) = touched.await {
+                tracing::debug!(error = %e, "could not record a token's last use");
+            }
+        }
+        Ok(Some(p))
     }
 }

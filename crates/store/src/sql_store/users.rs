@@ -164,10 +164,13 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
 /// concurrent writer that slipped in into a version mismatch instead of a lost update.
 /// `loaded_emails` are the emails as loaded: when the edit left them alone, their index
 /// rows stay (rewriting them would churn the trigram index on every update).
+/// Deactivating a user (`was_active` and no longer) revokes their API tokens for good:
+/// reactivation never brings them back.
 pub(super) async fn write(
     tx: &mut dyn Exec,
     user: &mut User,
     loaded_emails: &[Email],
+    was_active: bool,
 ) -> Result<()> {
     let now = roster_core::now_micros().max(user.meta.last_modified);
     let done = tx
@@ -218,6 +221,9 @@ pub(super) async fn write(
     }
     if user.emails != loaded_emails {
         write_email_index(tx, user.seq, &user.emails).await?;
+    }
+    if was_active && !user.active {
+        super::tokens::revoke(tx, user.seq, None).await?;
     }
     if let Some(hash) = user.set_password_hash.take() {
         tx.execute(
@@ -362,10 +368,10 @@ impl<B: Backend> UserStore for SqlStore<B> {
         .await?;
         let (user, created) = match existing {
             Some(mut user) => {
-                let loaded_emails = user.emails.clone();
+                let (loaded_emails, was_active) = (user.emails.clone(), user.active);
                 new.apply_to(&mut user);
                 user.validate()?;
-                write(w.ex(), &mut user, &loaded_emails).await?;
+                write(w.ex(), &mut user, &loaded_emails, was_active).await?;
                 (user, false)
             }
             None => (insert(w.ex(), new).await?, true),
@@ -435,7 +441,11 @@ impl<B: Backend> UserStore for SqlStore<B> {
         let before = user.clone();
         edit(&mut user)?;
         by.check(&before, &user)?;
-        write(w.ex(), &mut user, &before.emails).await?;
+        let password_changed = user.set_password_hash.is_some();
+        write(w.ex(), &mut user, &before.emails, before.active).await?;
+        if password_changed {
+            w.audit(Action::PasswordChange, &id.to_string()).await?;
+        }
         w.commit(Action::UserUpdate, &id.to_string()).await?;
         Ok(user)
     }
