@@ -13,4 +13,4 @@ cargo build --locked -p roster-server -p roster-bench
 echo "== roster-bench --smoke"
 # member-full is not part of `all`: name it so the SCIM-default PATCH answer is exercised too.
 exec target/debug/roster-bench --spawn target/debug/roster --smoke \
-  --workloads all,member-full "$@"
+  --workloads all,member-full,abuse "$@"

@@ -69,7 +69,8 @@ pub struct Args {
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub warmup: Duration,
     /// Comma-separated workloads, or `all` (= get,filter,page,co,post,patch,member,group).
-    /// `member-full` (member PATCH answered with the whole member list) runs only when named.
+    /// `member-full` (member PATCH answered with the whole member list) and `abuse` (the
+    /// costliest requests an account may make, beside ordinary GETs) run only when named.
     #[arg(long, value_delimiter = ',', default_value = "all")]
     pub workloads: Vec<String>,
     /// startIndex of the `page` workload (default: users - 9,999, i.e. 90,001 at 100,000).

@@ -3,6 +3,7 @@
 //! plus (when it starts the server itself) start-up time and resident memory.
 //! See BENCHMARKS.md for the method and the figures.
 
+mod abuse;
 mod cli;
 mod client;
 mod seed;
@@ -157,6 +158,18 @@ async fn run(args: Args) -> anyhow::Result<u64> {
     );
     print_header();
     for kind in kinds {
+        if kind == workloads::Kind::Abuse {
+            let (rows, ok) = abuse::run(&target, &manifest, args.warmup, args.duration).await?;
+            for row in rows {
+                print_row(&row);
+                report.workloads.push(row);
+            }
+            println!(
+                "abuse verdict: {} (every attack p99 <= 100 ms, ordinary GET p99 at most 50 ms slower beside it)",
+                if ok { "met" } else { "MISSED" }
+            );
+            continue;
+        }
         for wl in workloads::build(kind, &manifest, page_start) {
             let row =
                 workloads::run(&target, args.concurrency, args.warmup, args.duration, &wl).await;

@@ -33,11 +33,13 @@ pub enum Kind {
     Member,
     /// The same, answered with the whole member list (the SCIM default).
     MemberFull,
+    /// The costliest requests an account may make, beside ordinary GETs (see `abuse.rs`).
+    Abuse,
 }
 
 impl Kind {
     /// Run order: reads first, then the writes that grow the data.
-    pub const ORDER: [Kind; 9] = [
+    pub const ORDER: [Kind; 10] = [
         Kind::Get,
         Kind::Filter,
         Kind::Page,
@@ -47,6 +49,7 @@ impl Kind {
         Kind::Patch,
         Kind::Member,
         Kind::MemberFull,
+        Kind::Abuse,
     ];
     /// What `--workloads all` means.
     pub const ALL_DEFAULT: [Kind; 8] = [
@@ -71,6 +74,7 @@ impl Kind {
             "patch" => Kind::Patch,
             "member" => Kind::Member,
             "member-full" => Kind::MemberFull,
+            "abuse" => Kind::Abuse,
             _ => return None,
         })
     }
@@ -84,7 +88,7 @@ pub struct Workload {
     gen: Arc<Gen>,
 }
 
-fn workload(
+pub fn workload(
     name: impl Into<String>,
     gen: impl Fn(&mut StdRng, usize, u64) -> Req + Send + Sync + 'static,
 ) -> Workload {
@@ -174,6 +178,8 @@ pub fn build(kind: Kind, m: &Arc<Manifest>, page_start: usize) -> Vec<Workload> 
                 )
             })]
         }
+        // Run by `abuse::run`, several workloads at once.
+        Kind::Abuse => Vec::new(),
         Kind::Member | Kind::MemberFull => {
             let full = kind == Kind::MemberFull;
             m.sized

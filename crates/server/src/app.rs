@@ -12,7 +12,7 @@ use roster_store::Store;
 use tower::util::MapRequestLayer;
 use tower::ServiceBuilder;
 use tower_http::request_id::PropagateRequestIdLayer;
-use tower_http::timeout::TimeoutLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -22,22 +22,27 @@ use crate::http::dialect::{mount, render_errors, Renderer, Renderers};
 use crate::http::listener::ServeOptions;
 use crate::http::{request_id, ApiError};
 use crate::odm::Odm;
+use crate::passwords::Passwords;
 use crate::scim::Scim;
 
 /// What every handler may reach; cheap to clone (requests clone it).
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
-    pub public_url: Option<Arc<str>>,
+    /// The base of every link Roster writes (`meta.location`, `$ref`, `Location`), without
+    /// a trailing slash; never taken from the request's `Host` header.
+    pub public_url: Arc<str>,
+    pub passwords: Arc<Passwords>,
     /// The serialised OpenAPI document, set once the router is built.
     openapi: Arc<std::sync::OnceLock<Vec<u8>>>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, public_url: Option<String>) -> Self {
+    pub fn new(store: Arc<dyn Store>, public_url: &str, passwords: Passwords) -> Self {
         Self {
             store,
-            public_url: public_url.map(Into::into),
+            public_url: public_url.trim_end_matches('/').into(),
+            passwords: Arc::new(passwords),
             openapi: Arc::default(),
         }
     }
@@ -98,9 +103,15 @@ async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError
 async fn openapi(State(state): State<AppState>) -> Response {
     let doc = state.openapi.get().cloned().unwrap_or_default();
     let mut res = (StatusCode::OK, doc).into_response();
-    res.headers_mut().insert(
+    let h = res.headers_mut();
+    h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
+    );
+    // Public and the same for everyone: the one answer that may be cached.
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
     );
     res
 }
@@ -162,7 +173,9 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
     let scim = mount::<Scim>(crate::scim::routes(), &state, &mut doc);
     let odm = mount::<Odm>(crate::odm::routes(), &state, &mut doc);
     let renderers = Renderers::new(vec![Renderer::of::<Scim>(), Renderer::of::<Odm>()]);
-    let _ = state.openapi.set(serde_json::to_vec(&doc).unwrap_or_default());
+    let _ = state
+        .openapi
+        .set(serde_json::to_vec(&doc).unwrap_or_default());
     let app = own
         .merge(scim)
         .merge(odm)
@@ -178,13 +191,23 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
                     tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
                 }))
                 .layer(PropagateRequestIdLayer::new(request_id::HEADER))
+                // Answers carry personal data and credentials: nothing is cached or sniffed
+                // (outside the error layer, which replaces error answers whole).
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
                 .layer(axum::middleware::from_fn_with_state(
                     renderers.clone(),
                     render_errors,
                 ))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::SERVICE_UNAVAILABLE,
+                .layer(axum::middleware::from_fn_with_state(
                     opts.request_timeout,
+                    crate::http::deadline::limit,
                 ))
                 .layer(DefaultBodyLimit::max(opts.max_body_bytes)),
         )

@@ -11,6 +11,15 @@ use crate::cli::ServeArgs;
 pub async fn run(store: &dyn Store, args: &ServeArgs) -> anyhow::Result<()> {
     match (&args.bootstrap_admin, &args.bootstrap_password, &args.bootstrap_token) {
         (Some(admin), Some(password), Some(token)) => {
+            if token.chars().count() < secret::MIN_TOKEN_LEN {
+                bail!(
+                    "ROSTER_BOOTSTRAP_TOKEN must have at least {} characters (e.g. `openssl rand -hex 32`)",
+                    secret::MIN_TOKEN_LEN
+                );
+            }
+            args.password_policy()
+                .check(password, admin, &[])
+                .map_err(|e| anyhow::anyhow!("ROSTER_BOOTSTRAP_PASSWORD: {e}"))?;
             let hash = secret::hash_password(password)?;
             let mut user = NewUser::new(UserName::parse(admin)?);
             user.display_name = Some(admin.clone());

@@ -103,10 +103,22 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Public base URL used in `meta.location` and member `$ref` (e.g. https://dir.example.com).
-    /// Default: `http://` + the request's Host header.
+    /// Public base URL of every link Roster writes (`meta.location`, member `$ref`,
+    /// `Location`), e.g. https://dir.example.com. Required when listening on anything but
+    /// a loopback address; on loopback the default is `http://` + the listen address. Never
+    /// taken from a request's Host header.
     #[arg(long, env = "ROSTER_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Fewest characters a password may have (at most 256 it may have).
+    #[arg(long, env = "ROSTER_PASSWORD_MIN_LENGTH", default_value_t = 12)]
+    pub password_min_length: usize,
+    /// Password hashes and checks (argon2id, ~19 MiB each) running at once; default: the
+    /// number of cores.
+    #[arg(long, env = "ROSTER_PASSWORD_WORKERS")]
+    pub password_workers: Option<usize>,
+    /// Milliseconds a password hash or check waits for a worker before it is refused (503).
+    #[arg(long, env = "ROSTER_PASSWORD_QUEUE_MS", default_value_t = 1000)]
+    pub password_queue_ms: u64,
     /// Largest request body accepted, in bytes; larger bodies get 413.
     #[arg(long, env = "ROSTER_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -130,9 +142,17 @@ pub struct ServeArgs {
     /// Password of the first admin (stored as argon2id).
     #[arg(long, env = "ROSTER_BOOTSTRAP_PASSWORD", hide_env_values = true)]
     pub bootstrap_password: Option<String>,
-    /// API token secret of the first admin (stored as SHA-256).
+    /// API token secret of the first admin (stored as SHA-256); at least 32 characters.
     #[arg(long, env = "ROSTER_BOOTSTRAP_TOKEN", hide_env_values = true)]
     pub bootstrap_token: Option<String>,
+}
+
+impl ServeArgs {
+    pub fn password_policy(&self) -> roster_core::secret::PasswordPolicy {
+        roster_core::secret::PasswordPolicy {
+            min_len: self.password_min_length,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,16 +162,49 @@ pub enum TokenCommand {
         /// The user's SCIM userName.
         #[arg(long)]
         user: String,
-        /// A label to recognise the token by.
+        /// A name to recognise (and revoke) the token by; unique among the user's live tokens.
         #[arg(long)]
         name: Option<String>,
+        /// Lifetime, e.g. 90d, 12h, 30m, 2s; default: until revoked.
+        #[arg(long, value_parser = parse_duration)]
+        expires_in: Option<Duration>,
     },
-    /// Revoke every API token of a user (effective on every node at the next request).
-    Revoke {
+    /// List a user's tokens: name, public id, created, last used, expiry (never a secret).
+    List {
         /// The user's SCIM userName.
         #[arg(long)]
         user: String,
     },
+    /// Revoke the user's token named NAME, or all of them without --name (effective on every
+    /// node at the next request).
+    Revoke {
+        /// The user's SCIM userName.
+        #[arg(long)]
+        user: String,
+        /// The token to revoke.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// `90d`, `12h`, `30m`, `2s`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.len().saturating_sub(1);
+    let (n, unit) = (s.get(..split).unwrap_or(""), s.get(split..).unwrap_or(""));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 90d, 12h, 30m or 2s"))?;
+    let secs = match unit {
+        "d" => n.checked_mul(86_400),
+        "h" => n.checked_mul(3_600),
+        "m" => n.checked_mul(60),
+        "s" => Some(n),
+        _ => None,
+    }
+    .filter(|s| *s > 0)
+    .ok_or_else(|| format!("{s:?} is not a positive duration like 90d, 12h, 30m or 2s"))?;
+    Ok(Duration::from_secs(secs))
 }
 
 #[derive(Debug, Subcommand)]

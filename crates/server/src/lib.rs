@@ -3,12 +3,14 @@
 //! the store, and render; the rules that differ between dialects are spelled out in those
 //! modules. What the two SCIM-speaking dialects share is [`scim_resource`].
 
+pub mod admin;
 pub mod app;
 pub mod bootstrap;
 pub mod cli;
 pub mod http;
 pub mod memory;
 pub mod odm;
+pub mod passwords;
 pub mod scim;
 pub mod scim_resource;
 

@@ -2,12 +2,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use roster_core::policy::Operator;
-use roster_core::{secret, Permission, UserName};
 use roster_server::app::AppOptions;
-use roster_server::cli::{Cli, Command, DbArgs, ServeArgs, TokenCommand, UserCommand};
+use roster_server::cli::{Cli, Command, DbArgs, ServeArgs};
+use roster_server::passwords::Passwords;
 use roster_server::AppState;
-use roster_store::{Store, WriteCtx};
+use roster_store::Store;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -33,79 +32,37 @@ async fn open_store(db: &DbArgs) -> anyhow::Result<std::sync::Arc<dyn Store>> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Serve(args) => serve(&cli.db, args).await,
-        Command::Token(TokenCommand::Issue { user, name }) => {
-            let store = open_store(&cli.db).await?;
-            let token = secret::generate_token();
-            store
-                .create_token(
-                    &Operator::local("cli:token-issue").token_admin(),
-                    &WriteCtx::default(),
-                    &UserName::parse(&user)?,
-                    name.as_deref(),
-                    &token,
-                )
-                .await
-                .with_context(|| format!("cannot issue a token for {user:?}"))?;
-            store.close().await;
-            println!("{}", token.secret);
-            Ok(())
-        }
-        Command::Token(TokenCommand::Revoke { user }) => {
-            let store = open_store(&cli.db).await?;
-            let n = store
-                .revoke_tokens(
-                    &Operator::local("cli:token-revoke").token_admin(),
-                    &WriteCtx::default(),
-                    &UserName::parse(&user)?,
-                )
-                .await
-                .with_context(|| format!("cannot revoke the tokens of {user:?}"))?;
-            store.close().await;
-            eprintln!("revoked {n} token(s) of {user}");
-            Ok(())
-        }
-        Command::User(cmd) => {
-            let (username, permission, granted) = match cmd {
-                UserCommand::Grant {
-                    username,
-                    permission,
-                } => (username, permission, true),
-                UserCommand::Revoke {
-                    username,
-                    permission,
-                } => (username, permission, false),
-            };
-            let p: Permission = permission.parse().map_err(anyhow::Error::msg)?;
-            let store = open_store(&cli.db).await?;
-            store
-                .set_permission(
-                    &Operator::local("cli:user-permission").user_admin(),
-                    &WriteCtx::default(),
-                    &UserName::parse(&username)?,
-                    p,
-                    granted,
-                )
-                .await
-                .with_context(|| format!("cannot change the permissions of {username:?}"))?;
-            store.close().await;
-            eprintln!(
-                "{} {p} {} {username}",
-                if granted { "granted" } else { "revoked" },
-                if granted { "to" } else { "from" }
-            );
-            Ok(())
-        }
-    }
+    let command = match cli.command {
+        Command::Serve(args) => return serve(&cli.db, args).await,
+        other => other,
+    };
+    let store = open_store(&cli.db).await?;
+    let outcome = match command {
+        Command::Token(cmd) => roster_server::admin::token(store.as_ref(), cmd).await,
+        Command::User(cmd) => roster_server::admin::user(store.as_ref(), cmd).await,
+        Command::Serve(_) => Ok(()),
+    };
+    store.close().await;
+    outcome
 }
 
 async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     roster_server::memory::spawn_trimmer();
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    // Settings are checked before anything is written.
+    let public_url = public_url(&args, listener.local_addr()?)?;
     let store = open_store(db).await?;
     roster_server::bootstrap::run(store.as_ref(), &args).await?;
-    let state = AppState::new(store.clone(), args.public_url.clone());
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let passwords = Passwords::new(
+        args.password_workers.unwrap_or(cores),
+        Duration::from_millis(args.password_queue_ms),
+        args.password_policy(),
+    );
+    let state = AppState::new(store.clone(), &public_url, passwords);
     let opts = AppOptions {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs),
@@ -114,11 +71,9 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections,
     };
     raise_open_file_limit(args.max_connections);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(
         listen = %listener.local_addr()?,
+        public_url = %public_url,
         database = %roster_store::redact(&db.url()?),
         startup_ms = started.elapsed().as_millis() as u64,
         "roster is serving"
@@ -127,6 +82,27 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// The base of every link: ROSTER_PUBLIC_URL, or on a loopback listener its own address.
+/// Anywhere else the setting is required: links built from a request's Host header would let
+/// anyone point them at a host of their choosing.
+fn public_url(args: &ServeArgs, bound: std::net::SocketAddr) -> anyhow::Result<String> {
+    match &args.public_url {
+        Some(u) => {
+            let u = u.trim().trim_end_matches('/');
+            anyhow::ensure!(
+                (u.starts_with("https://") || u.starts_with("http://")) && u.len() > 8,
+                "ROSTER_PUBLIC_URL must be an http:// or https:// URL, got {u:?}"
+            );
+            Ok(u.to_owned())
+        }
+        None if bound.ip().is_loopback() => Ok(format!("http://{bound}")),
+        None => anyhow::bail!(
+            "ROSTER_PUBLIC_URL is required when listening on {bound} (not a loopback address): \
+             set it to the URL clients reach this server at, e.g. https://directory.example.com"
+        ),
+    }
 }
 
 /// Lets the process hold its connections plus its database files: raises the soft limit on

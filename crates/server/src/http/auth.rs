@@ -13,7 +13,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use roster_core::{secret, Principal};
-use roster_store::{Store, WriteCtx};
+use roster_store::{CommitGate, Store, WriteCtx};
 
 use super::error::ApiError;
 use crate::app::AppState;
@@ -57,40 +57,64 @@ pub fn bearer(value: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
-/// The value of a header the request sent once; `None` when absent or not text.
-pub fn header_text<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<&'a str> {
+/// Every value of a header (a header may be sent more than once), trimmed; a value that is
+/// not text is refused.
+pub fn header_values<'a>(
+    headers: &'a HeaderMap,
+    name: &header::HeaderName,
+) -> Result<Vec<&'a str>, ApiError> {
     headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
+        .get_all(name)
+        .iter()
+        .map(|v| {
+            v.to_str().map(str::trim).map_err(|_| {
+                ApiError::unauthenticated(format!("the {name} header is not readable text"))
+            })
+        })
+        .filter(|v| !matches!(v, Ok("")))
+        .collect()
 }
 
-/// Checks each presented credential in turn and returns the first that is valid.
-pub async fn resolve(
-    state: &AppState,
-    candidates: &[Credential<'_>],
-) -> Result<Option<Authenticated>, ApiError> {
-    for c in candidates {
-        match c {
-            Credential::Token(t) => {
-                if t.len() > MAX_CREDENTIAL_LEN {
-                    continue;
-                }
-                if let Some(principal) = state
-                    .store
-                    .principal_for_token(&secret::hash_token(t))
-                    .await?
-                {
-                    return Ok(Some(Authenticated {
-                        principal,
-                        method: AuthMethod::ApiToken,
-                    }));
-                }
+/// The request's one credential: none, or the same one wherever it was presented. Two that
+/// differ (a good token and a bad one, two users' tokens, a header sent twice) are refused:
+/// which one was meant is not Roster's to guess.
+pub fn single<'a>(
+    found: impl IntoIterator<Item = Credential<'a>>,
+) -> Result<Option<Credential<'a>>, ApiError> {
+    let mut one: Option<Credential<'a>> = None;
+    for c in found {
+        match one {
+            Some(o) if o != c => {
+                return Err(ApiError::unauthenticated(
+                    "the request presents two different credentials; send one",
+                ))
             }
+            _ => one = Some(c),
         }
     }
-    Ok(None)
+    Ok(one)
+}
+
+/// Checks the credential: `None` when it names no valid identity.
+pub async fn resolve(
+    state: &AppState,
+    credential: Credential<'_>,
+) -> Result<Option<Authenticated>, ApiError> {
+    match credential {
+        Credential::Token(t) => {
+            if t.len() > MAX_CREDENTIAL_LEN {
+                return Ok(None);
+            }
+            let found = state
+                .store
+                .principal_for_token(&secret::hash_token(t))
+                .await?;
+            Ok(found.map(|principal| Authenticated {
+                principal,
+                method: AuthMethod::ApiToken,
+            }))
+        }
+    }
 }
 
 /// The authenticated caller of a route that needs one, with the store it acts on; 401
@@ -99,11 +123,17 @@ pub struct Caller {
     auth: Arc<Authenticated>,
     request_id: Option<String>,
     store: Arc<dyn Store>,
+    passwords: Arc<crate::passwords::Passwords>,
+    gate: Option<CommitGate>,
 }
 
 impl Caller {
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    pub fn passwords(&self) -> &crate::passwords::Passwords {
+        &self.passwords
     }
 
     pub fn principal(&self) -> &Principal {
@@ -118,11 +148,16 @@ impl Caller {
         self.request_id.as_deref()
     }
 
-    /// The request a write belongs to, for its audit row.
+    /// The request a write belongs to: its id for the audit row, its time-out's gate.
     pub fn ctx(&self) -> WriteCtx {
         WriteCtx {
             request_id: self.request_id.clone(),
+            gate: self.gate.clone(),
         }
+    }
+
+    pub(crate) fn gate(&self) -> Option<&CommitGate> {
+        self.gate.as_ref()
     }
 
     /// What an internal sub-request (a /Bulk operation) runs as: the same caller.
@@ -144,6 +179,8 @@ impl FromRequestParts<AppState> for Caller {
                 auth: a.clone(),
                 request_id,
                 store: state.store.clone(),
+                passwords: state.passwords.clone(),
+                gate: parts.extensions.get::<CommitGate>().cloned(),
             }),
             Some(AuthState::Rejected(e)) => Err(e.clone()),
             Some(AuthState::Anonymous) | None => Err(ApiError::unauthenticated(

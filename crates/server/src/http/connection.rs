@@ -111,7 +111,9 @@ impl Guarded {
         if self.phase != Phase::Served && now >= due {
             return true;
         }
-        let next = due.max(now + Duration::from_millis(10)).min(now + self.timeouts.header);
+        let next = due
+            .max(now + Duration::from_millis(10))
+            .min(now + self.timeouts.header);
         self.tick.as_mut().reset(next);
         // Registers the waker for the new deadline.
         let _ = self.tick.as_mut().poll(cx);
@@ -231,7 +233,8 @@ fn serialize(res: Response) -> Vec<u8> {
     }
     out.extend_from_slice(
         format!(
-            "content-length: {}\r\nconnection: close\r\n\r\n",
+            "cache-control: no-store\r\nx-content-type-options: nosniff\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n",
             bytes.len()
         )
         .as_bytes(),

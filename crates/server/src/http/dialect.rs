@@ -44,9 +44,9 @@ pub trait Dialect: Send + Sync + 'static {
     /// The OpenAPI tag of its operations.
     const TAG: &'static str;
 
-    /// The credentials a request presents, read from the headers this dialect takes, in
-    /// the order they are tried.
-    fn credentials(headers: &HeaderMap) -> Vec<Credential<'_>>;
+    /// The credential a request presents, read from the headers this dialect takes
+    /// (`http::auth::single` refuses two different ones).
+    fn credentials(headers: &HeaderMap) -> Result<Option<Credential<'_>>, ApiError>;
 
     /// Renders an error in the dialect's format.
     fn render(error: &ApiError, cx: &ErrorContext<'_>) -> Response;
@@ -115,26 +115,39 @@ pub fn mount<D: Dialect>(
     let mut nested = utoipa::openapi::OpenApi::default();
     nested.paths = api.paths;
     nested.components = api.components;
-    for item in nested.paths.paths.values_mut() {
+    for (path, item) in nested.paths.paths.iter_mut() {
         let ops = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.patch,
-            &mut item.delete,
+            ("get", &mut item.get),
+            ("put", &mut item.put),
+            ("post", &mut item.post),
+            ("patch", &mut item.patch),
+            ("delete", &mut item.delete),
         ];
-        for op in ops.into_iter().flatten() {
-            document_dialect::<D>(op);
+        for (method, op) in ops {
+            if let Some(op) = op {
+                document_dialect::<D>(op, method, path);
+            }
         }
     }
     *doc = std::mem::take(doc).nest(D::PREFIX, nested);
     Router::new().nest(D::PREFIX, with_dialect::<D>(router, state))
 }
 
-/// What every operation of a dialect shares: its security schemes (unless the operation
-/// declares its own) and a `default` response in its error format.
-fn document_dialect<D: Dialect>(op: &mut utoipa::openapi::path::Operation) {
+/// What every operation of a dialect shares: a unique operation id, its security schemes
+/// (unless the operation declares its own) and a `default` response in its error format.
+fn document_dialect<D: Dialect>(
+    op: &mut utoipa::openapi::path::Operation,
+    method: &str,
+    path: &str,
+) {
     use utoipa::openapi::security::SecurityRequirement;
+    // Handler names repeat across resources and dialects; ids must be unique in a document.
+    let words: Vec<String> = path
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    op.operation_id = Some(format!("{}_{method}_{}", D::NAME, words.join("_")));
     op.tags.get_or_insert_with(|| vec![D::TAG.to_owned()]);
     if op.security.is_none() {
         op.security = Some(
@@ -171,17 +184,16 @@ async fn authenticate<D: Dialect>(
     next: Next,
 ) -> Response {
     if req.extensions().get::<AuthState>().is_none() {
-        let candidates = D::credentials(req.headers());
-        let outcome = if candidates.is_empty() {
-            AuthState::Anonymous
-        } else {
-            match resolve(&state, &candidates).await {
+        let outcome = match D::credentials(req.headers()) {
+            Ok(None) => AuthState::Anonymous,
+            Ok(Some(c)) => match resolve(&state, c).await {
                 Ok(Some(a)) => AuthState::Authenticated(Arc::new(a)),
                 Ok(None) => AuthState::Rejected(ApiError::unauthenticated(
                     "the credential is not valid: unknown, revoked or expired, or its user is deactivated",
                 )),
                 Err(e) => AuthState::Rejected(e),
-            }
+            },
+            Err(e) => AuthState::Rejected(e),
         };
         req.extensions_mut().insert(outcome);
     }

@@ -209,7 +209,7 @@ impl IntoResponse for ApiError {
         if self.status().is_server_error() && self.kind != Kind::Unavailable {
             tracing::error!(error = %self.chain(), "request failed on the server side");
         } else if self.kind == Kind::Unavailable {
-            tracing::warn!(error = %self.chain(), "request refused: a dependency is unavailable");
+            tracing::warn!(error = %self.chain(), "request refused for now (503)");
         }
         let mut res = self.status().into_response();
         res.extensions_mut().insert(Unrendered(Arc::new(self)));

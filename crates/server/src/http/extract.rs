@@ -1,6 +1,8 @@
 //! Extractors every dialect uses. Their rejections are [`ApiError`]s, rendered in the
 //! dialect's format like every other error.
 
+use std::sync::Arc;
+
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -31,30 +33,15 @@ impl QueryPairs {
     }
 }
 
-/// The base URL of this server as the client sees it.
-pub struct BaseUrl(pub String);
+/// The base URL of this server: the configured public URL (or, on a loopback listener, its
+/// own address), never the request's `Host` header, which anyone can set.
+pub struct BaseUrl(pub Arc<str>);
 
 impl FromRequestParts<AppState> for BaseUrl {
-    type Rejection = ApiError;
+    type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if let Some(u) = &state.public_url {
-            return Ok(Self(u.trim_end_matches('/').to_owned()));
-        }
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| {
-                !h.is_empty()
-                    && h.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-            })
-            .unwrap_or("localhost");
-        Ok(Self(format!("http://{host}")))
+    async fn from_request_parts(_: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(state.public_url.clone()))
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod body;
 pub mod connection;
+pub mod deadline;
 pub mod dialect;
 pub mod error;
 pub mod extract;

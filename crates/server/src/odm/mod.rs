@@ -22,7 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::http::auth::{bearer, header_text, Credential};
+use crate::http::auth::{bearer, header_values, single, Credential};
 use crate::http::dialect::{Dialect, ErrorContext};
 use crate::http::{ApiError, Kind};
 use crate::scim_resource::error::error_response;
@@ -47,16 +47,15 @@ impl Dialect for Odm {
 
     /// `Genestack-API-Token: <t>`, and `Authorization` with a `Bearer ` prefix or with the raw
     /// token (the SDK sends no prefix unless configured to).
-    fn credentials(headers: &HeaderMap) -> Vec<Credential<'_>> {
-        let api_key = header_text(headers, &API_TOKEN_HEADER);
-        let authorization =
-            header_text(headers, &header::AUTHORIZATION).map(|v| bearer(v).unwrap_or(v));
-        [api_key, authorization]
+    fn credentials(headers: &HeaderMap) -> Result<Option<Credential<'_>>, ApiError> {
+        let api_keys = header_values(headers, &API_TOKEN_HEADER)?;
+        let authorization = header_values(headers, &header::AUTHORIZATION)?;
+        let tokens = api_keys
             .into_iter()
-            .flatten()
+            .chain(authorization.into_iter().map(|v| bearer(v).unwrap_or(v)))
             .filter(|t| !t.is_empty())
-            .map(Credential::Token)
-            .collect()
+            .map(Credential::Token);
+        single(tokens)
     }
 
     fn render(e: &ApiError, _: &ErrorContext<'_>) -> Response {

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::Extension;
+use tokio::time::Instant;
 
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -17,6 +19,7 @@ use super::Scim;
 use crate::app::AppState;
 use crate::http::auth::AuthState;
 use crate::http::body::JsonBody;
+use crate::http::deadline::Deadline;
 use crate::http::dialect::{render_response, with_dialect, ErrorContext, Renderer};
 use crate::http::request_id::HEADER as REQUEST_ID;
 use crate::http::{Answer, ApiError, Caller, Kind};
@@ -155,6 +158,7 @@ fn allowed_path(p: &str) -> bool {
 pub async fn bulk(
     State(state): State<AppState>,
     caller: Caller,
+    deadline: Option<Extension<Deadline>>,
     headers: HeaderMap,
     JsonBody(body, _): ScimJson,
 ) -> Answer {
@@ -167,8 +171,11 @@ pub async fn bulk(
     let (mut pending, fail_on_errors) = parse_ops(&body)?;
     let host = headers.get(header::HOST).cloned();
     let request_id = caller.request_id().map(str::to_owned);
-    // Every operation runs as the caller, under the caller's request id.
+    // Every operation runs as the caller, under the caller's request id and time limit: once
+    // one has committed the request is no longer abandoned at its time-out, so operations
+    // not started by then are answered 503 here instead.
     let as_caller = AuthState::Authenticated(caller.authenticated());
+    let gate = caller.gate().cloned();
     let (routes, _) = super::resource_routes().split_for_parts();
     let router = with_dialect::<Scim>(routes, &state).with_state(state.clone());
     let mut ids: HashMap<String, String> = HashMap::new();
@@ -209,6 +216,18 @@ pub async fn bulk(
             let mut entry = json!({"method": op.method.as_str()});
             if let Some(b) = &op.bulk_id {
                 entry["bulkId"] = json!(b);
+            }
+            if deadline.as_ref().is_some_and(|d| Instant::now() >= d.0 .0) {
+                errors += 1;
+                entry["status"] = json!("503");
+                entry["response"] = op_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    None,
+                    "not attempted: the request ran out of time (ROSTER_REQUEST_TIMEOUT_SECS)"
+                        .into(),
+                );
+                results.push((op.index, entry));
+                continue;
             }
             if !allowed_path(&path) {
                 errors += 1;
@@ -255,6 +274,9 @@ pub async fn bulk(
                 }
             };
             req.extensions_mut().insert(as_caller.clone());
+            if let Some(g) = &gate {
+                req.extensions_mut().insert(g.clone());
+            }
             let res = router
                 .clone()
                 .oneshot(req)

@@ -21,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::http::auth::{bearer, header_text, Credential};
+use crate::http::auth::{bearer, header_values, single, Credential};
 use crate::http::dialect::{Dialect, ErrorContext};
 use crate::http::ApiError;
 use crate::scim_resource::parse_id;
@@ -40,11 +40,14 @@ impl Dialect for Scim {
     const ERROR_BODY: &'static str =
         "An error: RFC 7644 §3.12's body (`schemas`, `status` as a string, `scimType`, `detail`)";
 
-    fn credentials(headers: &HeaderMap) -> Vec<Credential<'_>> {
-        header_text(headers, &axum::http::header::AUTHORIZATION)
-            .and_then(bearer)
-            .map(|t| vec![Credential::Token(t)])
-            .unwrap_or_default()
+    fn credentials(headers: &HeaderMap) -> Result<Option<Credential<'_>>, ApiError> {
+        let values = header_values(headers, &axum::http::header::AUTHORIZATION)?;
+        let tokens = values.into_iter().map(|v| {
+            bearer(v).map(Credential::Token).ok_or_else(|| {
+                ApiError::unauthenticated("only `Authorization: Bearer <token>` is accepted here")
+            })
+        });
+        single(tokens.collect::<Result<Vec<_>, _>>()?)
     }
 
     fn render(e: &ApiError, _: &ErrorContext<'_>) -> Response {

@@ -2,33 +2,68 @@
 //! response carries. Applied to the rendered JSON, so every dialect output and every
 //! operation (GET, list, .search, POST, PUT, PATCH) is shaped by the same code.
 
-use roster_core::filter::{parse_attr_path, AttrPath};
+use std::collections::{BTreeMap, HashSet};
+
+use roster_core::filter::parse_attr_path;
 use serde_json::{Map, Value};
 
-use crate::http::ApiError;
+use crate::http::{ApiError, Kind};
 
 /// Attributes with `returned: always`: never dropped.
 const ALWAYS: &[&str] = &["id", "schemas"];
 
+/// Most entries `attributes` or `excludedAttributes` may list (after duplicates collapse,
+/// the work of applying them is linear in the size of the resource).
+pub const MAX_PATHS: usize = 100;
+
+/// What a projection names of one attribute: all of it, or some sub-attributes.
+#[derive(Debug, Clone, Default)]
+struct Selection {
+    whole: bool,
+    /// Lower-cased sub-attribute names.
+    subs: HashSet<String>,
+}
+
+/// An attribute: the extension URN it lives under (`None` for the core schema), lower-cased,
+/// and its lower-cased name.
+type Attr = (Option<String>, String);
+
 #[derive(Debug, Clone, Default)]
 pub struct Projection {
-    attributes: Vec<AttrPath>,
-    excluded: Vec<AttrPath>,
+    attributes: BTreeMap<Attr, Selection>,
+    excluded: BTreeMap<Attr, Selection>,
 }
 
 fn parse_list<'a>(
     items: impl Iterator<Item = &'a str>,
     param: &str,
-) -> Result<Vec<AttrPath>, ApiError> {
-    items
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            parse_attr_path(s).map_err(|_| {
-                ApiError::invalid_value(format!("{param}: {s:?} is not an attribute path"))
-            })
-        })
-        .collect()
+) -> Result<BTreeMap<Attr, Selection>, ApiError> {
+    let mut out: BTreeMap<Attr, Selection> = BTreeMap::new();
+    let mut n = 0;
+    for s in items.map(str::trim).filter(|s| !s.is_empty()) {
+        n += 1;
+        if n > MAX_PATHS {
+            return Err(ApiError::new(
+                Kind::TooMany,
+                format!("{param} may list at most {MAX_PATHS} attribute paths"),
+            ));
+        }
+        let a = parse_attr_path(s).map_err(|_| {
+            ApiError::invalid_value(format!("{param}: {s:?} is not an attribute path"))
+        })?;
+        let uri = a
+            .uri
+            .filter(|u| !is_core(u))
+            .map(|u| u.to_ascii_lowercase());
+        let sel = out.entry((uri, a.name.to_ascii_lowercase())).or_default();
+        match a.sub {
+            None => sel.whole = true,
+            Some(sub) => {
+                sel.subs.insert(sub.to_ascii_lowercase());
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl Projection {
@@ -50,11 +85,11 @@ impl Projection {
 
     /// Whether a top-level attribute will appear: lets the store skip loading members.
     pub fn includes(&self, name: &str) -> bool {
-        let named = |a: &AttrPath| a.name.eq_ignore_ascii_case(name);
-        if self.excluded.iter().any(|a| named(a) && a.sub.is_none()) {
+        let attr = (None, name.to_ascii_lowercase());
+        if self.excluded.get(&attr).is_some_and(|s| s.whole) {
             return false;
         }
-        self.attributes.is_empty() || self.attributes.iter().any(named)
+        self.attributes.is_empty() || self.attributes.contains_key(&attr)
     }
 
     pub fn apply(&self, v: &mut Value) {
@@ -66,29 +101,14 @@ impl Projection {
                     kept.insert(k.clone(), val.clone());
                 }
             }
-            for a in &self.attributes {
-                copy_attr(obj, &mut kept, a);
+            for ((uri, name), sel) in &self.attributes {
+                copy_attr(obj, &mut kept, uri.as_deref(), name, sel);
             }
             *obj = kept;
         }
-        for a in &self.excluded {
-            remove_attr(obj, a);
+        for ((uri, name), sel) in &self.excluded {
+            remove_attr(obj, uri.as_deref(), name, sel);
         }
-    }
-}
-
-/// The object holding `a`: the resource itself, or an extension's object when the path
-/// is qualified with an extension URN.
-fn container<'a>(
-    obj: &'a Map<String, Value>,
-    a: &AttrPath,
-) -> Option<(&'a Map<String, Value>, Option<String>)> {
-    match &a.uri {
-        Some(uri) if !is_core(uri) => {
-            let key = obj.keys().find(|k| k.eq_ignore_ascii_case(uri))?.clone();
-            obj.get(&key)?.as_object().map(|m| (m, Some(key)))
-        }
-        _ => Some((obj, None)),
     }
 }
 
@@ -101,107 +121,102 @@ fn key_of(m: &Map<String, Value>, name: &str) -> Option<String> {
     m.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
 }
 
-fn only_sub(v: &Value, sub: &str) -> Option<Value> {
+fn wanted(sel: &Selection, key: &str) -> bool {
+    sel.subs.contains(&key.to_ascii_lowercase())
+}
+
+/// The selected part of one attribute's value; `None` when nothing of it is selected.
+fn pick(v: &Value, sel: &Selection) -> Option<Value> {
+    if sel.whole {
+        return Some(v.clone());
+    }
+    let only = |m: &Map<String, Value>| -> Map<String, Value> {
+        m.iter()
+            .filter(|(k, _)| wanted(sel, k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
     match v {
-        Value::Object(m) => {
-            let k = key_of(m, sub)?;
-            let mut out = Map::new();
-            out.insert(k.clone(), m.get(&k)?.clone());
-            Some(Value::Object(out))
-        }
+        Value::Object(m) => Some(Value::Object(only(m))),
         Value::Array(items) => Some(Value::Array(
-            items.iter().filter_map(|i| only_sub(i, sub)).collect(),
+            items
+                .iter()
+                .filter_map(Value::as_object)
+                .map(only)
+                .filter(|m| !m.is_empty())
+                .map(Value::Object)
+                .collect(),
         )),
         _ => None,
     }
 }
 
-fn copy_attr(from: &Map<String, Value>, to: &mut Map<String, Value>, a: &AttrPath) {
-    // `urn:...:enterprise:2.0:User` alone names the whole extension.
-    if let Some(uri) = &a.uri {
-        let whole = format!("{uri}:{}", a.name);
-        if let Some(k) = key_of(from, &whole) {
-            if let Some(v) = from.get(&k) {
-                to.insert(k, v.clone());
+fn copy_attr(
+    from: &Map<String, Value>,
+    to: &mut Map<String, Value>,
+    uri: Option<&str>,
+    name: &str,
+    sel: &Selection,
+) {
+    let (src, target) = match uri {
+        None => (from, to),
+        Some(uri) => {
+            // `urn:...:enterprise:2.0:User` alone names the whole extension.
+            if let Some(k) = key_of(from, &format!("{uri}:{name}")) {
+                if let Some(v) = from.get(&k) {
+                    to.insert(k, v.clone());
+                }
+                return;
             }
-            return;
-        }
-    }
-    let Some((src, ext)) = container(from, a) else {
-        return;
-    };
-    let Some(k) = key_of(src, &a.name) else {
-        return;
-    };
-    let Some(v) = src.get(&k) else { return };
-    let picked = match &a.sub {
-        None => Some(v.clone()),
-        Some(sub) => only_sub(v, sub),
-    };
-    let Some(picked) = picked else { return };
-    let target = match ext {
-        None => to,
-        Some(ext) => {
-            let e = to.entry(ext).or_insert_with(|| Value::Object(Map::new()));
-            match e.as_object_mut() {
-                Some(m) => m,
-                None => return,
-            }
+            let Some(ext) = key_of(from, uri) else { return };
+            let Some(Value::Object(src)) = from.get(&ext) else {
+                return;
+            };
+            let slot = to.entry(ext).or_insert_with(|| Value::Object(Map::new()));
+            let Value::Object(target) = slot else { return };
+            (src, target)
         }
     };
-    match (target.get_mut(&k), picked) {
-        // Two sub-attributes of one complex attribute: merge them.
-        (Some(Value::Object(have)), Value::Object(more)) => have.extend(more),
-        (_, p) => {
-            target.insert(k, p);
-        }
+    let Some(k) = key_of(src, name) else { return };
+    if let Some(picked) = src.get(&k).and_then(|v| pick(v, sel)) {
+        target.insert(k, picked);
     }
 }
 
-fn remove_attr(obj: &mut Map<String, Value>, a: &AttrPath) {
-    if a.sub.is_none() && a.uri.is_none() && ALWAYS.iter().any(|x| x.eq_ignore_ascii_case(&a.name))
-    {
-        return;
-    }
-    let target = match &a.uri {
-        Some(uri) if !is_core(uri) => {
-            let whole = format!("{uri}:{}", a.name);
-            if let Some(k) = key_of(obj, &whole) {
+fn remove_attr(obj: &mut Map<String, Value>, uri: Option<&str>, name: &str, sel: &Selection) {
+    let target = match uri {
+        None => {
+            if sel.whole && ALWAYS.contains(&name) {
+                return;
+            }
+            obj
+        }
+        Some(uri) => {
+            if let Some(k) = key_of(obj, &format!("{uri}:{name}")) {
                 obj.remove(&k);
                 return;
             }
-            match key_of(obj, uri)
-                .and_then(|k| obj.get_mut(&k))
-                .and_then(Value::as_object_mut)
-            {
-                Some(m) => m,
-                None => return,
+            match key_of(obj, uri).and_then(|k| obj.get_mut(&k)) {
+                Some(Value::Object(m)) => m,
+                _ => return,
             }
         }
-        _ => obj,
     };
-    let Some(k) = key_of(target, &a.name) else {
+    let Some(k) = key_of(target, name) else {
         return;
     };
-    match &a.sub {
-        None => {
-            target.remove(&k);
-        }
-        Some(sub) => match target.get_mut(&k) {
-            Some(Value::Object(m)) => {
-                if let Some(sk) = key_of(m, sub) {
-                    m.remove(&sk);
-                }
-            }
-            Some(Value::Array(items)) => {
-                for i in items.iter_mut().filter_map(Value::as_object_mut) {
-                    if let Some(sk) = key_of(i, sub) {
-                        i.remove(&sk);
-                    }
-                }
-            }
-            _ => {}
-        },
+    if sel.whole {
+        target.remove(&k);
+        return;
+    }
+    let strip = |m: &mut Map<String, Value>| m.retain(|key, _| !wanted(sel, key));
+    match target.get_mut(&k) {
+        Some(Value::Object(m)) => strip(m),
+        Some(Value::Array(items)) => items
+            .iter_mut()
+            .filter_map(Value::as_object_mut)
+            .for_each(strip),
+        _ => {}
     }
 }
 

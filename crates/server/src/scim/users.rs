@@ -3,12 +3,10 @@
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use roster_core::patch::{
-    apply_user_patch, parse_patch, take_password, Unknown, UserAttr, UserPatchProfile,
-};
+use roster_core::patch::{apply_user_patch, parse_patch, take_password, UserPatchProfile};
 use roster_core::policy::{UserEditor, UserReader};
 use roster_core::schema::Resource;
-use roster_core::{secret, CoreError, Entity, Page, User};
+use roster_core::{Entity, Page, User};
 use roster_store::UserQuery;
 use serde_json::Value;
 
@@ -26,35 +24,21 @@ use crate::scim_resource::ScimJson;
 /// `/Users/{id}` edits every attribute Roster keeps.
 const PATCH_PROFILE: UserPatchProfile = UserPatchProfile::FULL;
 
-/// What a user may change about themselves through `/Me`: not their login, not `active`.
-const ME_PROFILE: UserPatchProfile = UserPatchProfile {
-    editable: &[
-        UserAttr::DisplayName,
-        UserAttr::GivenName,
-        UserAttr::FamilyName,
-        UserAttr::Locale,
-        UserAttr::Emails,
-        UserAttr::Profile,
-        UserAttr::Multi,
-    ],
-    read_only: &[UserAttr::UserName, UserAttr::Active, UserAttr::ExternalId],
-    unknown: Unknown::Reject,
-};
+/// What a user may change about themselves through `/Me`: the personal profile and the
+/// password.
+const ME_PROFILE: UserPatchProfile = UserPatchProfile::PERSONAL;
 
-/// argon2id off the async runtime: it is deliberately slow.
-async fn hash(pw: String) -> Result<String, ApiError> {
-    Ok(
-        tokio::task::spawn_blocking(move || secret::hash_password(&pw))
-            .await
-            .map_err(|e| CoreError::Internal(e.to_string()))??,
-    )
-}
-
-async fn hash_opt(pw: Option<Option<String>>) -> Result<Option<Option<String>>, ApiError> {
-    Ok(match pw {
-        Some(Some(p)) => Some(Some(hash(p).await?)),
-        other => other,
-    })
+/// The password of a body, checked against the policy for the account it is for, hashed on
+/// the password pool.
+async fn password_hash(
+    caller: &Caller,
+    password: &str,
+    user_name: &str,
+    emails: &[roster_core::Email],
+) -> Result<String, ApiError> {
+    let passwords = caller.passwords();
+    passwords.policy().check(password, user_name, emails)?;
+    Ok(passwords.hash(password.to_owned()).await?)
 }
 
 #[utoipa::path(post, path = "/Users", params(openapi::Projection), responses(openapi::Created),
@@ -64,7 +48,9 @@ pub async fn create(caller: Caller, view: View, JsonBody(body, _): ScimJson) -> 
     let admin = caller.principal().user_admin()?;
     let mut parsed = parse_user_body(&body)?;
     if let Some(pw) = parsed.password.take() {
-        parsed.user.password_hash = Some(hash(pw).await?);
+        let u = &parsed.user;
+        let hash = password_hash(&caller, &pw, u.user_name.as_str(), &u.emails).await?;
+        parsed.user.password_hash = Some(hash);
     }
     let user = caller
         .store()
@@ -144,11 +130,17 @@ pub async fn put(
     let admin = caller.principal().user_admin()?;
     let id = resource_id(&raw, "user")?;
     let parsed = parse_user_body(&body)?;
-    let pw = hash_opt(parsed.password.map(Some)).await?;
+    let pw = match &parsed.password {
+        Some(p) => {
+            let u = &parsed.user;
+            Some(password_hash(&caller, p, u.user_name.as_str(), &u.emails).await?)
+        }
+        None => None,
+    };
     let replace = |u: &mut User| {
         parsed.user.apply_to(u);
         if let Some(h) = &pw {
-            u.set_password_hash = Some(h.clone());
+            u.set_password_hash = Some(Some(h.clone()));
         }
         u.validate()
     };
@@ -176,11 +168,25 @@ async fn patch_user(
     profile: &UserPatchProfile,
 ) -> Result<User, ApiError> {
     let mut ops = parse_patch(body)?;
-    let pw = hash_opt(take_password(&mut ops)?).await?;
+    let password = match take_password(&mut ops)? {
+        None => None,
+        Some(None) => {
+            return Err(ApiError::invalid_value(
+                "password cannot be removed; set a new one instead",
+            ))
+        }
+        Some(Some(pw)) => {
+            // Length before the slow hash; login and email once the edit is applied.
+            caller.passwords().policy().check_length(&pw)?;
+            Some((caller.passwords().hash(pw.clone()).await?, pw))
+        }
+    };
+    let policy = *caller.passwords().policy();
     let edit = |u: &mut User| {
         apply_user_patch(u, &ops, profile)?;
-        if let Some(h) = &pw {
-            u.set_password_hash = Some(h.clone());
+        if let Some((hash, pw)) = &password {
+            policy.check(pw, u.user_name.as_str(), &u.emails)?;
+            u.set_password_hash = Some(Some(hash.clone()));
         }
         Ok(())
     };

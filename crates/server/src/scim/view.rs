@@ -12,7 +12,7 @@ use super::projection::Projection;
 use super::render::Resource;
 use super::ROOT;
 use crate::app::AppState;
-use crate::http::extract::{not_modified, not_modified_response, BaseUrl, QueryPairs};
+use crate::http::extract::{not_modified, not_modified_response, QueryPairs};
 use crate::http::ApiError;
 use crate::scim_resource::{list_json, respond, Links};
 
@@ -29,10 +29,9 @@ impl FromRequestParts<AppState> for View {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let base = BaseUrl::from_request_parts(parts, state).await?;
         let q = QueryPairs::from_request_parts(parts, state).await?;
         Ok(Self {
-            links: Links::new(&base.0, ROOT),
+            links: Links::new(&state.public_url, ROOT),
             projection: Projection::from_query(q.get("attributes"), q.get("excludedAttributes"))?,
             if_none_match: parts.headers.get(header::IF_NONE_MATCH).cloned(),
         })
