@@ -4,6 +4,7 @@ use reqwest::{Method, StatusCode};
 use roster_core::policy::Operator;
 use roster_core::{secret, Email, NewUser, Permission, UserName};
 use roster_server::app::AppOptions;
+use roster_server::passwords::Passwords;
 use roster_server::AppState;
 use roster_store::{Bootstrap, OpenOptions, Store, WriteCtx};
 use serde_json::{json, Value};
@@ -33,6 +34,11 @@ pub struct Resp {
 impl TestApp {
     /// A fresh database with the bootstrap admin (token [`ADMIN_TOKEN`]).
     pub async fn spawn() -> Self {
+        Self::spawn_with(AppOptions::default(), None).await
+    }
+
+    /// As [`TestApp::spawn`], with these settings (and password pool, when given).
+    pub async fn spawn_with(opts: AppOptions, passwords: Option<Passwords>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db_url = fresh_database_url(dir.path()).await;
         let store = roster_store::open(&db_url, &OpenOptions::default())
@@ -52,27 +58,25 @@ impl TestApp {
             .await
             .unwrap();
         assert!(created);
-        Self::serve(dir, db_url, store).await
+        Self::serve_opts(dir, db_url, store, opts, passwords).await
     }
 
     /// Serves an already opened store on a new ephemeral port.
     pub async fn serve(dir: tempfile::TempDir, db_url: String, store: Arc<dyn Store>) -> Self {
-        Self::serve_with(dir, db_url, store, 2 * 1024 * 1024).await
+        Self::serve_opts(dir, db_url, store, AppOptions::default(), None).await
     }
 
-    pub async fn serve_with(
+    pub async fn serve_opts(
         dir: tempfile::TempDir,
         db_url: String,
         store: Arc<dyn Store>,
-        max_body: usize,
+        opts: AppOptions,
+        passwords: Option<Passwords>,
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(store.clone(), None);
-        let opts = AppOptions {
-            max_body_bytes: max_body,
-            ..AppOptions::default()
-        };
+        let passwords = passwords.unwrap_or_else(|| Passwords::with_defaults(Default::default()));
+        let state = AppState::new(store.clone(), &base, passwords);
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             roster_server::app::serve(listener, state, &opts, async {
@@ -213,6 +217,7 @@ impl TestApp {
                 &UserName::parse(name).unwrap(),
                 None,
                 &t,
+                None,
             )
             .await
             .unwrap();

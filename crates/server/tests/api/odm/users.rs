@@ -366,7 +366,25 @@ async fn deleted_users_can_be_patched_and_lose_their_tokens() {
     assert_eq!(r.body["active"], true, "{}", r.text);
     assert_eq!(
         app.odm(Method::GET, "/Users", &t, None).await.status,
-        StatusCode::OK,
-        "reactivated: token works again"
+        StatusCode::UNAUTHORIZED,
+        "reactivation never brings a revoked token back"
+    );
+    // Nor does ODM's upsert of the same login (a new hire with the old name).
+    app.odm(Method::DELETE, &format!("/Users/{id}"), ADMIN_TOKEN, None)
+        .await;
+    let r = app.odm_admin(Method::POST, "/Users", user_body("d1")).await;
+    assert_eq!(
+        (r.status, r.body["active"].clone()),
+        (StatusCode::CREATED, json!(true))
+    );
+    assert_eq!(
+        app.odm(Method::GET, "/Users", &t, None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // The account works again with a token issued after the reactivation.
+    let fresh = app.token_for("d1").await;
+    assert_eq!(
+        app.odm(Method::GET, "/Users", &fresh, None).await.status,
+        StatusCode::OK
     );
 }

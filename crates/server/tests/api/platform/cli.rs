@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use super::process::{run, start, stop};
+use super::process::{run, start, stop, BOOT_TOKEN};
 
 async fn get_status(base: &str, path: &str, token: &str) -> StatusCode {
     reqwest::Client::new()
@@ -21,14 +21,14 @@ async fn bootstrap_tokens_permissions_shutdown_and_restart() {
     let db = crate::helpers::fresh_database_url(&dir.path().join("sub")).await;
     let p = start(&db, true).await;
     assert_eq!(
-        get_status(&p.base, "/api/v1/scim/Users", "boot-token-0123456789").await,
+        get_status(&p.base, "/api/v1/scim/Users", BOOT_TOKEN).await,
         StatusCode::OK
     );
 
     // Create a user through the API, then issue a token for it with the CLI while serving.
     let r = reqwest::Client::new()
         .post(format!("{}/api/v1/scim/Users", p.base))
-        .header("Genestack-API-Token", "boot-token-0123456789")
+        .header("Genestack-API-Token", BOOT_TOKEN)
         .header("Content-Type", "application/json")
         .body(r#"{"userName":"ops","displayName":"Ops","active":true,"emails":[]}"#)
         .send()
@@ -62,12 +62,78 @@ async fn bootstrap_tokens_permissions_shutdown_and_restart() {
     assert!(!ok && err.contains("manage-organization"), "{err}");
     let (ok, _, err) = run(&db, &["token", "issue", "--user", "nobody"]);
     assert!(!ok && err.contains("nobody"), "{err}");
+
+    // Token hygiene: names are unique among live tokens, a token can expire, one can be
+    // revoked by name, and a listing never shows a secret.
+    let (ok, _, err) = run(&db, &["token", "issue", "--user", "ops", "--name", "ci"]);
+    assert!(!ok && err.contains("name"), "{err}");
+    let (ok, short, err) = run(
+        &db,
+        &[
+            "token",
+            "issue",
+            "--user",
+            "ops",
+            "--name",
+            "brief",
+            "--expires-in",
+            "1s",
+        ],
+    );
+    assert!(ok, "{err}");
+    let short = short.trim().to_owned();
+    let (ok, laptop, _) = run(
+        &db,
+        &["token", "issue", "--user", "ops", "--name", "laptop"],
+    );
+    assert!(ok);
+    let laptop = laptop.trim().to_owned();
+    run(&db, &["user", "grant", "ops", "manage-organization"]);
+    assert_eq!(
+        get_status(&p.base, "/api/v1/scim/Users", &short).await,
+        StatusCode::OK
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(
+        get_status(&p.base, "/api/v1/scim/Users", &short).await,
+        StatusCode::UNAUTHORIZED,
+        "expired"
+    );
+    let (ok, _, err) = run(&db, &["token", "revoke", "--user", "ops", "--name", "ci"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        get_status(&p.base, "/api/v1/scim/Users", &token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get_status(&p.base, "/api/v1/scim/Users", &laptop).await,
+        StatusCode::OK,
+        "only the named token"
+    );
+    let (ok, _, err) = run(&db, &["token", "revoke", "--user", "ops", "--name", "ci"]);
+    assert!(!ok && err.contains("no live token"), "{err}");
+    let (ok, list, err) = run(&db, &["token", "list", "--user", "ops"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 4, "{list}");
+    for secret in [&token, &short, &laptop] {
+        assert!(
+            !list.contains(secret.as_str()) && !list.contains(&secret[..12]),
+            "{list}"
+        );
+    }
+    let laptop_line = lines.iter().find(|l| l.starts_with("laptop\t")).unwrap();
+    let cols: Vec<&str> = laptop_line.split('\t').collect();
+    assert!(
+        cols[1].starts_with("tok_") && cols[3] != "-" && cols[5] == "-",
+        "{laptop_line}"
+    );
     stop(p);
 
     // Restart with different bootstrap settings: ignored, old tokens still work.
     let p = start(&db, true).await;
     assert_eq!(
-        get_status(&p.base, "/api/v1/scim/Users", "boot-token-0123456789").await,
+        get_status(&p.base, "/api/v1/scim/Users", BOOT_TOKEN).await,
         StatusCode::OK
     );
     stop(p);
@@ -85,9 +151,70 @@ fn help_documents_every_setting() {
         "ROSTER_BOOTSTRAP_TOKEN",
         "ROSTER_MAX_BODY_BYTES",
         "ROSTER_PUBLIC_URL",
+        "ROSTER_HEADER_TIMEOUT_SECS",
+        "ROSTER_IDLE_TIMEOUT_SECS",
+        "ROSTER_MAX_CONNECTIONS",
+        "ROSTER_PASSWORD_MIN_LENGTH",
+        "ROSTER_PASSWORD_WORKERS",
+        "ROSTER_PASSWORD_QUEUE_MS",
     ] {
         assert!(out.contains(v), "serve --help lacks {v}");
     }
     let (ok, out, _) = run("sqlite::memory:", &["token", "issue", "--help"]);
     assert!(ok && out.contains("--user"));
+}
+
+/// `roster serve` with these settings must refuse to start, saying why.
+fn refuses(envs: &[(&str, &str)], why: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .arg("serve")
+        .env(
+            "ROSTER_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("r.db").display()),
+        )
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains(why),
+        "{envs:?}: {err}"
+    );
+    // Refused before anything was written: no admin was created.
+    assert!(!dir.path().join("r.db").exists() || !err.contains("created the first admin"));
+}
+
+#[test]
+fn weak_or_unsafe_settings_refuse_to_start() {
+    let strong = "0123456789abcdef0123456789abcdef";
+    let boot = |token: &'static str, password: &'static str| {
+        vec![
+            ("ROSTER_LISTEN", "127.0.0.1:0"),
+            ("ROSTER_BOOTSTRAP_ADMIN", "root-administrator"),
+            ("ROSTER_BOOTSTRAP_PASSWORD", password),
+            ("ROSTER_BOOTSTRAP_TOKEN", token),
+        ]
+    };
+    refuses(
+        &boot("short-token", "long enough password"),
+        "at least 32 characters",
+    );
+    refuses(&boot(strong, "short"), "at least 12 characters");
+    refuses(
+        &boot(strong, "Root-Administrator"),
+        "must not be the account's userName",
+    );
+    // Links would reflect the Host header on a public listener without a public URL.
+    refuses(
+        &[("ROSTER_LISTEN", "0.0.0.0:0")],
+        "ROSTER_PUBLIC_URL is required",
+    );
+    refuses(
+        &[
+            ("ROSTER_LISTEN", "127.0.0.1:0"),
+            ("ROSTER_PUBLIC_URL", "dir.example.com"),
+        ],
+        "http:// or https://",
+    );
 }

@@ -1,7 +1,8 @@
 //! What every dialect relies on: error formats, persistence, several nodes, outages, the
-//! CLI and the process.
+//! CLI and the process, and the attacks an account could make.
 
 mod cli;
+mod connections;
 mod errors;
 mod malformed;
 mod multinode;
@@ -9,3 +10,5 @@ mod openapi;
 mod outage;
 mod persistence;
 pub mod process;
+mod security;
+mod timeouts;

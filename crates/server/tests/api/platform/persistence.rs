@@ -228,15 +228,16 @@ async fn every_change_leaves_an_audit_row_with_actor_and_request_id() {
     let op = operator();
     let name = roster_core::UserName::parse("bulked").unwrap();
     let ctx = roster_store::WriteCtx {
+        gate: None,
         request_id: Some("r-operator".into()),
     };
     let t = roster_core::secret::generate_token();
     app.store
-        .create_token(&op.token_admin(), &ctx, &name, None, &t)
+        .create_token(&op.token_admin(), &ctx, &name, None, &t, None)
         .await
         .unwrap();
     app.store
-        .revoke_tokens(&op.token_admin(), &ctx, &name)
+        .revoke_tokens(&op.token_admin(), &ctx, &name, None)
         .await
         .unwrap();
     app.store

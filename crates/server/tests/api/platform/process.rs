@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 
 /// The bootstrap admin's token in processes started by [`start`].
-pub const BOOT_TOKEN: &str = "boot-token-0123456789";
+pub const BOOT_TOKEN: &str = "boot-token-0123456789-0123456789-0123456789";
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 

@@ -17,7 +17,7 @@ async fn me_and_password_changes() {
         .scim_patch(
             "/Me",
             &t,
-            json!([{"op": "replace", "value": {"displayName": "Me!", "password": "n3w-secret"}}]),
+            json!([{"op": "replace", "value": {"displayName": "Me!", "password": "n3w-secret-passphrase"}}]),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -44,7 +44,7 @@ async fn me_and_password_changes() {
         .scim_patch(
             &format!("/Users/{id}"),
             ADMIN_TOKEN,
-            json!([{"op": "replace", "path": "password", "value": "an0ther"}]),
+            json!([{"op": "replace", "path": "password", "value": "an0ther-long-passphrase"}]),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);

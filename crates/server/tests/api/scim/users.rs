@@ -15,7 +15,7 @@ async fn users_crud_filters_and_etags() {
             Method::POST,
             "/Users",
             json!({
-                "schemas": [USER_URN], "userName": "bjensen", "password": "s3cret!",
+                "schemas": [USER_URN], "userName": "bjensen", "password": "s3cret!-long-enough",
                 "name": {"givenName": "Barbara", "familyName": "Jensen"},
                 "emails": [{"value": "bjensen@example.com", "type": "home", "primary": true}],
             }),
