@@ -12,7 +12,8 @@ use crate::{Result, StoreError};
 /// A bound parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
-    Null,
+    /// A NULL of a column type: PostgreSQL needs the type even for a NULL.
+    Null(Ty),
     Int(i64),
     Text(String),
     Bool(bool),
@@ -38,11 +39,24 @@ impl From<&str> for Arg {
         Arg::Text(v.to_owned())
     }
 }
-impl<T: Into<Arg>> From<Option<T>> for Arg {
-    fn from(v: Option<T>) -> Self {
-        v.map(Into::into).unwrap_or(Arg::Null)
-    }
+/// The column type of a NULL [`Arg`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    Int,
+    Text,
+    Bool,
 }
+
+macro_rules! nullable {
+    ($($t:ty => $ty:ident),*) => {$(
+        impl From<Option<$t>> for Arg {
+            fn from(v: Option<$t>) -> Self {
+                v.map(Into::into).unwrap_or(Arg::Null(Ty::$ty))
+            }
+        }
+    )*};
+}
+nullable!(i64 => Int, bool => Bool, String => Text, &str => Text);
 
 /// Builds an argument list: `args![a, b, c]`.
 #[macro_export]

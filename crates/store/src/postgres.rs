@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
 
-use crate::db::{decode_rows, numbered_placeholders, Arg, Backend, Dialect, Exec, Row, Tx, Val};
+use crate::db::{
+    decode_rows, numbered_placeholders, Arg, Backend, Dialect, Exec, Row, Tx, Ty, Val,
+};
 use crate::{OpenOptions, Result, StoreError};
 
 pub struct PgBackend {
@@ -58,8 +60,9 @@ fn bind<'q>(
 ) -> sqlx::query::Query<'q, Postgres, PgArguments> {
     for a in args {
         q = match a {
-            // Every nullable parameter Roster binds is a text column.
-            Arg::Null => q.bind(None::<String>),
+            Arg::Null(Ty::Int) => q.bind(None::<i64>),
+            Arg::Null(Ty::Text) => q.bind(None::<String>),
+            Arg::Null(Ty::Bool) => q.bind(None::<bool>),
             Arg::Int(i) => q.bind(*i),
             Arg::Text(s) => q.bind(s.as_str()),
             Arg::Bool(b) => q.bind(*b),

@@ -153,7 +153,7 @@ pub(super) fn open_conn(t: &Target, opts: &OpenOptions, read_only: bool) -> rusq
 fn bind_args(stmt: &mut rusqlite::Statement<'_>, args: &[Arg]) -> rusqlite::Result<()> {
     for (i, a) in args.iter().enumerate() {
         let v: &dyn ToSql = match a {
-            Arg::Null => &rusqlite::types::Null,
+            Arg::Null(_) => &rusqlite::types::Null,
             Arg::Int(n) => n,
             Arg::Text(s) => s,
             Arg::Bool(b) => b,

@@ -14,7 +14,7 @@ use crate::helpers::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_write_is_not_committed_and_a_committed_one_is_not_timed_out() {
     let (mut created, mut refused) = (Vec::new(), Vec::new());
-    for (round, timeout_ms) in [(0, 0u64), (1, 1), (2, 3), (3, 10)] {
+    for (round, timeout_ms) in [(0, 0u64), (1, 1), (2, 3), (3, 10), (4, 50), (5, 500)] {
         let opts = AppOptions {
             request_timeout: Duration::from_millis(timeout_ms),
             ..AppOptions::default()
