@@ -238,6 +238,64 @@ def test_entra_patch_manager_with_plain_id(idp, entra_user):
         assert (enterprise(u).get("manager") or {}).get("value") == manager.id
 
 
+def test_entra_patch_manager_without_its_urn_as_a_one_element_array(idp, entra_user):
+    """Entra's tutorial: `{"op":"Add","path":"manager","value":[{"$ref":...,"value":id}]}`;
+    `manager` exists only in the Enterprise extension, so it resolves there (RFC 7644 §3.10)."""
+    _, user = entra_user
+    _, _, manager = entra_create(idp, "manager")
+    _, patched = idp.send("PATCH", f"/Users/{user.id}",
+                          patch_body({"op": "Add", "path": "manager",
+                                      "value": [{"$ref": f"../Users/{manager.id}", "value": manager.id}]}),
+                          expect=200, model=EnterpriseUserModel, ctx=Context.RESOURCE_PATCH_RESPONSE)
+    for u in (patched, idp.get_user(user.id)):
+        assert (enterprise(u).get("manager") or {}).get("value") == manager.id
+    found = idp.find_users(f"{ENTERPRISE_SCHEMA}:manager.value eq {q(manager.id)}")
+    assert [u.id for u in found.resources or []] == [user.id]
+
+
+def test_entra_create_with_capitalised_attribute_names(idp):
+    """Entra's create with the casing some of its mappings produce, down to the extension's
+    sub-attributes (RFC 7643 §2.1: attribute names are case-insensitive)."""
+    _, _, manager = entra_create(idp, "manager")
+    user_name = f"{uniq('entra-caps')}@contoso.example"
+    body = {
+        "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA], "UserName": user_name, "Active": True,
+        "DisplayName": "Casey Caps", "Emails": [{"Primary": True, "Type": "work", "Value": "casey@work.example"}],
+        "PhoneNumbers": [{"Type": "mobile", "Value": "+1 555 0100"}],
+        ENTERPRISE_SCHEMA: {"Department": "Sales", "Manager": {"Value": manager.id}},
+    }
+    _, user = idp.send("POST", "/Users", body, expect=201, model=EnterpriseUserModel,
+                       ctx=Context.RESOURCE_CREATION_RESPONSE)
+    for u in (user, idp.get_user(user.id)):
+        assert u.user_name == user_name and u.display_name == "Casey Caps"
+        assert [(e.value, e.primary) for e in work_emails(u)] == [("casey@work.example", True)]
+        assert [(p.type, p.value) for p in u.phone_numbers or []] == [("mobile", "+1 555 0100")]
+        assert enterprise(u).get("department") == "Sales"
+        assert (enterprise(u).get("manager") or {}).get("value") == manager.id
+
+
+def test_entra_filters_a_value_path_followed_by_a_sub_attribute(idp, entra_user):
+    """Entra's matching filter `emails[type eq "work"].value eq "x"` (outside RFC 7644's grammar)."""
+    body, user = entra_user
+    work = body["emails"][0]["value"]
+    found = idp.find_users(f'emails[type eq "work"].value eq {q(work)}')
+    assert [u.id for u in found.resources or []] == [user.id]
+    assert idp.find_users(f'emails[type eq "home"].value eq {q(work)}').total_results == 0
+
+
+def test_entra_sees_a_users_groups(idp, entra_user):
+    """After Entra adds a member, the user's read-only `groups` lists the group (RFC 7643 §4.1.2)."""
+    _, user = entra_user
+    group = entra_group(idp, "EntraMemberOf")
+    idp.send("PATCH", f"/Groups/{group.id}",
+             patch_body({"op": "Add", "path": "members", "value": [{"value": user.id}]}),
+             expect=(200, 204))
+    fetched = idp.get_user(user.id)
+    assert [(g.value, g.display) for g in fetched.groups or []] == [(group.id, group.display_name)]
+    found = idp.find_users(f"groups.value eq {q(group.id)}")
+    assert [u.id for u in found.resources or []] == [user.id]
+
+
 def test_entra_create_existing_userName_conflicts(idp, entra_user):
     """Entra (and Okta) treat 409 on POST /Users as "already there" and go on to match it;
     userName is unique and caseExact=false (RFC 7643 §4.1.1), RFC 7644 §3.3: 409 uniqueness."""

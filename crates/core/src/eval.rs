@@ -112,7 +112,8 @@ fn eval_with(c: &Cond, get: &dyn Fn(Field) -> Option<V>, user: Option<&User>) ->
                 Some(i) => eval_with(i, &|f| email_value(e, f), None),
             })
         }),
-        Cond::Any(Collection::Members, _) => false,
+        // Neither is part of a loaded user: memberships are the store's to query.
+        Cond::Any(Collection::Members | Collection::Groups, _) => false,
     }
 }
 

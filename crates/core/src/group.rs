@@ -83,6 +83,15 @@ pub struct Group {
     pub meta: Meta,
 }
 
+/// A group as one of its members' `groups` shows it (RFC 7643 §4.1.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserGroup {
+    /// The member (a user's seq).
+    pub user_seq: i64,
+    pub id: Uuid,
+    pub display_name: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewGroup {
     pub display_name: String,

@@ -11,6 +11,7 @@ pub mod error;
 pub mod eval;
 pub mod filter;
 pub mod group;
+pub mod json;
 pub mod paging;
 pub mod patch;
 pub mod permission;
@@ -20,7 +21,7 @@ pub mod secret;
 pub mod user;
 
 pub use error::{CoreError, Entity, Unique};
-pub use group::{Group, GroupChange, Member, MemberOp, NewGroup, NewMember, Role};
+pub use group::{Group, GroupChange, Member, MemberOp, NewGroup, NewMember, Role, UserGroup};
 pub use paging::{Page, PageRequest};
 pub use permission::{Permission, PermissionSet};
 pub use policy::Principal;

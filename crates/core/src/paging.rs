@@ -3,6 +3,7 @@ use crate::CoreError;
 /// Largest page a list request may ask for; larger `count` values are clamped (RFC 7644
 /// §3.4.2.4 lets a provider return fewer results than asked).
 pub const MAX_PAGE_SIZE: i64 = 1000;
+/// The page size of a list that names no `count`, unless a dialect documents its own.
 pub const DEFAULT_PAGE_SIZE: i64 = 100;
 
 /// A validated 1-based page request.
@@ -23,14 +24,19 @@ impl Default for PageRequest {
 
 impl PageRequest {
     /// Builds a page from raw query values. Non-integers are rejected; out-of-range integers
-    /// follow RFC 7644 §3.4.2.4: startIndex < 1 means 1, a negative count means 0.
-    pub fn parse(start_index: Option<&str>, count: Option<&str>) -> Result<Self, CoreError> {
+    /// follow RFC 7644 §3.4.2.4: startIndex < 1 means 1, a negative count means 0. Without a
+    /// count the page holds `default` resources (at most [`MAX_PAGE_SIZE`]).
+    pub fn parse(
+        start_index: Option<&str>,
+        count: Option<&str>,
+        default: i64,
+    ) -> Result<Self, CoreError> {
         let start = match start_index {
             None => 1,
             Some(s) => parse_int("startIndex", s)?.max(1),
         };
         let count = match count {
-            None => DEFAULT_PAGE_SIZE,
+            None => default.clamp(0, MAX_PAGE_SIZE),
             Some(s) => parse_int("count", s)?.clamp(0, MAX_PAGE_SIZE),
         };
         Ok(Self {

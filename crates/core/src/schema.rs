@@ -42,6 +42,11 @@ pub enum Field {
     GroupCreated,
     GroupLastModified,
     MemberValue,
+    /// A user's `groups` (RFC 7643 §4.1.2): the group's id, its displayName, and the
+    /// membership type, always "direct" (Roster has no nested groups).
+    UserGroupValue,
+    UserGroupDisplay,
+    UserGroupType,
 }
 
 /// Multi-valued attributes that live in their own table.
@@ -49,6 +54,8 @@ pub enum Field {
 pub enum Collection {
     Emails,
     Members,
+    /// The groups a user is a member of (read from the memberships).
+    Groups,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,13 +73,13 @@ impl Field {
         use Field::*;
         match self {
             UserId | UserExternalId | GroupId | GroupExternalId | MemberValue | EmployeeNumber
-            | ManagerValue => FieldType::Text,
+            | ManagerValue | UserGroupValue => FieldType::Text,
             CostCenter | Organization | Division | Department => FieldType::TextCi,
             // profileUrl is a URI: compared exactly.
             Profile(3) => FieldType::Text,
             Profile(_) => FieldType::TextCi,
             UserName | UserDisplayName | GivenName | FamilyName | Locale | EmailValue
-            | EmailType | GroupDisplayName => FieldType::TextCi,
+            | EmailType | GroupDisplayName | UserGroupDisplay | UserGroupType => FieldType::TextCi,
             Active | EmailPrimary => FieldType::Bool,
             UserCreated | UserLastModified | GroupCreated | GroupLastModified => {
                 FieldType::DateTime
@@ -160,8 +167,21 @@ fn resolve_attr(res: Resource, attr: &AttrPath) -> Result<Resolved, CoreError> {
                 .map(|f| Resolved::Multi(Collection::Emails, f))
                 .ok_or_else(|| unknown(attr))
         }
+        (Resource::User, "groups", None) => {
+            return Ok(Resolved::Multi(Collection::Groups, Field::UserGroupValue))
+        }
+        (Resource::User, "groups", Some(s)) => {
+            return group_sub(s)
+                .map(|f| Resolved::Multi(Collection::Groups, f))
+                .ok_or_else(|| unknown(attr))
+        }
         (Resource::User, n, s) if crate::user::profile_index(&attr_key(n, s)).is_some() => {
             Field::Profile(crate::user::profile_index(&attr_key(n, s)).unwrap_or_default())
+        }
+        // A name only the enterprise extension defines needs no URN (RFC 7644 §3.10: the
+        // core User schema has no attribute of that name, so it is unambiguous).
+        (Resource::User, n, s) if attr.uri.is_none() && enterprise_field(n, s).is_some() => {
+            enterprise_field(n, s).unwrap_or(Field::ManagerValue)
         }
         (Resource::Group, "id", None) => Field::GroupId,
         (Resource::Group, "displayname", None) => Field::GroupDisplayName,
@@ -206,6 +226,15 @@ fn email_sub(s: &str) -> Option<Field> {
 
 fn member_sub(s: &str) -> Option<Field> {
     (s == "value").then_some(Field::MemberValue)
+}
+
+fn group_sub(s: &str) -> Option<Field> {
+    match s {
+        "value" => Some(Field::UserGroupValue),
+        "display" => Some(Field::UserGroupDisplay),
+        "type" => Some(Field::UserGroupType),
+        _ => None,
+    }
 }
 
 /// A validated sort order (RFC 7644 §3.4.2.3).
@@ -280,6 +309,7 @@ fn resolve_sub(c: Collection, f: &Filter) -> Result<Cond, CoreError> {
         let found = match c {
             Collection::Emails => email_sub(&name),
             Collection::Members => member_sub(&name),
+            Collection::Groups => group_sub(&name),
         };
         match found {
             Some(f) if attr.sub.is_none() && attr.uri.is_none() => Ok(f),
@@ -322,7 +352,11 @@ fn compare(f: Field, op: CompareOp, value: &Value) -> Result<Cond, CoreError> {
         (FieldType::Text, Value::String(s)) => {
             if matches!(
                 f,
-                Field::UserId | Field::GroupId | Field::MemberValue | Field::ManagerValue
+                Field::UserId
+                    | Field::GroupId
+                    | Field::MemberValue
+                    | Field::ManagerValue
+                    | Field::UserGroupValue
             ) {
                 // Ids are stored in canonical lower-case hyphenated form.
                 Scalar::Text(
@@ -406,6 +440,50 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn groups_of_a_user() {
+        let id = "2819C223-7F76-453A-919D-413861904646";
+        assert_eq!(
+            user(&format!("groups.value eq \"{id}\"")).unwrap(),
+            Cond::Any(
+                Collection::Groups,
+                Some(Box::new(Cond::Cmp(
+                    Field::UserGroupValue,
+                    CompareOp::Eq,
+                    Scalar::Text(id.to_ascii_lowercase())
+                )))
+            )
+        );
+        assert!(matches!(
+            user(r#"groups[display co "eng" and type eq "direct"]"#).unwrap(),
+            Cond::Any(Collection::Groups, Some(_))
+        ));
+        assert!(matches!(
+            user("groups pr").unwrap(),
+            Cond::Any(Collection::Groups, None)
+        ));
+        assert!(user(r#"groups.role eq "admin""#).is_err());
+        assert!(resolve_sort(Resource::User, "groups", None).is_err());
+    }
+
+    #[test]
+    fn enterprise_attributes_need_no_urn() {
+        assert_eq!(
+            user(r#"Department eq "Sales""#).unwrap(),
+            Cond::Cmp(
+                Field::Department,
+                CompareOp::Eq,
+                Scalar::Text("sales".into())
+            )
+        );
+        assert!(matches!(
+            user(r#"manager.value eq "x""#).unwrap(),
+            Cond::Cmp(Field::ManagerValue, ..)
+        ));
+        // A core URN does not reach into the extension.
+        assert!(user(&format!("{USER_SCHEMA}:department eq \"x\"")).is_err());
     }
 
     #[test]

@@ -131,6 +131,51 @@ pub const MULTI_ATTRS: [&str; 7] = [
     "x509Certificates",
 ];
 
+/// The sub-attributes of [`MULTI_ATTRS`] in their RFC 7643 spelling.
+const SUB_ATTRS: [&str; 11] = [
+    "value",
+    "display",
+    "type",
+    "primary",
+    "$ref",
+    "formatted",
+    "streetAddress",
+    "locality",
+    "region",
+    "postalCode",
+    "country",
+];
+
+/// Spells the known sub-attributes of one value the RFC's way (names are case-insensitive,
+/// RFC 7643 §2.1): `{"Value": .., "Type": ..}` is kept as `{"value": .., "type": ..}`, so it
+/// reads back as every client expects. Two keys that differ only in case are an error.
+pub fn canonical_item(
+    name: &str,
+    item: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(), CoreError> {
+    let canonical = |k: &str| {
+        SUB_ATTRS
+            .iter()
+            .find(|s| s.eq_ignore_ascii_case(k))
+            .copied()
+    };
+    if item.keys().all(|k| canonical(k).is_none_or(|c| c == k)) {
+        return Ok(());
+    }
+    let mut out = serde_json::Map::new();
+    for (k, v) in std::mem::take(item) {
+        let key = canonical(&k).map(str::to_owned).unwrap_or(k);
+        if out.contains_key(&key) {
+            return Err(CoreError::invalid_value(format!(
+                "{name} has {key} twice (names are case-insensitive)"
+            )));
+        }
+        out.insert(key, v);
+    }
+    *item = out;
+    Ok(())
+}
+
 /// The index of a profile attribute named case-insensitively.
 pub fn profile_index(path: &str) -> Option<usize> {
     PROFILE_ATTRS

@@ -55,7 +55,7 @@ use roster_core::schema::Cond;
 use roster_core::secret::NewToken;
 use roster_core::{
     CoreError, Group, NewGroup, NewUser, Page, PageRequest, Permission, Principal, Role, User,
-    UserName,
+    UserGroup, UserName,
 };
 use std::time::Duration;
 
@@ -120,16 +120,23 @@ pub type UserEdit<'a> = &'a (dyn Fn(&mut User) -> Result<(), CoreError> + Send +
 #[derive(Debug, Clone, Default)]
 pub struct UserQuery {
     pub filter: Option<Cond>,
-    /// Creation order when `None`.
+    /// Creation order (or newest first) when `None`.
     pub sort: Option<roster_core::schema::Sort>,
+    /// Without a sort, the newest first rather than the oldest.
+    pub newest_first: bool,
     pub only_active: bool,
     pub page: PageRequest,
+    /// The groups a filter on the users' `groups` sees; with none it matches no group.
+    pub groups: Option<GroupReader>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct GroupQuery {
     pub filter: Option<Cond>,
+    /// Creation order (or newest first) when `None`.
     pub sort: Option<roster_core::schema::Sort>,
+    /// Without a sort, the newest first rather than the oldest.
+    pub newest_first: bool,
     pub with_members: bool,
     pub page: PageRequest,
 }
@@ -204,6 +211,9 @@ pub trait GroupStore: Send + Sync {
     /// group does not exist. The policy turns it into a [`roster_core::policy::GroupAccess`].
     async fn member_role(&self, group: Uuid, user_seq: i64) -> Result<Option<Role>>;
     async fn list_groups(&self, by: &GroupReader, q: &GroupQuery) -> Result<Page<Group>>;
+    /// The groups each of `users` (seqs) is a member of, as far as the reader sees them:
+    /// one query per 500 users, ordered by user, then group creation.
+    async fn groups_of(&self, by: &GroupReader, users: &[i64]) -> Result<Vec<UserGroup>>;
     /// Applies a change to the editor's group in one transaction; returns it without members.
     async fn modify_group(
         &self,
@@ -267,6 +277,36 @@ pub trait AuditStore: Send + Sync {
     async fn audit_rows(&self, by: &AuditReader, q: &AuditQuery) -> Result<Vec<AuditRow>>;
 }
 
+/// A user or a group, as a search over both finds it.
+#[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a page holds at most 1,000; boxing each user would cost an allocation apiece"
+)]
+pub enum Found {
+    User(User),
+    Group(Group),
+}
+
+/// A search over users and groups at once (POST `/.search`): each type with its reader and
+/// query (`None` leaves the type out), one page over both. The two queries carry the same
+/// sort (or none): the page is ordered by it across both types, else by creation.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchQuery<'a> {
+    pub users: Option<(&'a UserReader, &'a UserQuery)>,
+    pub groups: Option<(&'a GroupReader, &'a GroupQuery)>,
+    /// Without a sort, the newest first rather than the oldest.
+    pub newest_first: bool,
+    pub page: PageRequest,
+}
+
+/// Searches that span aggregates.
+#[async_trait]
+pub trait SearchStore: Send + Sync {
+    /// One page of the users and groups `q` finds; `total` counts both.
+    async fn search(&self, q: &SearchQuery<'_>) -> Result<Page<Found>>;
+}
+
 /// The database itself.
 #[async_trait]
 pub trait Lifecycle: Send + Sync {
@@ -281,11 +321,15 @@ pub trait Lifecycle: Send + Sync {
 
 /// Everything a Roster server needs from its database, one trait per aggregate.
 pub trait Store:
-    UserStore + GroupStore + CredentialStore + AuditStore + Lifecycle + 'static
+    UserStore + GroupStore + CredentialStore + AuditStore + SearchStore + Lifecycle + 'static
 {
 }
 
-impl<T: UserStore + GroupStore + CredentialStore + AuditStore + Lifecycle + 'static> Store for T {}
+impl<
+        T: UserStore + GroupStore + CredentialStore + AuditStore + SearchStore + Lifecycle + 'static,
+    > Store for T
+{
+}
 
 /// `error: cause: cause ...`, for logs and internal-error messages.
 pub fn error_chain(e: &dyn std::error::Error) -> String {

@@ -6,6 +6,7 @@
 //! place the engines differ ([`Dialect::email_substring`]): each has its own trigram index.
 
 use roster_core::filter::CompareOp;
+use roster_core::policy::GroupScope;
 use roster_core::schema::{Collection, Cond, Field, FieldType, Scalar};
 
 use crate::db::{Arg, Dialect, EmailSubstring};
@@ -63,7 +64,7 @@ const PROFILE_EXPRS: [&str; 10] = [
 ];
 
 /// Column expression for a field; `u` = users, `e` = user_emails, `g` = groups,
-/// `mu` = the member's users row.
+/// `mu` = the member's users row, `ug` = a group of the user.
 pub(crate) fn column(f: Field) -> &'static str {
     match f {
         Field::UserId => "u.id",
@@ -93,14 +94,19 @@ pub(crate) fn column(f: Field) -> &'static str {
         Field::GroupCreated => "g.created_at",
         Field::GroupLastModified => "g.modified_at",
         Field::MemberValue => "mu.id",
+        Field::UserGroupValue => "ug.id",
+        Field::UserGroupDisplay => "ug.display_name_key",
+        // Every membership is direct: there are no nested groups.
+        Field::UserGroupType => "'direct'",
     }
 }
 
 /// `ORDER BY` for a sort: rows without a value last in either direction (RFC 7644
 /// §3.4.2.3 leaves it open; SQLite and PostgreSQL disagree by default), then creation order
-/// so pages are stable.
-pub fn order_by(sort: Option<&roster_core::schema::Sort>, seq: &str) -> String {
+/// so pages are stable. Without a sort: creation order, or newest first.
+pub fn order_by(sort: Option<&roster_core::schema::Sort>, seq: &str, newest_first: bool) -> String {
     match sort {
+        None if newest_first => format!(" ORDER BY {seq} DESC"),
         None => format!(" ORDER BY {seq}"),
         Some(s) => {
             let col = column(s.field);
@@ -153,8 +159,16 @@ fn arg(s: &Scalar) -> Arg {
     }
 }
 
-/// Appends the SQL for `c`, in `dialect`, to `sql`.
+/// Appends the SQL for `c`, in `dialect`, to `sql`; a user's `groups` match nothing.
 pub fn compile(c: &Cond, sql: &mut Sql, dialect: Dialect) {
+    compile_seeing(c, sql, dialect, None);
+}
+
+/// As [`compile`], where a user's `groups` are the groups within `groups` (none when
+/// `None`): a filter cannot find members of a group its caller may not see.
+pub fn compile_seeing(c: &Cond, sql: &mut Sql, dialect: Dialect, groups: Option<GroupScope>) {
+    let compile =
+        |c: &Cond, sql: &mut Sql, dialect: Dialect| compile_seeing(c, sql, dialect, groups);
     match c {
         Cond::And(a, b) => {
             sql.push("(");
@@ -257,6 +271,24 @@ pub fn compile(c: &Cond, sql: &mut Sql, dialect: Dialect) {
                 }
                 Collection::Members => {
                     sql.push("g.seq IN (SELECT m.group_seq FROM memberships m JOIN users mu ON mu.seq = m.user_seq");
+                }
+                Collection::Groups => {
+                    let Some(scope) = groups else {
+                        sql.push("FALSE");
+                        return;
+                    };
+                    sql.push("u.seq IN (SELECT um.user_seq FROM memberships um JOIN groups ug ON ug.seq = um.group_seq");
+                    if let GroupScope::MemberOf(viewer) = scope {
+                        sql.push(" WHERE EXISTS (SELECT 1 FROM memberships vm WHERE vm.group_seq = ug.seq AND vm.user_seq = ")
+                            .bind(Arg::Int(viewer))
+                            .push(")");
+                        if let Some(inner) = inner {
+                            sql.push(" AND ");
+                            compile(inner, sql, dialect);
+                        }
+                        sql.push(")");
+                        return;
+                    }
                 }
             }
             if let Some(inner) = inner {

@@ -1,12 +1,15 @@
 //! Pages at any startIndex hold exactly the rows that an OFFSET over the list in creation
-//! order would, and totalResults counts them, also after deletions (on SQLite deep pages
-//! go through per-block row counts kept by triggers; a wrong count shows up here).
+//! order (or newest first) would, and totalResults counts them, also after deletions (on
+//! SQLite unfiltered deep pages go through per-block row counts kept by triggers, filtered
+//! ones through a seek; a wrong count or a wrong direction shows up here).
 
+use roster_core::filter::parse_filter;
+use roster_core::schema::{resolve, Resource};
 use roster_core::{NewUser, UserName};
 use roster_store::{Store, WriteCtx};
 
 mod common;
-use common::{fresh_store, user_names};
+use common::{fresh_store, user_names, user_names_in};
 
 async fn page(store: &dyn Store, start_index: i64, count: i64) -> (Vec<String>, i64) {
     user_names(store, None, start_index, count).await
@@ -45,35 +48,43 @@ async fn deep_pages_match_an_offset_over_the_remaining_users() {
     }
     let n = remaining.len() as i64;
 
-    for start in [
-        1,
-        2,
-        100,
-        900,
-        1000,
-        1023,
-        1024,
-        1025,
-        1500,
-        1899,
-        n - 1,
-        n,
-        n + 1,
-        n + 500,
+    let newest: Vec<String> = remaining.iter().rev().cloned().collect();
+    // A filter every user matches takes the seek path instead of the block counts.
+    let all = resolve(Resource::User, &parse_filter("userName sw \"u\"").unwrap()).unwrap();
+    for (newest_first, filter, order) in [
+        (false, None, &remaining),
+        (true, None, &newest),
+        (false, Some(all.clone()), &remaining),
+        (true, Some(all), &newest),
     ] {
-        for count in [1, 37, 100] {
-            let (got, total) = page(&*store, start, count).await;
-            let from = (start - 1).clamp(0, n) as usize;
-            let to = (from + count as usize).min(n as usize);
-            assert_eq!(
-                got,
-                remaining[from..to],
-                "startIndex {start}, count {count}"
-            );
-            assert_eq!(
-                total, n,
-                "totalResults at startIndex {start}, count {count}"
-            );
+        for start in [
+            1,
+            2,
+            100,
+            900,
+            1000,
+            1023,
+            1024,
+            1025,
+            1500,
+            1899,
+            n - 1,
+            n,
+            n + 1,
+            n + 500,
+        ] {
+            for count in [1, 37, 100] {
+                let (got, total) =
+                    user_names_in(&*store, filter.clone(), start, count, newest_first).await;
+                let from = (start - 1).clamp(0, n) as usize;
+                let to = (from + count as usize).min(n as usize);
+                let what = format!(
+                    "startIndex {start}, count {count}, newest first {newest_first}, filtered {}",
+                    filter.is_some()
+                );
+                assert_eq!(got, order[from..to], "{what}");
+                assert_eq!(total, n, "totalResults at {what}");
+            }
         }
     }
     // count=0 asks for the total alone.

@@ -197,13 +197,43 @@ impl Parser {
                 if attr.sub.is_some() {
                     return Err(err(format!("{word}[...]: a value filter applies to a multi-valued attribute, not a sub-attribute")));
                 }
-                let inner = self.or_expr(depth + 1)?;
+                let mut inner = self.or_expr(depth + 1)?;
                 self.expect(Tok::RBracket, "']'")?;
+                // Entra ID's `emails[type eq "work"].value eq "x"`, outside RFC 7644's
+                // grammar: the comparison after `]` applies to the same element, so it is
+                // `emails[type eq "work" and value eq "x"]`.
+                if let Some(Tok::Word(w)) = self.peek() {
+                    if let Some(sub) = w.strip_prefix('.') {
+                        let sub = sub.to_owned();
+                        self.next();
+                        let sub_attr = parse_attr_path(&sub)
+                            .ok()
+                            .filter(|a| a.uri.is_none() && a.sub.is_none())
+                            .ok_or_else(|| {
+                                err(format!(
+                                    "{word}[...].{sub}: {sub:?} is not a sub-attribute name"
+                                ))
+                            })?;
+                        let cmp = self.comparison(sub_attr, &format!("{word}[...].{sub}"))?;
+                        inner = Filter::And(Box::new(inner), Box::new(cmp));
+                    }
+                }
                 Ok(Filter::ValuePath {
                     attr,
                     filter: Box::new(inner),
                 })
             }
+            Some(Tok::Word(_)) => {
+                self.pos -= 1;
+                self.comparison(attr, word)
+            }
+            _ => Err(err(format!("expected an operator after {word:?}"))),
+        }
+    }
+
+    /// `pr`, or an operator and a value, after the attribute `attr` (spelled `word`).
+    fn comparison(&mut self, attr: AttrPath, word: &str) -> Result<Filter, CoreError> {
+        match self.next() {
             Some(Tok::Word(op)) if op.eq_ignore_ascii_case("pr") => Ok(Filter::Present(attr)),
             Some(Tok::Word(op)) => {
                 let op = CompareOp::from_keyword(&op).ok_or_else(|| {
@@ -342,6 +372,34 @@ mod tests {
             roundtrip(r#"a eq "x" and (b eq "y" and c eq "z")"#),
             r#"a eq "x" and (b eq "y" and c eq "z")"#
         );
+    }
+
+    #[test]
+    fn entra_value_path_with_a_sub_attribute_comparison() {
+        assert_eq!(
+            roundtrip(r#"emails[type eq "work"].value eq "x@y.com""#),
+            r#"emails[type eq "work" and value eq "x@y.com"]"#
+        );
+        assert_eq!(
+            roundtrip(r#"emails[type eq "work" or primary eq true].value co "@y" and userName pr"#),
+            r#"emails[(type eq "work" or primary eq true) and value co "@y"] and userName pr"#
+        );
+        assert_eq!(
+            roundtrip(r#"addresses[type eq "work"].postalCode pr"#),
+            r#"addresses[type eq "work" and postalCode pr]"#
+        );
+        for bad in [
+            r#"emails[type eq "work"].value"#,
+            r#"emails[type eq "work"].value eq"#,
+            r#"emails[type eq "work"].value.x eq "a""#,
+            r#"emails[type eq "work"]. eq "a""#,
+            r#"emails[type eq "work"].urn:x:value eq "a""#,
+        ] {
+            assert!(
+                matches!(parse_filter(bad), Err(CoreError::InvalidFilter(_))),
+                "{bad:?} should be rejected"
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::user::{is_echoed_read_only, unwrap_named};
 use super::{OpKind, PatchOp, Unknown};
 use crate::filter::{parse_path, CompareOp, Filter, PatchPath, Value};
 use crate::group::{GroupChange, MemberOp, NewMember, Role};
+use crate::json::get_ci;
 use crate::CoreError;
 
 /// `own_id` is the group's id (from the URL), so an echoed unchanged `id` is no change.
@@ -125,15 +126,15 @@ fn member_items(value: Option<&Json>) -> Result<Vec<NewMember>, CoreError> {
             let o = m.as_object().ok_or_else(|| {
                 CoreError::invalid_value("each member must be an object with a value")
             })?;
-            let id = o.get("value").and_then(Json::as_str).ok_or_else(|| {
+            let id = get_ci(o, "value").and_then(Json::as_str).ok_or_else(|| {
                 CoreError::invalid_value("each member needs a string value (the user id)")
             })?;
-            let role = match o.get("role") {
+            let role = match get_ci(o, "role") {
                 None | Some(Json::Null) => None,
                 Some(Json::String(r)) => Some(r.parse::<Role>()?),
                 Some(_) => return Err(CoreError::invalid_value("member role must be a string")),
             };
-            let display = match o.get("display") {
+            let display = match get_ci(o, "display") {
                 Some(Json::String(d)) => Some(d.clone()),
                 _ => None,
             };

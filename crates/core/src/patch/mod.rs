@@ -5,6 +5,7 @@
 use serde_json::Value as Json;
 
 use crate::filter::{parse_path, PatchPath};
+use crate::json::get_ci;
 use crate::CoreError;
 
 pub const PATCH_OP_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -34,16 +35,17 @@ pub fn parse_patch(body: &Json) -> Result<Vec<PatchOp>, CoreError> {
     let obj = body
         .as_object()
         .ok_or_else(|| syntax("a PATCH body must be a JSON object"))?;
-    let schemas = obj.get("schemas").and_then(Json::as_array).ok_or_else(|| {
-        syntax(format!(
-            "schemas must be an array containing \"{PATCH_OP_URN}\""
-        ))
-    })?;
+    let schemas = get_ci(obj, "schemas")
+        .and_then(Json::as_array)
+        .ok_or_else(|| {
+            syntax(format!(
+                "schemas must be an array containing \"{PATCH_OP_URN}\""
+            ))
+        })?;
     if !schemas.iter().any(|s| s.as_str() == Some(PATCH_OP_URN)) {
         return Err(syntax(format!("schemas must contain \"{PATCH_OP_URN}\"")));
     }
-    let ops = obj
-        .get("Operations")
+    let ops = get_ci(obj, "Operations")
         .and_then(Json::as_array)
         .ok_or_else(|| syntax("Operations must be an array of operations"))?;
     if ops.is_empty() {
@@ -65,8 +67,7 @@ fn parse_op(i: usize, op: &Json) -> Result<PatchOp, CoreError> {
     let o = op
         .as_object()
         .ok_or_else(|| syntax(format!("Operations[{i}] must be an object")))?;
-    let kind = match o
-        .get("op")
+    let kind = match get_ci(o, "op")
         .and_then(Json::as_str)
         .map(str::to_ascii_lowercase)
         .as_deref()
@@ -80,7 +81,7 @@ fn parse_op(i: usize, op: &Json) -> Result<PatchOp, CoreError> {
             )))
         }
     };
-    let path = match o.get("path") {
+    let path = match get_ci(o, "path") {
         None | Some(Json::Null) => None,
         Some(Json::String(p)) => Some(parse_path(p)?),
         Some(_) => {
@@ -89,7 +90,7 @@ fn parse_op(i: usize, op: &Json) -> Result<PatchOp, CoreError> {
             )))
         }
     };
-    let value = o.get("value").filter(|v| !v.is_null()).cloned();
+    let value = get_ci(o, "value").filter(|v| !v.is_null()).cloned();
     if kind != OpKind::Remove && value.is_none() {
         return Err(CoreError::invalid_value(format!(
             "Operations[{i}] ({kind:?}) needs a value"
@@ -118,7 +119,7 @@ pub fn take_password(ops: &mut Vec<PatchOp>) -> Result<Option<Option<String>>, C
                 found = Some(match (op.op, v) {
                     (OpKind::Remove, _) => None,
                     (_, Some(Json::String(s))) => Some(s.clone()),
-                    (_, Some(Json::Object(m))) => match m.get("password") {
+                    (_, Some(Json::Object(m))) => match get_ci(m, "password") {
                         Some(Json::String(s)) => Some(s.clone()),
                         _ => return Err(CoreError::invalid_value("password must be a string")),
                     },

@@ -7,6 +7,7 @@ use serde_json::{Map, Value as Json};
 
 use super::OpKind;
 use crate::filter::{CompareOp, Filter, PatchPath, Value};
+use crate::json::get_ci;
 use crate::user::Email;
 use crate::CoreError;
 
@@ -33,12 +34,6 @@ fn items_of(name: &str, v: Option<&Json>) -> Result<Vec<Item>, CoreError> {
             })
         })
         .collect()
-}
-
-fn get_ci<'a>(m: &'a Item, k: &str) -> Option<&'a Json> {
-    m.iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case(k))
-        .map(|(_, v)| v)
 }
 
 fn set_ci(m: &mut Item, k: &str, v: Json) {

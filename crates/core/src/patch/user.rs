@@ -71,6 +71,10 @@ fn user_target(attr: &AttrPath) -> Target {
                 Target::Profile(i)
             } else if let Some(m) = multi_name(n) {
                 Target::Multi(m)
+            } else if attr.uri.is_none() {
+                // A name only the enterprise extension defines (Entra ID's `manager`)
+                // resolves to it: the core schema has no such attribute (RFC 7644 §3.10).
+                enterprise_target(n, s)
             } else {
                 Target::Unknown
             }
@@ -253,6 +257,9 @@ fn apply_path(
                 .map(|v| v.iter().filter_map(|x| x.as_object().cloned()).collect())
                 .unwrap_or_default();
             multi::apply(name, &mut items, op, path, value)?;
+            for item in &mut items {
+                crate::user::canonical_item(name, item)?;
+            }
             if items.is_empty() {
                 user.multi.remove(name);
             } else {
@@ -367,7 +374,7 @@ fn apply_name(
     if op == OpKind::Remove {
         return Ok(());
     }
-    let Some(Json::Object(m)) = value else {
+    let Some(Json::Object(m)) = value.map(|v| crate::json::single(v, "name")).transpose()? else {
         return Err(CoreError::invalid_value("name must be an object"));
     };
     for (k, v) in m {
@@ -402,13 +409,15 @@ fn apply_enterprise(
     Ok(())
 }
 
-/// A manager reference: the id as a string (Entra ID) or `{"value": id}` (RFC 7643 §4.3);
-/// an empty value clears it.
+/// A manager reference: the id as a string (Entra ID), `{"value": id}` (RFC 7643 §4.3;
+/// any case, `{"Value": id}` from Entra's create), or a one-element array of that (Entra's
+/// PATCH); an empty value clears it.
 pub fn parse_manager(v: Option<&Json>) -> Result<Option<String>, CoreError> {
+    let v = v.map(|v| crate::json::single(v, "manager")).transpose()?;
     let id = match v {
         None | Some(Json::Null) => return Ok(None),
         Some(Json::String(s)) => s.clone(),
-        Some(Json::Object(m)) => match m.get("value") {
+        Some(Json::Object(m)) => match crate::json::get_ci(m, "value") {
             None | Some(Json::Null) => return Ok(None),
             Some(Json::String(s)) => s.clone(),
             Some(_) => return Err(CoreError::invalid_value("manager.value must be a string")),

@@ -89,9 +89,11 @@ pub async fn find(caller: Caller, base: BaseUrl, q: QueryPairs) -> Answer {
             &caller.principal().group_reader(),
             &GroupQuery {
                 sort: None,
+                // The seed's order: oldest first.
+                newest_first: false,
                 filter,
                 with_members: !excludes_members(&q),
-                page: page(&q)?,
+                page: page(&q, super::DEFAULT_COUNT)?,
             },
         )
         .await?;

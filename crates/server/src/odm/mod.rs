@@ -29,6 +29,9 @@ use crate::scim_resource::error::error_response;
 
 pub const ROOT: &str = "/api/v1/scim";
 
+/// The seed documents a page of 100 when `count` is not given.
+const DEFAULT_COUNT: i64 = roster_core::paging::DEFAULT_PAGE_SIZE;
+
 /// The seed document's 401 text, which tells the caller how to authenticate.
 const UNAUTHENTICATED: &str = "User is not authenticated. Please supply a valid Access Token in the `Authorization` HTTP header (e.g. Authorization: bearer [token]) or Genestack API token in the `Genestack-API-Token` header.";
 

@@ -86,9 +86,13 @@ pub async fn find(caller: Caller, base: BaseUrl, q: QueryPairs) -> Answer {
             &admin.reader(),
             &UserQuery {
                 sort: None,
+                // The seed's order: oldest first.
+                newest_first: false,
                 filter,
                 only_active: true,
-                page: page(&q)?,
+                page: page(&q, super::DEFAULT_COUNT)?,
+                // ODM's filters cannot name groups.
+                groups: None,
             },
         )
         .await?;

@@ -145,6 +145,16 @@ fn user_schema() -> Value {
             multi("entitlements", "Entitlements of the user.", &[], vec![]),
             multi("roles", "Roles of the user.", &[], vec![]),
             multi("x509Certificates", "X.509 certificates (DER, base64).", &[], vec![]),
+            ro("groups", "complex", true, "The groups the user is a member of; change them through the Group's members.", vec![
+                ro("value", "string", false, "The group's id.", vec![]),
+                {
+                    let mut r = ro("$ref", "reference", false, "URI of the group.", vec![]);
+                    r["referenceTypes"] = json!(["Group"]);
+                    r
+                },
+                ro("display", "string", false, "The group's displayName.", vec![]),
+                canonical(ro("type", "string", false, "How the user is a member: always direct (groups do not nest).", vec![]), &["direct", "indirect"]),
+            ]),
         ],
     })
 }
@@ -337,7 +347,8 @@ pub async fn service_provider_config(base: BaseUrl) -> Response {
         StatusCode::OK,
         json!({
             "schemas": [SPC_URN],
-            "documentationUri": "https://github.com/roster/roster#readme",
+            // The server's own API description: a document every deployment has.
+            "documentationUri": format!("{}/openapi.json", base.0),
             "patch": {"supported": true},
             "bulk": {"supported": true, "maxOperations": super::bulk::MAX_OPERATIONS, "maxPayloadSize": super::bulk::MAX_PAYLOAD_SIZE},
             "filter": {"supported": true, "maxResults": MAX_PAGE_SIZE},

@@ -3,7 +3,7 @@
 use axum::http::{HeaderMap, StatusCode};
 use roster_core::patch::{group_change, parse_patch, Unknown};
 use roster_core::policy::GroupReader;
-use roster_core::schema::Resource;
+use roster_core::schema::{Resource, GROUP_SCHEMA};
 use roster_core::{Entity, Group, GroupChange, MemberOp, Page};
 use roster_store::GroupQuery;
 
@@ -16,6 +16,7 @@ use crate::http::body::JsonBody;
 use crate::http::extract::{if_match, PathParam, QueryPairs};
 use crate::http::{Answer, ApiError, Caller};
 use crate::scim_resource::group_body::parse_group_body;
+use crate::scim_resource::user_body::check_schemas;
 use crate::scim_resource::ScimJson;
 
 /// Reloads a group after a write, with members only when the answer shows them.
@@ -36,6 +37,7 @@ async fn reload(
     request_body(content = Value, content_type = "application/scim+json", description = "A Group"))]
 pub async fn create(caller: Caller, view: View, JsonBody(body, _): ScimJson) -> Answer {
     let manager = caller.principal().group_manager()?;
+    check_schemas(&body, &[GROUP_SCHEMA], "Group")?;
     let new = parse_group_body(&body)?;
     let g = caller
         .store()
@@ -53,6 +55,7 @@ pub async fn list_groups(
     let q = GroupQuery {
         filter: req.cond(Resource::Group)?,
         sort: req.sort(Resource::Group)?,
+        newest_first: super::NEWEST_FIRST,
         with_members: req.projection.includes("members"),
         page: req.page,
     };
@@ -133,6 +136,7 @@ pub async fn put(
     JsonBody(body, _): ScimJson,
 ) -> Answer {
     change_group(caller.store(), &caller, &view, &headers, &raw, |_| {
+        check_schemas(&body, &[GROUP_SCHEMA], "Group")?;
         let new = parse_group_body(&body)?;
         Ok(GroupChange {
             display_name: Some(new.display_name),

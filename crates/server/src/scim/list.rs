@@ -27,7 +27,7 @@ impl ListRequest {
             filter: q.get("filter").map(str::to_owned),
             sort_by: q.get("sortBy").map(str::to_owned),
             sort_order: q.get("sortOrder").map(str::to_owned),
-            page: page(q)?,
+            page: page(q, super::DEFAULT_COUNT)?,
             projection: Projection::from_query(q.get("attributes"), q.get("excludedAttributes"))?,
         })
     }
@@ -69,7 +69,11 @@ impl ListRequest {
             filter: text("filter")?,
             sort_by: text("sortBy")?,
             sort_order: text("sortOrder")?,
-            page: PageRequest::parse(int("startIndex")?.as_deref(), int("count")?.as_deref())?,
+            page: PageRequest::parse(
+                int("startIndex")?.as_deref(),
+                int("count")?.as_deref(),
+                super::DEFAULT_COUNT,
+            )?,
             projection: Projection::from_lists(&list("attributes")?, &list("excludedAttributes")?)?,
         })
     }

@@ -28,6 +28,16 @@ use crate::scim_resource::parse_id;
 
 pub const ROOT: &str = "/scim/v2";
 
+/// A list without `count` returns as many resources as `/ServiceProviderConfig` advertises
+/// in `filter.maxResults`, so a client that lists without paging sees what it created.
+const DEFAULT_COUNT: i64 = roster_core::paging::MAX_PAGE_SIZE;
+
+/// A list without `sortBy` shows the newest resources first (RFC 7644 §3.4.2.3 leaves the
+/// order to the provider): a client that lists without paging finds what it just created
+/// however large the directory, and a crawl by `startIndex` during concurrent creation sees
+/// a resource twice at worst, never misses one.
+const NEWEST_FIRST: bool = true;
+
 /// The SCIM 2.0 dialect: `Authorization: Bearer <token>`, SCIM error bodies.
 pub struct Scim;
 

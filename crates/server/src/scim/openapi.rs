@@ -26,7 +26,7 @@ pub struct Listing {
     /// 1-based index of the first result.
     #[param(rename = "startIndex")]
     start_index: Option<i64>,
-    /// Page size; at most 1000.
+    /// Page size: 1000 when not given (filter.maxResults), at most 1000.
     count: Option<i64>,
     /// A single-valued attribute.
     #[param(rename = "sortBy")]

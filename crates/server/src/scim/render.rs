@@ -2,12 +2,43 @@
 //! extension where present, members as RFC 7643 §8.7.1 has them.
 
 use roster_core::schema::{ENTERPRISE_SCHEMA, USER_SCHEMA};
-use roster_core::{Group, User};
+use roster_core::{Group, User, UserGroup};
 use serde_json::{json, Map, Value};
 
 use crate::scim_resource::{group_base, put_opt, user_base, Links};
 
-pub fn user_json(u: &User, links: &Links) -> Value {
+/// A user with the groups it is a member of (`None`: not loaded, the projection leaves
+/// `groups` out).
+pub struct ScimUser {
+    pub user: User,
+    pub groups: Option<Vec<UserGroup>>,
+}
+
+impl ScimUser {
+    /// A user known to be in no group (just created).
+    pub fn new_user(user: User) -> Self {
+        Self {
+            user,
+            groups: Some(Vec::new()),
+        }
+    }
+}
+
+/// `groups` (RFC 7643 §4.1.2): read-only, every membership direct.
+fn groups_json(groups: &[UserGroup], links: &Links) -> Value {
+    Value::Array(
+        groups
+            .iter()
+            .map(|g| {
+                json!({"value": g.id.to_string(), "$ref": links.group(&g.id),
+                       "display": g.display_name, "type": "direct"})
+            })
+            .collect(),
+    )
+}
+
+pub fn user_json(su: &ScimUser, links: &Links) -> Value {
+    let u = &su.user;
     let mut o = user_base(u, links);
     put_opt(&mut o, "displayName", &u.display_name);
     if u.given_name.is_some() || u.family_name.is_some() {
@@ -46,6 +77,9 @@ pub fn user_json(u: &User, links: &Links) -> Value {
     // An unassigned flag is omitted (RFC 7644 §3.5.2.2).
     if u.active_assigned {
         o.insert("active".into(), json!(u.active));
+    }
+    if let Some(groups) = su.groups.as_deref().filter(|g| !g.is_empty()) {
+        o.insert("groups".into(), groups_json(groups, links));
     }
     Value::Object(o)
 }
@@ -86,15 +120,15 @@ pub trait Resource {
     fn location(&self, links: &Links) -> String;
 }
 
-impl Resource for User {
+impl Resource for ScimUser {
     fn json(&self, links: &Links) -> Value {
         user_json(self, links)
     }
     fn etag(&self) -> String {
-        self.meta.etag()
+        self.user.meta.etag()
     }
     fn location(&self, links: &Links) -> String {
-        links.user(&self.id)
+        links.user(&self.user.id)
     }
 }
 

@@ -2,15 +2,18 @@
 //! credential, and changes only the caller's own personal profile.
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
 use roster_core::patch::{apply_user_patch, parse_patch, take_password, UserPatchProfile};
-use roster_core::policy::{UserEditor, UserReader};
-use roster_core::schema::Resource;
-use roster_core::{Entity, Page, User};
+use roster_core::policy::{GroupReader, UserEditor, UserReader};
+use std::collections::HashMap;
+
+use roster_core::schema::{Resource, ENTERPRISE_SCHEMA, USER_SCHEMA};
+use roster_core::{Entity, Page, User, UserGroup};
 use roster_store::UserQuery;
 use serde_json::Value;
 
 use super::list::ListRequest;
+use super::projection::Projection;
+use super::render::ScimUser;
 use super::view::View;
 use super::{openapi, resource_id};
 use roster_store::Store;
@@ -18,7 +21,7 @@ use roster_store::Store;
 use crate::http::body::JsonBody;
 use crate::http::extract::{if_match, PathParam, QueryPairs};
 use crate::http::{Answer, ApiError, Caller};
-use crate::scim_resource::user_body::parse_user_body;
+use crate::scim_resource::user_body::{check_schemas, parse_user_body};
 use crate::scim_resource::ScimJson;
 
 /// `/Users/{id}` edits every attribute Roster keeps.
@@ -27,6 +30,65 @@ const PATCH_PROFILE: UserPatchProfile = UserPatchProfile::FULL;
 /// What a user may change about themselves through `/Me`: the personal profile and the
 /// password.
 const ME_PROFILE: UserPatchProfile = UserPatchProfile::PERSONAL;
+
+/// The schemas a User body may name.
+const SCHEMAS: &[&str] = &[USER_SCHEMA, ENTERPRISE_SCHEMA];
+
+/// Users with their `groups` (RFC 7643 §4.1.2), as far as the caller may see groups: one
+/// query for the lot, none when the projection leaves `groups` out.
+pub(super) async fn with_groups(
+    caller: &Caller,
+    p: &Projection,
+    users: Vec<User>,
+) -> Result<Vec<ScimUser>, ApiError> {
+    if !p.includes("groups") || users.is_empty() {
+        return Ok(users
+            .into_iter()
+            .map(|user| ScimUser { user, groups: None })
+            .collect());
+    }
+    let seqs: Vec<i64> = users.iter().map(|u| u.seq).collect();
+    let reader = caller.principal().group_reader();
+    let mut by_user: HashMap<i64, Vec<UserGroup>> = HashMap::new();
+    for g in caller.store().groups_of(&reader, &seqs).await? {
+        by_user.entry(g.user_seq).or_default().push(g);
+    }
+    Ok(users
+        .into_iter()
+        .map(|user| {
+            let groups = Some(by_user.remove(&user.seq).unwrap_or_default());
+            ScimUser { user, groups }
+        })
+        .collect())
+}
+
+/// One user with its groups.
+async fn one_with_groups(
+    caller: &Caller,
+    p: &Projection,
+    user: User,
+) -> Result<ScimUser, ApiError> {
+    let groups = if p.includes("groups") {
+        let reader = caller.principal().group_reader();
+        Some(caller.store().groups_of(&reader, &[user.seq]).await?)
+    } else {
+        None
+    };
+    Ok(ScimUser { user, groups })
+}
+
+/// A page of users with their groups.
+async fn page_with_groups(
+    caller: &Caller,
+    p: &Projection,
+    page: Page<User>,
+) -> Result<Page<ScimUser>, ApiError> {
+    Ok(Page {
+        items: with_groups(caller, p, page.items).await?,
+        total: page.total,
+        start_index: page.start_index,
+    })
+}
 
 /// The password of a body, checked against the policy for the account it is for, hashed on
 /// the password pool.
@@ -46,6 +108,7 @@ async fn password_hash(
     request_body(content = Value, content_type = "application/scim+json", description = "A User"))]
 pub async fn create(caller: Caller, view: View, JsonBody(body, _): ScimJson) -> Answer {
     let admin = caller.principal().user_admin()?;
+    check_schemas(&body, SCHEMAS, "User")?;
     let mut parsed = parse_user_body(&body)?;
     if let Some(pw) = parsed.password.take() {
         let u = &parsed.user;
@@ -56,19 +119,23 @@ pub async fn create(caller: Caller, view: View, JsonBody(body, _): ScimJson) -> 
         .store()
         .create_user(&admin, &caller.ctx(), &parsed.user)
         .await?;
-    Ok(view.one(&user, StatusCode::CREATED))
+    Ok(view.one(&ScimUser::new_user(user), StatusCode::CREATED))
 }
 
+/// The users a list request finds; a filter on `groups` sees the groups `groups` sees.
 pub async fn list_users(
     store: &dyn Store,
     reader: &UserReader,
+    groups: &GroupReader,
     req: &ListRequest,
 ) -> Result<Page<User>, ApiError> {
     let q = UserQuery {
         filter: req.cond(Resource::User)?,
         sort: req.sort(Resource::User)?,
+        newest_first: super::NEWEST_FIRST,
         only_active: false,
         page: req.page,
+        groups: Some(groups.clone()),
     };
     Ok(store.list_users(reader, &q).await?)
 }
@@ -83,7 +150,9 @@ pub async fn list_users(
 pub async fn list(caller: Caller, view: View, q: QueryPairs) -> Answer {
     let admin = caller.principal().user_admin()?;
     let req = ListRequest::from_query(&q)?;
-    let page = list_users(caller.store(), &admin.reader(), &req).await?;
+    let groups = caller.principal().group_reader();
+    let page = list_users(caller.store(), &admin.reader(), &groups, &req).await?;
+    let page = page_with_groups(&caller, &req.projection, page).await?;
     Ok(view.list(&page, &req.projection))
 }
 
@@ -93,7 +162,9 @@ pub async fn list(caller: Caller, view: View, q: QueryPairs) -> Answer {
 pub async fn search(caller: Caller, view: View, JsonBody(body, _): ScimJson) -> Answer {
     let admin = caller.principal().user_admin()?;
     let req = ListRequest::from_search(&body)?;
-    let page = list_users(caller.store(), &admin.reader(), &req).await?;
+    let groups = caller.principal().group_reader();
+    let page = list_users(caller.store(), &admin.reader(), &groups, &req).await?;
+    let page = page_with_groups(&caller, &req.projection, page).await?;
     Ok(view.list(&page, &req.projection))
 }
 
@@ -114,6 +185,7 @@ async fn load(store: &dyn Store, reader: &UserReader, id: uuid::Uuid) -> Result<
 pub async fn get(caller: Caller, view: View, PathParam(raw): PathParam) -> Answer {
     let admin = caller.principal().user_admin()?;
     let user = load(caller.store(), &admin.reader(), resource_id(&raw, "user")?).await?;
+    let user = one_with_groups(&caller, &view.projection, user).await?;
     Ok(view.one(&user, StatusCode::OK))
 }
 
@@ -129,6 +201,7 @@ pub async fn put(
 ) -> Answer {
     let admin = caller.principal().user_admin()?;
     let id = resource_id(&raw, "user")?;
+    check_schemas(&body, SCHEMAS, "User")?;
     let parsed = parse_user_body(&body)?;
     let pw = match &parsed.password {
         Some(p) => {
@@ -154,6 +227,7 @@ pub async fn put(
             &replace,
         )
         .await?;
+    let user = one_with_groups(&caller, &view.projection, user).await?;
     Ok(view.one(&user, StatusCode::OK))
 }
 
@@ -219,6 +293,7 @@ pub async fn patch(
         &PATCH_PROFILE,
     )
     .await?;
+    let user = one_with_groups(&caller, &view.projection, user).await?;
     Ok(view.one(&user, StatusCode::OK))
 }
 
@@ -244,12 +319,14 @@ pub async fn delete(
 }
 
 /// The caller's own resource, with `Content-Location` naming it (RFC 7644 §3.11).
-fn own(view: &View, user: &User) -> Response {
-    let mut res = view.one(user, StatusCode::OK);
-    if let Ok(v) = HeaderValue::from_str(&view.links.user(&user.id)) {
+async fn own(caller: &Caller, view: &View, user: User) -> Answer {
+    let location = view.links.user(&user.id);
+    let user = one_with_groups(caller, &view.projection, user).await?;
+    let mut res = view.one(&user, StatusCode::OK);
+    if let Ok(v) = HeaderValue::from_str(&location) {
         res.headers_mut().insert(header::CONTENT_LOCATION, v);
     }
-    res
+    Ok(res)
 }
 
 #[utoipa::path(
@@ -262,7 +339,7 @@ fn own(view: &View, user: &User) -> Response {
 pub async fn me(caller: Caller, view: View) -> Answer {
     let me = caller.principal().self_service();
     let user = load(caller.store(), &me.reader(), me.id()).await?;
-    Ok(own(&view, &user))
+    own(&caller, &view, user).await
 }
 
 #[utoipa::path(patch, path = "/Me", params(openapi::Projection), responses(openapi::One),
@@ -286,5 +363,5 @@ pub async fn patch_me(
         &ME_PROFILE,
     )
     .await?;
-    Ok(own(&view, &user))
+    own(&caller, &view, user).await
 }

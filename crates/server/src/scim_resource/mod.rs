@@ -145,9 +145,13 @@ pub fn respond(
     res
 }
 
-/// `startIndex` and `count` (RFC 7644 §3.4.2.4).
-pub fn page(q: &QueryPairs) -> Result<PageRequest, ApiError> {
-    Ok(PageRequest::parse(q.get("startIndex"), q.get("count"))?)
+/// `startIndex` and `count` (RFC 7644 §3.4.2.4); `default` when the query names no count.
+pub fn page(q: &QueryPairs, default: i64) -> Result<PageRequest, ApiError> {
+    Ok(PageRequest::parse(
+        q.get("startIndex"),
+        q.get("count"),
+        default,
+    )?)
 }
 
 /// The object of a SCIM message (a SearchRequest, a BulkRequest ...) whose `schemas` must

@@ -13,22 +13,57 @@ pub struct UserBody {
 }
 
 fn text(o: &Map<String, Value>, key: &str) -> Result<Option<String>, CoreError> {
-    match o
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v)
-    {
+    match roster_core::json::get_ci(o, key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(CoreError::invalid_value(format!("{key} must be a string"))),
     }
 }
 
-pub fn get_ci<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    o.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_null())
+pub use roster_core::json::get_ci_set as get_ci;
+
+/// Schema ids an identity provider names in `schemas` that are not Roster's but carry no
+/// data: Microsoft Entra ID lists its ADSCIM Group schema in every POST /Groups.
+const TOLERATED: &[&str] =
+    &["http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"];
+
+/// Refuses a body that claims, or carries an object under, a schema URN the resource type
+/// does not have (`allowed`: its core schema and extensions): its data would otherwise be
+/// dropped without a word. Keys that are not URNs are attributes, checked elsewhere.
+pub fn check_schemas(v: &Value, allowed: &[&str], resource: &str) -> Result<(), CoreError> {
+    let Some(o) = v.as_object() else {
+        return Ok(());
+    };
+    let known = |urn: &str| {
+        allowed.iter().any(|a| a.eq_ignore_ascii_case(urn))
+            || TOLERATED.iter().any(|t| t.eq_ignore_ascii_case(urn))
+    };
+    if let Some(Value::Array(urns)) = get_ci(o, "schemas") {
+        if urns
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|u| u.starts_with("urn:scim:schemas:"))
+        {
+            return Err(CoreError::InvalidVers(format!(
+                "SCIM 1.x schemas are not supported; use {}",
+                allowed.join(", ")
+            )));
+        }
+        if let Some(urn) = urns.iter().filter_map(Value::as_str).find(|u| !known(u)) {
+            return Err(CoreError::invalid_value(format!(
+                "schemas names {urn:?}, which is not a schema of a {resource} here (known: {})",
+                allowed.join(", ")
+            )));
+        }
+    }
+    let is_urn = |k: &str| k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
+    if let Some(urn) = o.keys().find(|k| is_urn(k) && !known(k)) {
+        return Err(CoreError::invalid_value(format!(
+            "the body carries {urn:?}, which is not a schema extension of a {resource} here (known: {})",
+            allowed.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 pub fn parse_user_body(v: &Value) -> Result<UserBody, CoreError> {
@@ -57,7 +92,7 @@ pub fn parse_user_body(v: &Value) -> Result<UserBody, CoreError> {
     user.display_name = text(o, "displayName")?;
     user.locale = text(o, "locale")?;
     if let Some(n) = get_ci(o, "name") {
-        let n = n
+        let n = roster_core::json::single(n, "name")?
             .as_object()
             .ok_or_else(|| CoreError::invalid_value("name must be an object"))?;
         user.given_name = text(n, "givenName")?;
@@ -101,9 +136,14 @@ pub fn parse_user_body(v: &Value) -> Result<UserBody, CoreError> {
         match get_ci(o, name) {
             None => {}
             Some(Value::Array(items)) => {
-                roster_core::user::validate_multi(name, items)?;
+                roster_core::user::check_count(name, items.len())?;
+                let mut items = items.clone();
+                for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                    roster_core::user::canonical_item(name, item)?;
+                }
+                roster_core::user::validate_multi(name, &items)?;
                 if !items.is_empty() {
-                    user.multi.insert(name.to_owned(), items.clone());
+                    user.multi.insert(name.to_owned(), items);
                 }
             }
             Some(_) => return Err(CoreError::invalid_value(format!("{name} must be an array"))),

@@ -186,6 +186,12 @@ impl TestApp {
             .to_string()
     }
 
+    /// `GET /scim/v2/Users?filter=...` with this token.
+    pub async fn find_users(&self, filter: &str, token: &str) -> Resp {
+        let path = format!("/Users?filter={}", urlencode(filter));
+        self.scim(Method::GET, &path, token, None).await
+    }
+
     /// A SCIM request with a body, as the bootstrap admin.
     pub async fn scim_admin(&self, method: Method, path: &str, body: Value) -> Resp {
         self.scim(method, path, ADMIN_TOKEN, Some(body)).await
@@ -341,6 +347,31 @@ pub fn user_body(name: &str) -> Value {
         "active": true,
         "emails": [{"type": "work", "value": format!("{name}@example.com"), "primary": true}],
     })
+}
+
+/// The userNames of a ListResponse's resources, sorted.
+pub fn sorted_user_names(r: &Resp) -> Vec<String> {
+    let mut n: Vec<String> = r.body["Resources"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {}", r.text))
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap().to_owned())
+        .collect();
+    n.sort();
+    n
+}
+
+/// Percent-encodes a query value (a filter).
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 pub fn patch(ops: Value) -> Value {

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use roster_core::group::{GroupChange, MemberOp};
 use roster_core::policy::{GroupCreator, GroupEditor, GroupReader, GroupScope};
 use roster_core::user::fold;
-use roster_core::{CoreError, Entity, Group, Member, Meta, NewGroup, NewMember, Page, Role};
+use roster_core::{
+    CoreError, Entity, Group, Member, Meta, NewGroup, NewMember, Page, Role, UserGroup,
+};
 use uuid::Uuid;
 
 use super::{check_version, total, where_clause, SqlStore};
@@ -188,8 +190,49 @@ async fn load_members(ex: &mut dyn Exec, groups: &mut [Group]) -> Result<()> {
     Ok(())
 }
 
+/// Groups by seq, in no particular order.
+pub(super) async fn load_by_seqs(
+    ex: &mut dyn Exec,
+    seqs: &[i64],
+    with_members: bool,
+) -> Result<Vec<Group>> {
+    let select = format!("SELECT {COLUMNS} FROM groups g");
+    let mut out = super::search::by_seqs(ex, &select, "g", seqs, from_row).await?;
+    if with_members {
+        load_members(ex, &mut out).await?;
+    }
+    Ok(out)
+}
+
+/// The visible groups of several users, one query per chunk.
+async fn groups_of(ex: &mut dyn Exec, scope: GroupScope, users: &[i64]) -> Result<Vec<UserGroup>> {
+    let mut out = Vec::new();
+    for chunk in users.chunks(CHUNK) {
+        let mut sql = Sql::new();
+        sql.push(&format!(
+            "SELECT m.user_seq, g.id, g.display_name FROM memberships m \
+             JOIN groups g ON g.seq = m.group_seq WHERE m.user_seq IN ({})",
+            placeholders(chunk.len())
+        ));
+        sql.args.extend(chunk.iter().map(|&s| Arg::Int(s)));
+        if scope != GroupScope::All {
+            sql.push(" AND ");
+            scope_condition(scope, &mut sql);
+        }
+        sql.push(" ORDER BY m.user_seq, m.group_seq");
+        for row in ex.fetch_all(&sql.text, &sql.args).await? {
+            out.push(UserGroup {
+                user_seq: row.int("user_seq")?,
+                id: decode_id(&row.text("id")?)?,
+                display_name: row.text("display_name")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// `EXISTS (...)` restricting groups to a reader's scope, with its argument.
-fn scope_condition(scope: GroupScope, out: &mut Sql) {
+pub(super) fn scope_condition(scope: GroupScope, out: &mut Sql) {
     if let GroupScope::MemberOf(member) = scope {
         out.push(
             "EXISTS (SELECT 1 FROM memberships vm WHERE vm.group_seq = g.seq AND vm.user_seq = ",
@@ -239,7 +282,7 @@ async fn member_role(ex: &mut dyn Exec, group: Uuid, user_seq: i64) -> Result<Op
         .transpose()?)
 }
 
-async fn list(
+pub(super) async fn list(
     ex: &mut dyn Exec,
     dialect: Dialect,
     scope: GroupScope,
@@ -265,7 +308,7 @@ async fn list(
             .fetch_all(
                 &format!(
                     "SELECT {COLUMNS} FROM groups g{wc}{} LIMIT ? OFFSET ?",
-                    order_by(q.sort.as_ref(), "g.seq")
+                    order_by(q.sort.as_ref(), "g.seq", q.newest_first)
                 ),
                 &a,
             )
@@ -375,6 +418,14 @@ impl<B: Backend> GroupStore for SqlStore<B> {
     async fn list_groups(&self, by: &GroupReader, q: &GroupQuery) -> Result<Page<Group>> {
         let mut r = self.db.reader().await?;
         list(&mut *r, self.db.dialect(), by.scope(), q).await
+    }
+
+    async fn groups_of(&self, by: &GroupReader, users: &[i64]) -> Result<Vec<UserGroup>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut r = self.db.reader().await?;
+        groups_of(&mut *r, by.scope(), users).await
     }
 
     async fn modify_group(

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use roster_core::filter::CompareOp;
-use roster_core::policy::{UserAdmin, UserEditor, UserReader};
+use roster_core::policy::{GroupReader, UserAdmin, UserEditor, UserReader};
 use roster_core::schema::{Cond, Field, Scalar};
 use roster_core::user::fold;
 use roster_core::{Email, Enterprise, Entity, Meta, NewUser, Page, Permission, User, UserName};
@@ -13,7 +13,7 @@ use super::{check_version, total, where_clause, SqlStore};
 use crate::args;
 use crate::audit::Action;
 use crate::db::{Arg, Backend, Dialect, Exec, Row};
-use crate::sql::{compile, order_by, Sql, PROFILE_COLUMNS};
+use crate::sql::{compile_seeing, order_by, Sql, PROFILE_COLUMNS};
 use crate::{Result, StoreError, UserEdit, UserQuery, UserStore, WriteCtx};
 
 const COLUMNS: &str = "u.seq, u.id, u.user_name, u.external_id, u.display_name, \
@@ -272,7 +272,12 @@ pub(super) async fn require_by_name(ex: &mut dyn Exec, name: &UserName) -> Resul
 pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> Result<Page<User>> {
     let filter = q.filter.as_ref().map(|c| {
         let mut s = Sql::new();
-        compile(c, &mut s, dialect);
+        compile_seeing(
+            c,
+            &mut s,
+            dialect,
+            q.groups.as_ref().map(GroupReader::scope),
+        );
         s
     });
     let extra: &[&str] = if q.only_active {
@@ -285,13 +290,26 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
     let buckets = dialect.seq_buckets && wc.is_empty();
     let mut items = Vec::new();
     if q.page.count > 0 {
+        // Oldest first walks seqs up from the page's first; newest first walks them down.
+        let (dir, cmp, bucket_start) = if q.newest_first {
+            ("DESC", "<=", "s.seq < ((SELECT bucket FROM b) + 1) << 10")
+        } else {
+            ("", ">=", "s.seq >= (SELECT bucket FROM b) << 10")
+        };
         let rows = if buckets && q.sort.is_none() && q.page.offset() > 0 {
-            // The first row of the page: the block whose running count reaches startIndex,
-            // then the rest of the offset within that block (at most 1,024 entries). Past
-            // the end no block qualifies and the page is empty.
+            // The first row of the page: the block whose running count (in the list's
+            // direction) reaches startIndex, then the rest of the offset within that block
+            // (at most 1,024 entries). Past the end no block qualifies and the page is empty.
             ex.fetch_all(
                 &format!(
-                    "WITH r AS (SELECT bucket, n, SUM(n) OVER (ORDER BY bucket) AS upto                      FROM user_seq_buckets),                      b AS (SELECT bucket, ? - 1 - (upto - n) AS skip FROM r WHERE upto >= ?                      ORDER BY bucket LIMIT 1)                      SELECT {COLUMNS} FROM users u WHERE u.seq >=                      (SELECT s.seq FROM users s WHERE s.seq >= (SELECT bucket FROM b) << 10                      ORDER BY s.seq LIMIT 1 OFFSET COALESCE((SELECT skip FROM b), 0))                      ORDER BY u.seq LIMIT ?"
+                    "WITH r AS (SELECT bucket, n, SUM(n) OVER (ORDER BY bucket {dir}) AS upto \
+                     FROM user_seq_buckets), \
+                     b AS (SELECT bucket, ? - 1 - (upto - n) AS skip FROM r WHERE upto >= ? \
+                     ORDER BY bucket {dir} LIMIT 1) \
+                     SELECT {COLUMNS} FROM users u WHERE u.seq {cmp} \
+                     (SELECT s.seq FROM users s WHERE {bucket_start} \
+                     ORDER BY s.seq {dir} LIMIT 1 OFFSET COALESCE((SELECT skip FROM b), 0)) \
+                     ORDER BY u.seq {dir} LIMIT ?"
                 ),
                 &args![q.page.start_index, q.page.start_index, q.page.count],
             )
@@ -307,9 +325,9 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
             let and = if wc.is_empty() { " WHERE" } else { " AND" };
             ex.fetch_all(
                 &format!(
-                    "SELECT {COLUMNS} FROM users u{wc}{and} u.seq >= \
-                     (SELECT u.seq FROM users u{wc} ORDER BY u.seq LIMIT 1 OFFSET ?) \
-                     ORDER BY u.seq LIMIT ?"
+                    "SELECT {COLUMNS} FROM users u{wc}{and} u.seq {cmp} \
+                     (SELECT u.seq FROM users u{wc} ORDER BY u.seq {dir} LIMIT 1 OFFSET ?) \
+                     ORDER BY u.seq {dir} LIMIT ?"
                 ),
                 &a,
             )
@@ -321,7 +339,7 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
             ex.fetch_all(
                 &format!(
                     "SELECT {COLUMNS} FROM users u{wc}{} LIMIT ? OFFSET ?",
-                    order_by(q.sort.as_ref(), "u.seq")
+                    order_by(q.sort.as_ref(), "u.seq", q.newest_first)
                 ),
                 &a,
             )
@@ -340,6 +358,37 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
         total,
         start_index: q.page.start_index,
     })
+}
+
+/// The users `q` finds that `by` may see.
+pub(super) async fn list_for(
+    ex: &mut dyn Exec,
+    dialect: Dialect,
+    by: &UserReader,
+    q: &UserQuery,
+) -> Result<Page<User>> {
+    match by.only() {
+        None => list(ex, dialect, q).await,
+        Some(own) => {
+            // The reader's one user, within whatever the caller asked for.
+            let mine = Cond::Cmp(Field::UserId, CompareOp::Eq, Scalar::Text(own.to_string()));
+            let filter = match &q.filter {
+                Some(f) => Cond::And(Box::new(mine), Box::new(f.clone())),
+                None => mine,
+            };
+            let q = UserQuery {
+                filter: Some(filter),
+                ..q.clone()
+            };
+            list(ex, dialect, &q).await
+        }
+    }
+}
+
+/// Users by seq, in no particular order.
+pub(super) async fn load_by_seqs(ex: &mut dyn Exec, seqs: &[i64]) -> Result<Vec<User>> {
+    let select = format!("SELECT {COLUMNS} FROM users u");
+    super::search::by_seqs(ex, &select, "u", seqs, from_row).await
 }
 
 #[async_trait]
@@ -401,22 +450,7 @@ impl<B: Backend> UserStore for SqlStore<B> {
 
     async fn list_users(&self, by: &UserReader, q: &UserQuery) -> Result<Page<User>> {
         let mut r = self.db.reader().await?;
-        match by.only() {
-            None => list(&mut *r, self.db.dialect(), q).await,
-            Some(own) => {
-                // The reader's one user, within whatever the caller asked for.
-                let mine = Cond::Cmp(Field::UserId, CompareOp::Eq, Scalar::Text(own.to_string()));
-                let filter = match &q.filter {
-                    Some(f) => Cond::And(Box::new(mine), Box::new(f.clone())),
-                    None => mine,
-                };
-                let q = UserQuery {
-                    filter: Some(filter),
-                    ..q.clone()
-                };
-                list(&mut *r, self.db.dialect(), &q).await
-            }
-        }
+        list_for(&mut *r, self.db.dialect(), by, q).await
     }
 
     async fn update_user(

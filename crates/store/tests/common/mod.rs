@@ -52,11 +52,23 @@ pub async fn user_names(
     start_index: i64,
     count: i64,
 ) -> (Vec<String>, i64) {
+    user_names_in(store, filter, start_index, count, false).await
+}
+
+/// As [`user_names`], newest first when `newest_first`.
+pub async fn user_names_in(
+    store: &dyn roster_store::Store,
+    filter: Option<roster_core::schema::Cond>,
+    start_index: i64,
+    count: i64,
+    newest_first: bool,
+) -> (Vec<String>, i64) {
     let page = store
         .list_users(
             &admin().reader(),
             &roster_store::UserQuery {
                 filter,
+                newest_first,
                 page: roster_core::PageRequest { start_index, count },
                 ..Default::default()
             },

@@ -642,15 +642,3 @@ async fn out_of_range_paging_follows_rfc_7644() {
         "huge counts are clamped, not refused"
     );
 }
-
-fn urlencode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}

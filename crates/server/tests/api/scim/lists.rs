@@ -209,5 +209,99 @@ async fn deep_pages_are_the_same_rows_as_a_full_listing() {
         )
         .await,
     );
-    assert_eq!(f, ["p12", "p13", "p14"]);
+    // `/scim/v2` lists the newest first.
+    assert_eq!(f, ["p17", "p16", "p15"]);
+}
+
+#[tokio::test]
+async fn lists_and_the_root_search_show_the_newest_first_unless_sorted() {
+    let app = TestApp::spawn().await;
+    // Created alternately: u-a, g-a, u-b, g-b, u-c, g-c (then admin is the oldest).
+    for x in ["a", "b", "c"] {
+        let r = app
+            .scim_admin(
+                Method::POST,
+                "/Users",
+                json!({"userName": format!("u-{x}"), "displayName": format!("N {x} user")}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let r = app
+            .scim_admin(
+                Method::POST,
+                "/Groups",
+                json!({"displayName": format!("N {x} group")}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    let labels = |r: &Resp| -> Vec<String> {
+        r.body["Resources"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", r.text))
+            .iter()
+            .map(|v| {
+                v["userName"]
+                    .as_str()
+                    .or(v["displayName"].as_str())
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let users = app.scim(Method::GET, "/Users", ADMIN_TOKEN, None).await;
+    assert_eq!(labels(&users), ["u-c", "u-b", "u-a", "admin"]);
+    let groups = app.scim(Method::GET, "/Groups", ADMIN_TOKEN, None).await;
+    assert_eq!(labels(&groups), ["N c group", "N b group", "N a group"]);
+
+    let search = |extra: serde_json::Value| {
+        let mut body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        app.scim_admin(Method::POST, "/.search", body)
+    };
+    // One list over both types, newest first; pages cut through it.
+    let r = search(json!({})).await;
+    assert_eq!(
+        labels(&r),
+        [
+            "N c group",
+            "u-c",
+            "N b group",
+            "u-b",
+            "N a group",
+            "u-a",
+            "admin"
+        ]
+    );
+    assert_eq!(r.body["totalResults"], 7);
+    let r = search(json!({"startIndex": 2, "count": 3})).await;
+    assert_eq!(labels(&r), ["u-c", "N b group", "u-b"]);
+    assert_eq!(
+        (
+            r.body["totalResults"].clone(),
+            r.body["itemsPerPage"].clone()
+        ),
+        (json!(7), json!(3))
+    );
+    let r = search(json!({"startIndex": 7, "count": 3})).await;
+    assert_eq!(labels(&r), ["admin"]);
+    let r = search(json!({"startIndex": 8})).await;
+    assert!(labels(&r).is_empty());
+    assert_eq!(r.body["totalResults"], 7);
+    // A sort orders both types together.
+    let r = search(json!({"sortBy": "displayName", "filter": "displayName sw \"N\""})).await;
+    assert_eq!(
+        labels(&r),
+        ["N a group", "u-a", "N b group", "u-b", "N c group", "u-c"]
+    );
+    let r = search(json!({"sortBy": "displayName", "sortOrder": "descending",
+                          "filter": "displayName sw \"N\"", "count": 2}))
+    .await;
+    assert_eq!(labels(&r), ["u-c", "N c group"]);
+    // A sort only users have leaves the groups out.
+    let r = search(json!({"sortBy": "userName"})).await;
+    assert_eq!(labels(&r), ["admin", "u-a", "u-b", "u-c"]);
+    assert_eq!(r.body["totalResults"], 4);
 }

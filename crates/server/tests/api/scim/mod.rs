@@ -4,6 +4,8 @@ mod auth;
 mod bulk;
 mod discovery;
 mod groups;
+mod idp_compat;
 mod lists;
 mod me;
+mod user_groups;
 mod users;
