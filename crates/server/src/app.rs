@@ -18,7 +18,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::connection::Timeouts;
-use crate::http::dialect::{mount, render_errors, Renderer, Renderers};
+use crate::http::dialect::{mount, Renderer, Renderers};
+use crate::http::envelope::EnvelopeLayer;
 use crate::http::listener::ServeOptions;
 use crate::http::{request_id, ApiError};
 use crate::odm::Odm;
@@ -201,14 +202,7 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
                     header::CACHE_CONTROL,
                     HeaderValue::from_static("no-store"),
                 ))
-                .layer(axum::middleware::from_fn_with_state(
-                    renderers.clone(),
-                    render_errors,
-                ))
-                .layer(axum::middleware::from_fn_with_state(
-                    opts.request_timeout,
-                    crate::http::deadline::limit,
-                ))
+                .layer(EnvelopeLayer::new(renderers.clone(), opts.request_timeout))
                 .layer(DefaultBodyLimit::max(opts.max_body_bytes)),
         )
         .with_state(state);

@@ -199,6 +199,18 @@ pub struct Dialect {
     /// find their first row by summing the counts, and the unfiltered total is their sum.
     /// Not on PostgreSQL: one counter row per block would serialise concurrent inserts.
     pub seq_buckets: bool,
+    /// A subquery whose rows become one JSON array of arrays, in membership order:
+    /// `{open}a, b{row} FROM memberships m ... WHERE ...{close}`.
+    pub json_rows: JsonRows,
+}
+
+/// The pieces of a subquery that returns its rows as one JSON array of arrays (`[]` when
+/// there are none), in each engine's functions.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonRows {
+    pub open: &'static str,
+    pub row: &'static str,
+    pub close: &'static str,
 }
 
 impl Dialect {
@@ -207,11 +219,23 @@ impl Dialect {
         lock_for_update: "",
         email_substring: EmailSubstring::Fts5Glob,
         seq_buckets: true,
+        json_rows: JsonRows {
+            open: "(SELECT json_group_array(json_array(",
+            // No ORDER BY: it would sort in a temporary b-tree on every row; the subquery
+            // walks memberships_user (user_seq, group_seq), so rows come in group order.
+            row: "))",
+            close: ")",
+        },
     };
     pub const POSTGRES: Dialect = Dialect {
         lock_for_update: " FOR UPDATE",
         email_substring: EmailSubstring::Like,
         seq_buckets: false,
+        json_rows: JsonRows {
+            open: "(SELECT COALESCE(json_agg(json_build_array(",
+            row: ") ORDER BY m.group_seq), '[]')::text",
+            close: ")",
+        },
     };
 }
 

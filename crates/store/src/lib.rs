@@ -161,6 +161,13 @@ pub trait UserStore: Send + Sync {
         new: &NewUser,
     ) -> Result<(User, bool)>;
     async fn get_user(&self, by: &UserReader, id: Uuid) -> Result<Option<User>>;
+    /// The user and the groups it is a member of that `groups` sees, in one statement.
+    async fn get_user_with_groups(
+        &self,
+        by: &UserReader,
+        groups: &GroupReader,
+        id: Uuid,
+    ) -> Result<Option<(User, Vec<UserGroup>)>>;
     async fn find_user_by_name(&self, by: &UserReader, name: &UserName) -> Result<Option<User>>;
     async fn list_users(&self, by: &UserReader, q: &UserQuery) -> Result<Page<User>>;
     /// Loads, edits and writes back one user in a transaction; `if_match` is the version

@@ -4,11 +4,12 @@
 //! once one has, it lets the request finish and answer the truth. A write that reaches its
 //! commit after the time-out fired is rolled back instead.
 
+use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
+use tower::Service;
 use roster_store::CommitGate;
 use tokio::time::Instant;
 
@@ -18,15 +19,23 @@ use super::error::{ApiError, Kind};
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline(pub Instant);
 
-pub async fn limit(State(timeout): State<Duration>, mut req: Request, next: Next) -> Response {
+/// Runs the request on `inner` within `timeout` (see the module docs).
+pub async fn within<S>(timeout: Duration, mut req: Request, mut inner: S) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
     let gate = CommitGate::default();
     let deadline = Instant::now() + timeout;
     req.extensions_mut().insert(gate.clone());
     req.extensions_mut().insert(Deadline(deadline));
-    let run = next.run(req);
+    let run = inner.call(req);
     tokio::pin!(run);
+    let answer = |r: Result<Response, Infallible>| match r {
+        Ok(res) => res,
+        Err(never) => match never {},
+    };
     tokio::select! {
-        res = &mut run => res,
+        res = &mut run => answer(res),
         () = tokio::time::sleep_until(deadline) => {
             if gate.time_out() {
                 ApiError::new(
@@ -36,7 +45,7 @@ pub async fn limit(State(timeout): State<Duration>, mut req: Request, next: Next
                 .into_response()
             } else {
                 // A change of this request is committing: its answer is the truth.
-                run.await
+                answer(run.await)
             }
         }
     }

@@ -200,22 +200,20 @@ async fn authenticate<D: Dialect>(
     next.run(req).await
 }
 
-/// The error layer (see the module docs).
+/// The error layer (see the module docs): `res`, answered to a request for `uri` with
+/// tracking id `request_id`, rendered by the dialect of `uri` when it is an error.
 pub async fn render_errors(
-    State(renderers): State<Renderers>,
-    req: Request,
-    next: Next,
+    renderers: &Renderers,
+    uri: &axum::http::Uri,
+    request_id: Option<&HeaderValue>,
+    res: Response,
 ) -> Response {
-    // Cheap clones (shared buffers): only an error answer needs them.
-    let uri = req.uri().clone();
-    let request_id = req.headers().get(super::request_id::HEADER).cloned();
-    let res = next.run(req).await;
     if !(res.status().is_client_error() || res.status().is_server_error()) {
         return res;
     }
     let cx = ErrorContext {
         path: uri.path(),
-        request_id: request_id.as_ref().and_then(|v| v.to_str().ok()),
+        request_id: request_id.and_then(|v| v.to_str().ok()),
     };
     render_response(res, renderers.for_path(uri.path()), &cx).await
 }

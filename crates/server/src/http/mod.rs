@@ -9,6 +9,7 @@ pub mod body;
 pub mod connection;
 pub mod deadline;
 pub mod dialect;
+pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod listener;

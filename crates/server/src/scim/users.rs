@@ -2,6 +2,7 @@
 //! credential, and changes only the caller's own personal profile.
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
 use roster_core::patch::{apply_user_patch, parse_patch, take_password, UserPatchProfile};
 use roster_core::policy::{GroupReader, UserEditor, UserReader};
 use std::collections::HashMap;
@@ -168,11 +169,31 @@ pub async fn search(caller: Caller, view: View, JsonBody(body, _): ScimJson) -> 
     Ok(view.list(&page, &req.projection))
 }
 
-async fn load(store: &dyn Store, reader: &UserReader, id: uuid::Uuid) -> Result<User, ApiError> {
-    store
-        .get_user(reader, id)
-        .await?
-        .ok_or(ApiError::not_found(Entity::User(id)))
+/// A user as a read shows it: with its groups (in the same statement) unless the
+/// projection leaves them out.
+async fn load_shown(
+    caller: &Caller,
+    reader: &UserReader,
+    p: &Projection,
+    id: uuid::Uuid,
+) -> Result<ScimUser, ApiError> {
+    let store = caller.store();
+    let found = if p.includes("groups") {
+        let groups = caller.principal().group_reader();
+        store
+            .get_user_with_groups(reader, &groups, id)
+            .await?
+            .map(|(user, groups)| ScimUser {
+                user,
+                groups: Some(groups),
+            })
+    } else {
+        store
+            .get_user(reader, id)
+            .await?
+            .map(|user| ScimUser { user, groups: None })
+    };
+    found.ok_or(ApiError::not_found(Entity::User(id)))
 }
 
 #[utoipa::path(
@@ -184,8 +205,8 @@ async fn load(store: &dyn Store, reader: &UserReader, id: uuid::Uuid) -> Result<
 )]
 pub async fn get(caller: Caller, view: View, PathParam(raw): PathParam) -> Answer {
     let admin = caller.principal().user_admin()?;
-    let user = load(caller.store(), &admin.reader(), resource_id(&raw, "user")?).await?;
-    let user = one_with_groups(&caller, &view.projection, user).await?;
+    let id = resource_id(&raw, "user")?;
+    let user = load_shown(&caller, &admin.reader(), &view.projection, id).await?;
     Ok(view.one(&user, StatusCode::OK))
 }
 
@@ -319,14 +340,12 @@ pub async fn delete(
 }
 
 /// The caller's own resource, with `Content-Location` naming it (RFC 7644 §3.11).
-async fn own(caller: &Caller, view: &View, user: User) -> Answer {
-    let location = view.links.user(&user.id);
-    let user = one_with_groups(caller, &view.projection, user).await?;
-    let mut res = view.one(&user, StatusCode::OK);
-    if let Ok(v) = HeaderValue::from_str(&location) {
+fn own(view: &View, user: &ScimUser) -> Response {
+    let mut res = view.one(user, StatusCode::OK);
+    if let Ok(v) = HeaderValue::from_str(&view.links.user(&user.user.id)) {
         res.headers_mut().insert(header::CONTENT_LOCATION, v);
     }
-    Ok(res)
+    res
 }
 
 #[utoipa::path(
@@ -338,8 +357,8 @@ async fn own(caller: &Caller, view: &View, user: User) -> Answer {
 )]
 pub async fn me(caller: Caller, view: View) -> Answer {
     let me = caller.principal().self_service();
-    let user = load(caller.store(), &me.reader(), me.id()).await?;
-    own(&caller, &view, user).await
+    let user = load_shown(&caller, &me.reader(), &view.projection, me.id()).await?;
+    Ok(own(&view, &user))
 }
 
 #[utoipa::path(patch, path = "/Me", params(openapi::Projection), responses(openapi::One),
@@ -363,5 +382,6 @@ pub async fn patch_me(
         &ME_PROFILE,
     )
     .await?;
-    own(&caller, &view, user).await
+    let user = one_with_groups(&caller, &view.projection, user).await?;
+    Ok(own(&view, &user))
 }

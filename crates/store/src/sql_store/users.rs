@@ -3,10 +3,12 @@
 
 use async_trait::async_trait;
 use roster_core::filter::CompareOp;
-use roster_core::policy::{GroupReader, UserAdmin, UserEditor, UserReader};
+use roster_core::policy::{GroupReader, GroupScope, UserAdmin, UserEditor, UserReader};
 use roster_core::schema::{Cond, Field, Scalar};
 use roster_core::user::fold;
-use roster_core::{Email, Enterprise, Entity, Meta, NewUser, Page, Permission, User, UserName};
+use roster_core::{
+    Email, Enterprise, Entity, Meta, NewUser, Page, Permission, User, UserGroup, UserName,
+};
 use uuid::Uuid;
 
 use super::{check_version, total, where_clause, SqlStore};
@@ -440,6 +442,47 @@ impl<B: Backend> UserStore for SqlStore<B> {
         }
         let mut r = self.db.reader().await?;
         load(&mut *r, "u.id = ?", id.to_string().into(), "").await
+    }
+
+    async fn get_user_with_groups(
+        &self,
+        by: &UserReader,
+        groups: &GroupReader,
+        id: Uuid,
+    ) -> Result<Option<(User, Vec<UserGroup>)>> {
+        if !by.may_read(id) {
+            return Ok(None);
+        }
+        let j = self.db.dialect().json_rows;
+        let mut sql = Sql::new();
+        sql.push(&format!(
+            "SELECT {COLUMNS}, {}g.id, g.display_name{} FROM memberships m \
+             JOIN groups g ON g.seq = m.group_seq WHERE m.user_seq = u.seq",
+            j.open, j.row
+        ));
+        if let GroupScope::MemberOf(viewer) = groups.scope() {
+            sql.push(" AND EXISTS (SELECT 1 FROM memberships vm WHERE vm.group_seq = g.seq AND vm.user_seq = ")
+                .bind(Arg::Int(viewer))
+                .push(")");
+        }
+        sql.push(&format!("{} AS groups_json FROM users u WHERE u.id = ", j.close))
+            .bind(Arg::Text(id.to_string()));
+        let mut r = self.db.reader().await?;
+        let Some(row) = r.fetch_optional(&sql.text, &sql.args).await? else {
+            return Ok(None);
+        };
+        let user = from_row(&row)?;
+        let pairs: Vec<(String, String)> =
+            serde_json::from_str(&row.text("groups_json")?).map_err(decode)?;
+        let mut found = Vec::with_capacity(pairs.len());
+        for (gid, display_name) in pairs {
+            found.push(UserGroup {
+                user_seq: user.seq,
+                id: Uuid::parse_str(&gid).map_err(decode)?,
+                display_name,
+            });
+        }
+        Ok(Some((user, found)))
     }
 
     async fn find_user_by_name(&self, by: &UserReader, name: &UserName) -> Result<Option<User>> {
