@@ -8,7 +8,7 @@ use roster_core::filter::parse_filter;
 use roster_core::patch::{apply_user_patch, parse_patch, UserPatchProfile};
 use roster_core::schema::{resolve, Resource};
 use roster_core::{Email, Meta, User, UserName};
-use roster_server::scim::render::{user_json, ScimUser};
+use roster_server::scim::render::user_json;
 use roster_server::scim_resource::Links;
 use roster_store::db::Dialect;
 use roster_store::sql::{compile, Sql};
@@ -50,6 +50,7 @@ fn user() -> User {
             version: 3,
         },
         set_password_hash: None,
+        groups: None,
     }
 }
 
@@ -111,7 +112,7 @@ fn patch(c: &mut Criterion) {
 }
 
 fn render(c: &mut Criterion) {
-    let u = ScimUser::new_user(user());
+    let u = user();
     let links = Links {
         root: "http://127.0.0.1:8080/scim/v2".into(),
     };

@@ -290,6 +290,9 @@ pub struct User {
     /// A password change to write with the next save (`Some(None)` clears it). Never
     /// loaded: the stored hash does not leave the store.
     pub set_password_hash: Option<Option<String>>,
+    /// The groups the user is a member of, as far as the reader sees them; `None` when they
+    /// were not asked for. Read-only here: memberships change through the group.
+    pub groups: Option<Vec<crate::UserGroup>>,
 }
 
 impl User {

@@ -85,6 +85,11 @@ fn decode_err(msg: String) -> StoreError {
 }
 
 impl Row {
+    /// Whether the row has a column of this name.
+    pub fn has(&self, name: &str) -> bool {
+        self.cols.iter().any(|c| c == name)
+    }
+
     fn get(&self, name: &str) -> Result<&Val> {
         self.cols
             .iter()

@@ -126,8 +126,11 @@ pub struct UserQuery {
     pub newest_first: bool,
     pub only_active: bool,
     pub page: PageRequest,
-    /// The groups a filter on the users' `groups` sees; with none it matches no group.
+    /// The groups a filter on the users' `groups` sees, and `with_groups` loads; with none,
+    /// a user is in no group.
     pub groups: Option<GroupReader>,
+    /// Load each user's [`User::groups`] (in the same statement).
+    pub with_groups: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -161,13 +164,13 @@ pub trait UserStore: Send + Sync {
         new: &NewUser,
     ) -> Result<(User, bool)>;
     async fn get_user(&self, by: &UserReader, id: Uuid) -> Result<Option<User>>;
-    /// The user and the groups it is a member of that `groups` sees, in one statement.
+    /// The user with [`User::groups`]: those `groups` sees, in the same statement.
     async fn get_user_with_groups(
         &self,
         by: &UserReader,
         groups: &GroupReader,
         id: Uuid,
-    ) -> Result<Option<(User, Vec<UserGroup>)>>;
+    ) -> Result<Option<User>>;
     async fn find_user_by_name(&self, by: &UserReader, name: &UserName) -> Result<Option<User>>;
     async fn list_users(&self, by: &UserReader, q: &UserQuery) -> Result<Page<User>>;
     /// Loads, edits and writes back one user in a transaction; `if_match` is the version

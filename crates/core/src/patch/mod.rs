@@ -316,6 +316,7 @@ mod tests {
                 version: 1,
             },
             set_password_hash: None,
+            groups: None,
         }
     }
 

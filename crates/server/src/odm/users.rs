@@ -91,8 +91,9 @@ pub async fn find(caller: Caller, base: BaseUrl, q: QueryPairs) -> Answer {
                 filter,
                 only_active: true,
                 page: page(&q, super::DEFAULT_COUNT)?,
-                // ODM's filters cannot name groups.
+                // ODM's filters cannot name groups, and its users do not show them.
                 groups: None,
+                with_groups: false,
             },
         )
         .await?;

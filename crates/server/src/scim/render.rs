@@ -7,23 +7,6 @@ use serde_json::{json, Map, Value};
 
 use crate::scim_resource::{group_base, put_opt, user_base, Links};
 
-/// A user with the groups it is a member of (`None`: not loaded, the projection leaves
-/// `groups` out).
-pub struct ScimUser {
-    pub user: User,
-    pub groups: Option<Vec<UserGroup>>,
-}
-
-impl ScimUser {
-    /// A user known to be in no group (just created).
-    pub fn new_user(user: User) -> Self {
-        Self {
-            user,
-            groups: Some(Vec::new()),
-        }
-    }
-}
-
 /// `groups` (RFC 7643 §4.1.2): read-only, every membership direct.
 fn groups_json(groups: &[UserGroup], links: &Links) -> Value {
     Value::Array(
@@ -37,8 +20,7 @@ fn groups_json(groups: &[UserGroup], links: &Links) -> Value {
     )
 }
 
-pub fn user_json(su: &ScimUser, links: &Links) -> Value {
-    let u = &su.user;
+pub fn user_json(u: &User, links: &Links) -> Value {
     let mut o = user_base(u, links);
     put_opt(&mut o, "displayName", &u.display_name);
     if u.given_name.is_some() || u.family_name.is_some() {
@@ -78,7 +60,7 @@ pub fn user_json(su: &ScimUser, links: &Links) -> Value {
     if u.active_assigned {
         o.insert("active".into(), json!(u.active));
     }
-    if let Some(groups) = su.groups.as_deref().filter(|g| !g.is_empty()) {
+    if let Some(groups) = u.groups.as_deref().filter(|g| !g.is_empty()) {
         o.insert("groups".into(), groups_json(groups, links));
     }
     Value::Object(o)
@@ -120,15 +102,15 @@ pub trait Resource {
     fn location(&self, links: &Links) -> String;
 }
 
-impl Resource for ScimUser {
+impl Resource for User {
     fn json(&self, links: &Links) -> Value {
         user_json(self, links)
     }
     fn etag(&self) -> String {
-        self.user.meta.etag()
+        self.meta.etag()
     }
     fn location(&self, links: &Links) -> String {
-        links.user(&self.user.id)
+        links.user(&self.id)
     }
 }
 

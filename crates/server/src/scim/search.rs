@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::list::ListRequest;
 use super::render::{group_json, user_json};
-use super::{openapi, users, NEWEST_FIRST, ROOT};
+use super::{openapi, NEWEST_FIRST, ROOT};
 use crate::http::body::JsonBody;
 use crate::http::extract::BaseUrl;
 use crate::http::{Answer, Caller};
@@ -40,6 +40,7 @@ pub async fn search_all(caller: Caller, base: BaseUrl, JsonBody(body, _): ScimJs
                 only_active: false,
                 page: req.page,
                 groups: Some(seen_groups.clone()),
+                with_groups: req.projection.includes("groups"),
             })
         })
         .transpose()?;
@@ -80,9 +81,7 @@ pub async fn search_all(caller: Caller, base: BaseUrl, JsonBody(body, _): ScimJs
         }
     }
     let links = Links::new(&base.0, ROOT);
-    let mut users = users::with_groups(&caller, &req.projection, found_users)
-        .await?
-        .into_iter();
+    let mut users = found_users.into_iter();
     let mut groups = groups.into_iter();
     let resources: Vec<_> = order
         .into_iter()

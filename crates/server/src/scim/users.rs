@@ -5,16 +5,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use roster_core::patch::{apply_user_patch, parse_patch, take_password, UserPatchProfile};
 use roster_core::policy::{GroupReader, UserEditor, UserReader};
-use std::collections::HashMap;
-
 use roster_core::schema::{Resource, ENTERPRISE_SCHEMA, USER_SCHEMA};
-use roster_core::{Entity, Page, User, UserGroup};
+use roster_core::{Entity, Page, User};
 use roster_store::UserQuery;
 use serde_json::Value;
 
 use super::list::ListRequest;
 use super::projection::Projection;
-use super::render::ScimUser;
 use super::view::View;
 use super::{openapi, resource_id};
 use roster_store::Store;
@@ -35,60 +32,14 @@ const ME_PROFILE: UserPatchProfile = UserPatchProfile::PERSONAL;
 /// The schemas a User body may name.
 const SCHEMAS: &[&str] = &[USER_SCHEMA, ENTERPRISE_SCHEMA];
 
-/// Users with their `groups` (RFC 7643 §4.1.2), as far as the caller may see groups: one
-/// query for the lot, none when the projection leaves `groups` out.
-pub(super) async fn with_groups(
-    caller: &Caller,
-    p: &Projection,
-    users: Vec<User>,
-) -> Result<Vec<ScimUser>, ApiError> {
-    if !p.includes("groups") || users.is_empty() {
-        return Ok(users
-            .into_iter()
-            .map(|user| ScimUser { user, groups: None })
-            .collect());
-    }
-    let seqs: Vec<i64> = users.iter().map(|u| u.seq).collect();
-    let reader = caller.principal().group_reader();
-    let mut by_user: HashMap<i64, Vec<UserGroup>> = HashMap::new();
-    for g in caller.store().groups_of(&reader, &seqs).await? {
-        by_user.entry(g.user_seq).or_default().push(g);
-    }
-    Ok(users
-        .into_iter()
-        .map(|user| {
-            let groups = Some(by_user.remove(&user.seq).unwrap_or_default());
-            ScimUser { user, groups }
-        })
-        .collect())
-}
-
-/// One user with its groups.
-async fn one_with_groups(
-    caller: &Caller,
-    p: &Projection,
-    user: User,
-) -> Result<ScimUser, ApiError> {
-    let groups = if p.includes("groups") {
+/// A user written by this request, with its `groups` (RFC 7643 §4.1.2) as far as the
+/// caller may see groups, unless the projection leaves them out.
+async fn with_groups(caller: &Caller, p: &Projection, mut user: User) -> Result<User, ApiError> {
+    if p.includes("groups") {
         let reader = caller.principal().group_reader();
-        Some(caller.store().groups_of(&reader, &[user.seq]).await?)
-    } else {
-        None
-    };
-    Ok(ScimUser { user, groups })
-}
-
-/// A page of users with their groups.
-async fn page_with_groups(
-    caller: &Caller,
-    p: &Projection,
-    page: Page<User>,
-) -> Result<Page<ScimUser>, ApiError> {
-    Ok(Page {
-        items: with_groups(caller, p, page.items).await?,
-        total: page.total,
-        start_index: page.start_index,
-    })
+        user.groups = Some(caller.store().groups_of(&reader, &[user.seq]).await?);
+    }
+    Ok(user)
 }
 
 /// The password of a body, checked against the policy for the account it is for, hashed on
@@ -120,7 +71,12 @@ pub async fn create(caller: Caller, view: View, JsonBody(body, _): ScimJson) -> 
         .store()
         .create_user(&admin, &caller.ctx(), &parsed.user)
         .await?;
-    Ok(view.one(&ScimUser::new_user(user), StatusCode::CREATED))
+    // Just created: in no group yet.
+    let user = User {
+        groups: Some(Vec::new()),
+        ..user
+    };
+    Ok(view.one(&user, StatusCode::CREATED))
 }
 
 /// The users a list request finds; a filter on `groups` sees the groups `groups` sees.
@@ -137,6 +93,7 @@ pub async fn list_users(
         only_active: false,
         page: req.page,
         groups: Some(groups.clone()),
+        with_groups: req.projection.includes("groups"),
     };
     Ok(store.list_users(reader, &q).await?)
 }
@@ -153,7 +110,6 @@ pub async fn list(caller: Caller, view: View, q: QueryPairs) -> Answer {
     let req = ListRequest::from_query(&q)?;
     let groups = caller.principal().group_reader();
     let page = list_users(caller.store(), &admin.reader(), &groups, &req).await?;
-    let page = page_with_groups(&caller, &req.projection, page).await?;
     Ok(view.list(&page, &req.projection))
 }
 
@@ -165,7 +121,6 @@ pub async fn search(caller: Caller, view: View, JsonBody(body, _): ScimJson) -> 
     let req = ListRequest::from_search(&body)?;
     let groups = caller.principal().group_reader();
     let page = list_users(caller.store(), &admin.reader(), &groups, &req).await?;
-    let page = page_with_groups(&caller, &req.projection, page).await?;
     Ok(view.list(&page, &req.projection))
 }
 
@@ -176,22 +131,13 @@ async fn load_shown(
     reader: &UserReader,
     p: &Projection,
     id: uuid::Uuid,
-) -> Result<ScimUser, ApiError> {
+) -> Result<User, ApiError> {
     let store = caller.store();
     let found = if p.includes("groups") {
         let groups = caller.principal().group_reader();
-        store
-            .get_user_with_groups(reader, &groups, id)
-            .await?
-            .map(|(user, groups)| ScimUser {
-                user,
-                groups: Some(groups),
-            })
+        store.get_user_with_groups(reader, &groups, id).await?
     } else {
-        store
-            .get_user(reader, id)
-            .await?
-            .map(|user| ScimUser { user, groups: None })
+        store.get_user(reader, id).await?
     };
     found.ok_or(ApiError::not_found(Entity::User(id)))
 }
@@ -248,7 +194,7 @@ pub async fn put(
             &replace,
         )
         .await?;
-    let user = one_with_groups(&caller, &view.projection, user).await?;
+    let user = with_groups(&caller, &view.projection, user).await?;
     Ok(view.one(&user, StatusCode::OK))
 }
 
@@ -314,7 +260,7 @@ pub async fn patch(
         &PATCH_PROFILE,
     )
     .await?;
-    let user = one_with_groups(&caller, &view.projection, user).await?;
+    let user = with_groups(&caller, &view.projection, user).await?;
     Ok(view.one(&user, StatusCode::OK))
 }
 
@@ -340,9 +286,9 @@ pub async fn delete(
 }
 
 /// The caller's own resource, with `Content-Location` naming it (RFC 7644 §3.11).
-fn own(view: &View, user: &ScimUser) -> Response {
+fn own(view: &View, user: &User) -> Response {
     let mut res = view.one(user, StatusCode::OK);
-    if let Ok(v) = HeaderValue::from_str(&view.links.user(&user.user.id)) {
+    if let Ok(v) = HeaderValue::from_str(&view.links.user(&user.id)) {
         res.headers_mut().insert(header::CONTENT_LOCATION, v);
     }
     res
@@ -382,6 +328,6 @@ pub async fn patch_me(
         &ME_PROFILE,
     )
     .await?;
-    let user = one_with_groups(&caller, &view.projection, user).await?;
+    let user = with_groups(&caller, &view.projection, user).await?;
     Ok(own(&view, &user))
 }

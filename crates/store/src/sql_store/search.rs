@@ -143,7 +143,12 @@ async fn search(ex: &mut dyn Exec, dialect: Dialect, q: &SearchQuery<'_>) -> Res
         let mut users: HashMap<i64, roster_core::User> = HashMap::new();
         let user_seqs = seqs(USER);
         if !user_seqs.is_empty() {
-            for u in users::load_by_seqs(ex, &user_seqs).await? {
+            let groups = q.users.and_then(|(_, u)| {
+                u.with_groups
+                    .then(|| u.groups.as_ref().map(roster_core::policy::GroupReader::scope))
+                    .flatten()
+            });
+            for u in users::load_by_seqs(ex, dialect, &user_seqs, groups).await? {
                 users.insert(u.seq, u);
             }
         }

@@ -63,7 +63,48 @@ fn from_row(r: &Row) -> Result<User> {
             version: r.int("version")?,
         },
         set_password_hash: None,
+        groups: groups_from_row(r)?,
     })
+}
+
+/// A column holding the user's groups as `[[id, displayName], ...]`: those `scope` sees,
+/// in membership order (the subquery walks memberships_user). The viewer's seq is written
+/// into the SQL: it is a number from the database, and leaving it out of the arguments
+/// keeps every statement's placeholders where they were.
+pub(super) fn groups_column(dialect: Dialect, scope: GroupScope) -> String {
+    let j = dialect.json_rows;
+    let visible = match scope {
+        GroupScope::All => String::new(),
+        GroupScope::MemberOf(viewer) => format!(
+            " AND EXISTS (SELECT 1 FROM memberships vm WHERE vm.group_seq = g.seq AND vm.user_seq = {viewer})"
+        ),
+    };
+    format!(
+        ", {}g.id, g.display_name{} FROM memberships m JOIN groups g ON g.seq = m.group_seq \
+         WHERE m.user_seq = u.seq{visible}{} AS groups_json",
+        j.open, j.row, j.close
+    )
+}
+
+/// The user's groups from a `groups_json` column, when the statement selected one.
+fn groups_from_row(r: &Row) -> Result<Option<Vec<UserGroup>>> {
+    if !r.has("groups_json") {
+        return Ok(None);
+    }
+    let user_seq = r.int("seq")?;
+    let pairs: Vec<(String, String)> =
+        serde_json::from_str(&r.text("groups_json")?).map_err(decode)?;
+    pairs
+        .into_iter()
+        .map(|(id, display_name)| {
+            Ok(UserGroup {
+                user_seq,
+                id: Uuid::parse_str(&id).map_err(decode)?,
+                display_name,
+            })
+        })
+        .collect::<Result<_>>()
+        .map(Some)
 }
 
 fn multi_json(m: &std::collections::BTreeMap<String, Vec<serde_json::Value>>) -> Result<String> {
@@ -159,6 +200,7 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
             version: 1,
         },
         set_password_hash: None,
+        groups: None,
     })
 }
 
@@ -290,6 +332,11 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
     let wc = where_clause(filter.as_ref(), extra);
     let args = filter.map(|f| f.args).unwrap_or_default();
     let buckets = dialect.seq_buckets && wc.is_empty();
+    let cols = match (&q.groups, q.with_groups) {
+        (Some(g), true) => format!("{COLUMNS}{}", groups_column(dialect, g.scope())),
+        (None, true) => format!("{COLUMNS}, '[]' AS groups_json"),
+        (_, false) => COLUMNS.to_owned(),
+    };
     let mut items = Vec::new();
     if q.page.count > 0 {
         // Oldest first walks seqs up from the page's first; newest first walks them down.
@@ -308,7 +355,7 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
                      FROM user_seq_buckets), \
                      b AS (SELECT bucket, ? - 1 - (upto - n) AS skip FROM r WHERE upto >= ? \
                      ORDER BY bucket {dir} LIMIT 1) \
-                     SELECT {COLUMNS} FROM users u WHERE u.seq {cmp} \
+                     SELECT {cols} FROM users u WHERE u.seq {cmp} \
                      (SELECT s.seq FROM users s WHERE {bucket_start} \
                      ORDER BY s.seq {dir} LIMIT 1 OFFSET COALESCE((SELECT skip FROM b), 0)) \
                      ORDER BY u.seq {dir} LIMIT ?"
@@ -327,7 +374,7 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
             let and = if wc.is_empty() { " WHERE" } else { " AND" };
             ex.fetch_all(
                 &format!(
-                    "SELECT {COLUMNS} FROM users u{wc}{and} u.seq {cmp} \
+                    "SELECT {cols} FROM users u{wc}{and} u.seq {cmp} \
                      (SELECT u.seq FROM users u{wc} ORDER BY u.seq {dir} LIMIT 1 OFFSET ?) \
                      ORDER BY u.seq {dir} LIMIT ?"
                 ),
@@ -340,7 +387,7 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
             a.push(Arg::Int(q.page.offset()));
             ex.fetch_all(
                 &format!(
-                    "SELECT {COLUMNS} FROM users u{wc}{} LIMIT ? OFFSET ?",
+                    "SELECT {cols} FROM users u{wc}{} LIMIT ? OFFSET ?",
                     order_by(q.sort.as_ref(), "u.seq", q.newest_first)
                 ),
                 &a,
@@ -387,9 +434,16 @@ pub(super) async fn list_for(
     }
 }
 
-/// Users by seq, in no particular order.
-pub(super) async fn load_by_seqs(ex: &mut dyn Exec, seqs: &[i64]) -> Result<Vec<User>> {
-    let select = format!("SELECT {COLUMNS} FROM users u");
+/// Users by seq, in no particular order; with their groups (those `groups` sees) when
+/// given.
+pub(super) async fn load_by_seqs(
+    ex: &mut dyn Exec,
+    dialect: Dialect,
+    seqs: &[i64],
+    groups: Option<GroupScope>,
+) -> Result<Vec<User>> {
+    let cols = groups.map_or(String::new(), |g| groups_column(dialect, g));
+    let select = format!("SELECT {COLUMNS}{cols} FROM users u");
     super::search::by_seqs(ex, &select, "u", seqs, from_row).await
 }
 
@@ -449,40 +503,19 @@ impl<B: Backend> UserStore for SqlStore<B> {
         by: &UserReader,
         groups: &GroupReader,
         id: Uuid,
-    ) -> Result<Option<(User, Vec<UserGroup>)>> {
+    ) -> Result<Option<User>> {
         if !by.may_read(id) {
             return Ok(None);
         }
-        let j = self.db.dialect().json_rows;
-        let mut sql = Sql::new();
-        sql.push(&format!(
-            "SELECT {COLUMNS}, {}g.id, g.display_name{} FROM memberships m \
-             JOIN groups g ON g.seq = m.group_seq WHERE m.user_seq = u.seq",
-            j.open, j.row
-        ));
-        if let GroupScope::MemberOf(viewer) = groups.scope() {
-            sql.push(" AND EXISTS (SELECT 1 FROM memberships vm WHERE vm.group_seq = g.seq AND vm.user_seq = ")
-                .bind(Arg::Int(viewer))
-                .push(")");
-        }
-        sql.push(&format!("{} AS groups_json FROM users u WHERE u.id = ", j.close))
-            .bind(Arg::Text(id.to_string()));
+        let cols = groups_column(self.db.dialect(), groups.scope());
         let mut r = self.db.reader().await?;
-        let Some(row) = r.fetch_optional(&sql.text, &sql.args).await? else {
-            return Ok(None);
-        };
-        let user = from_row(&row)?;
-        let pairs: Vec<(String, String)> =
-            serde_json::from_str(&row.text("groups_json")?).map_err(decode)?;
-        let mut found = Vec::with_capacity(pairs.len());
-        for (gid, display_name) in pairs {
-            found.push(UserGroup {
-                user_seq: user.seq,
-                id: Uuid::parse_str(&gid).map_err(decode)?,
-                display_name,
-            });
-        }
-        Ok(Some((user, found)))
+        let row = r
+            .fetch_optional(
+                &format!("SELECT {COLUMNS}{cols} FROM users u WHERE u.id = ?"),
+                &args![id.to_string()],
+            )
+            .await?;
+        row.as_ref().map(from_row).transpose()
     }
 
     async fn find_user_by_name(&self, by: &UserReader, name: &UserName) -> Result<Option<User>> {
