@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use tower::Service;
 use roster_store::CommitGate;
 use tokio::time::Instant;
+use tower::Service;
 
 use super::error::{ApiError, Kind};
 

@@ -145,7 +145,11 @@ async fn search(ex: &mut dyn Exec, dialect: Dialect, q: &SearchQuery<'_>) -> Res
         if !user_seqs.is_empty() {
             let groups = q.users.and_then(|(_, u)| {
                 u.with_groups
-                    .then(|| u.groups.as_ref().map(roster_core::policy::GroupReader::scope))
+                    .then(|| {
+                        u.groups
+                            .as_ref()
+                            .map(roster_core::policy::GroupReader::scope)
+                    })
                     .flatten()
             });
             for u in users::load_by_seqs(ex, dialect, &user_seqs, groups).await? {
