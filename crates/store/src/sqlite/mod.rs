@@ -50,13 +50,7 @@ impl SqliteBackend {
                 uri: true,
             }
         } else {
-            if let Some(dir) = file.parent() {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        StoreError::Config(format!("cannot create {}: {e}", dir.display()))
-                    })?;
-                }
-            }
+            private_files(&file)?;
             Target {
                 path: file.to_string_lossy().into_owned(),
                 uri: false,
@@ -214,5 +208,60 @@ impl Backend for SqliteBackend {
         if let Ok(mut pool) = self.readers.lock() {
             pool.clear();
         }
+    }
+}
+
+/// The database holds every password and token hash: its directory is created 0700 and the
+/// file 0600 (SQLite gives its `-wal` and `-shm` the database file's mode), so no other
+/// local account can read them. Existing ones that are wider are left as they are, with a
+/// warning that says how to fix them.
+fn private_files(file: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        warn_if_open(dir);
+    }
+    if !file.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(file)
+            .map(drop)
+            .or_else(|e| match e.kind() {
+                // Another process created it in between: fine, it is checked below.
+                std::io::ErrorKind::AlreadyExists => Ok(()),
+                _ => Err(e),
+            })
+            .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", file.display())))?;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = file.as_os_str().to_owned();
+        p.push(suffix);
+        warn_if_open(std::path::Path::new(&p));
+    }
+    Ok(())
+}
+
+/// Warns when other local accounts may read `path`.
+fn warn_if_open(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        let want = if meta.is_dir() { "700" } else { "600" };
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{mode:o}"),
+            "other local accounts can read Roster's database here (it holds every password and token hash); chmod {want} it"
+        );
     }
 }

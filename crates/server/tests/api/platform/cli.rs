@@ -218,3 +218,40 @@ fn weak_or_unsafe_settings_refuse_to_start() {
         "http:// or https://",
     );
 }
+
+/// The database holds every password and token hash: a fresh data directory is 0700 and its
+/// files 0600; a wider one that already exists gets a warning at start (THREAT-MODEL.md).
+#[tokio::test]
+#[ignore = "SQLite's files: scripts/test.sh runs it in its SQLite half"]
+async fn sqlite_only_the_data_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = data.join("roster.db");
+    let db = format!("sqlite://{}", file.display());
+    let p = start(&db, true).await;
+    stop(p);
+    assert_eq!(mode(&data), 0o700, "data directory");
+    assert_eq!(mode(&file), 0o600, "database file");
+    for side in ["roster.db-wal", "roster.db-shm"] {
+        let path = data.join(side);
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{side}");
+        }
+    }
+    let (ok, _, err) = run(&db, &["token", "list", "--user", "root"]);
+    assert!(ok, "{err}");
+    assert!(
+        !err.contains("chmod"),
+        "no warning for private files: {err}"
+    );
+
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (ok, _, err) = run(&db, &["token", "list", "--user", "root"]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("chmod 600") && err.contains("roster.db"),
+        "a readable database is warned about: {err}"
+    );
+}
