@@ -12,11 +12,13 @@ pub mod eval;
 pub mod filter;
 pub mod group;
 pub mod json;
+pub mod jwt;
 pub mod paging;
 pub mod patch;
 pub mod permission;
 pub mod policy;
 pub mod schema;
+pub mod sealed;
 pub mod secret;
 pub mod user;
 
