@@ -42,11 +42,7 @@ impl ServerKey {
         Self {
             cipher: XChaCha20Poly1305::new(Key::from_slice(bytes)),
             // Names the key in logs and errors without giving any of it away.
-            fingerprint: digest
-                .iter()
-                .take(4)
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            fingerprint: digest.iter().take(4).map(|b| format!("{b:02x}")).collect(),
         }
     }
 
@@ -64,7 +60,10 @@ impl ServerKey {
         let t = text.trim();
         let decoded = if t.len() == 64 && t.chars().all(|c| c.is_ascii_hexdigit()) {
             (0..32)
-                .map(|i| t.get(2 * i..2 * i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+                .map(|i| {
+                    t.get(2 * i..2 * i + 2)
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                })
                 .collect::<Option<Vec<u8>>>()
         } else {
             STANDARD
@@ -72,13 +71,11 @@ impl ServerKey {
                 .or_else(|_| URL_SAFE_NO_PAD.decode(t.trim_end_matches('=')))
                 .ok()
         };
-        let bytes: [u8; 32] = decoded
-            .and_then(|v| v.try_into().ok())
-            .ok_or_else(|| {
-                "a server key is 32 bytes, written as base64 (44 characters) or hex (64 digits); \
+        let bytes: [u8; 32] = decoded.and_then(|v| v.try_into().ok()).ok_or_else(|| {
+            "a server key is 32 bytes, written as base64 (44 characters) or hex (64 digits); \
                  `roster secrets generate` prints one"
-                    .to_owned()
-            })?;
+                .to_owned()
+        })?;
         Ok(Self::from_bytes(&bytes))
     }
 
@@ -135,7 +132,10 @@ mod tests {
         // Another record, another key, an altered value: none opens.
         assert_eq!(k.open("oauth_client:2", &sealed), Err(SealError::WrongKey));
         let (other, _) = ServerKey::generate();
-        assert_eq!(other.open("oauth_client:1", &sealed), Err(SealError::WrongKey));
+        assert_eq!(
+            other.open("oauth_client:1", &sealed),
+            Err(SealError::WrongKey)
+        );
         let mut bytes = sealed.clone().into_bytes();
         let last = bytes.len() - 1;
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };

@@ -1,14 +1,17 @@
-//! The operator's commands (`roster token ...`, `roster user ...`): they act on the database
+//! The operator's commands (`roster token|user|client|keys|secrets ...`): they act on the database
 //! directly, as the [`Operator`], and work while servers run on it.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use roster_core::policy::Operator;
+use roster_core::sealed::ServerKey;
 use roster_core::{format_micros, secret, Permission, UserName};
-use roster_store::{Store, WriteCtx};
+use roster_store::{OAuthClient, Store, WriteCtx};
 
-use crate::cli::{TokenCommand, UserCommand};
+use crate::cli::{ClientCommand, DbArgs, KeysCommand, SecretsCommand, TokenCommand, UserCommand};
+use crate::secrets::{self, KeySource};
+use crate::tokens;
 
 pub async fn token(store: &dyn Store, cmd: TokenCommand) -> anyhow::Result<()> {
     match cmd {
@@ -107,5 +110,125 @@ pub async fn user(store: &dyn Store, cmd: UserCommand) -> anyhow::Result<()> {
         if granted { "granted" } else { "revoked" },
         if granted { "to" } else { "from" }
     );
+    Ok(())
+}
+
+/// The client's id and current secret, as `roster client show|rotate` print them.
+fn client_json(key: &ServerKey, c: &OAuthClient) -> anyhow::Result<String> {
+    let plain = key
+        .open(&roster_store::client_record(&c.client_id), &c.secret_sealed)
+        .map_err(|e| anyhow::anyhow!("cannot open the client secret of {}: {e}", c.client_id))?;
+    let secret = String::from_utf8(plain)?;
+    Ok(serde_json::json!({"client_id": c.client_id, "client_secret": secret}).to_string())
+}
+
+pub async fn client(store: &dyn Store, key: &ServerKey, cmd: ClientCommand) -> anyhow::Result<()> {
+    let make = |id: &str| {
+        tokens::seal_client_secret(key, id, &tokens::new_secret(tokens::CLIENT_SECRET_PREFIX))
+    };
+    let new_id = tokens::new_client_id();
+    let c = match &cmd {
+        ClientCommand::Show { user } => store
+            .ensure_client(
+                &Operator::local("cli:client-show").token_admin(),
+                &WriteCtx::default(),
+                &UserName::parse(user)?,
+                &new_id,
+                &make,
+            )
+            .await
+            .with_context(|| format!("cannot show the OAuth client of {user:?}"))?,
+        ClientCommand::Rotate { user } => store
+            .rotate_client_secret(
+                &Operator::local("cli:client-rotate").token_admin(),
+                &WriteCtx::default(),
+                &UserName::parse(user)?,
+                &new_id,
+                &make,
+            )
+            .await
+            .with_context(|| format!("cannot rotate the OAuth client secret of {user:?}"))?,
+    };
+    println!("{}", client_json(key, &c)?);
+    Ok(())
+}
+
+pub async fn keys(
+    store: &dyn Store,
+    key: &ServerKey,
+    cmd: KeysCommand,
+    access_ttl: Duration,
+) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::Rotate => {
+            let kid = tokens::add_signing_key(
+                store,
+                &Operator::local("cli:keys-rotate"),
+                key,
+                access_ttl,
+            )
+            .await?;
+            println!("{kid}");
+            eprintln!(
+                "signing key {kid} signs from now on (every node within 10 s); older keys keep verifying"
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn secrets(store: &dyn Store, db: &DbArgs, cmd: SecretsCommand) -> anyhow::Result<()> {
+    match cmd {
+        SecretsCommand::Generate => println!("{}", ServerKey::generate().1),
+        SecretsCommand::Rekey { new_key_file } => {
+            let (old, source) = secrets::server_key(db, store, false).await?;
+            let (new, new_text) = match &new_key_file {
+                Some(p) => (secrets::read_key_file(p)?, None),
+                None => {
+                    let KeySource::DataDir { .. } = source else {
+                        anyhow::bail!(
+                            "the current key comes from {source}: pass --new-key-file with the new key \
+                             (`roster secrets generate`), then configure every node with it"
+                        );
+                    };
+                    let (k, text) = ServerKey::generate();
+                    (k, Some(text))
+                }
+            };
+            anyhow::ensure!(
+                new.fingerprint() != old.fingerprint(),
+                "the new key is the current key"
+            );
+            // The new key is on disk before anything is sealed with it.
+            let staged = match (&source, &new_text) {
+                (KeySource::DataDir { path, .. }, Some(text)) => {
+                    let staged = path.with_extension("key.new");
+                    let _ = std::fs::remove_file(&staged);
+                    secrets::write_key_file(&staged, text)?;
+                    Some((staged, path.clone()))
+                }
+                _ => None,
+            };
+            let n = secrets::rekey(store, &old, &new).await?;
+            if let Some((staged, path)) = staged {
+                std::fs::rename(&staged, &path).with_context(|| {
+                    format!(
+                        "the secrets are sealed with the new key in {}, which could not replace {}",
+                        staged.display(),
+                        path.display()
+                    )
+                })?;
+                eprintln!(
+                    "re-encrypted {n} secrets; the new key is in {}",
+                    path.display()
+                );
+            } else {
+                eprintln!(
+                    "re-encrypted {n} secrets under the key with fingerprint {}; configure every node with it now",
+                    new.fingerprint()
+                );
+            }
+        }
+    }
     Ok(())
 }

@@ -22,9 +22,11 @@ use crate::http::dialect::{mount, Renderer, Renderers};
 use crate::http::envelope::EnvelopeLayer;
 use crate::http::listener::ServeOptions;
 use crate::http::{request_id, ApiError};
+use crate::oauth::{Keycloak, OAuth, WellKnown};
 use crate::odm::Odm;
 use crate::passwords::Passwords;
 use crate::scim::Scim;
+use crate::tokens::TokenService;
 
 /// What every handler may reach; cheap to clone (requests clone it).
 #[derive(Clone)]
@@ -34,16 +36,24 @@ pub struct AppState {
     /// a trailing slash; never taken from the request's `Host` header.
     pub public_url: Arc<str>,
     pub passwords: Arc<Passwords>,
+    /// OAuth access tokens: signing keys, issuance, verification.
+    pub tokens: Arc<TokenService>,
     /// The serialised OpenAPI document, set once the router is built.
     openapi: Arc<std::sync::OnceLock<Vec<u8>>>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, public_url: &str, passwords: Passwords) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        public_url: &str,
+        passwords: Passwords,
+        tokens: TokenService,
+    ) -> Self {
         Self {
             store,
             public_url: public_url.trim_end_matches('/').into(),
             passwords: Arc::new(passwords),
+            tokens: Arc::new(tokens),
             openapi: Arc::default(),
         }
     }
@@ -138,7 +148,20 @@ fn base_document() -> utoipa::openapi::OpenApi {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An API token (`roster token issue`)"))
+                    .description(Some(
+                        "An API token (`roster token issue`) or an OAuth access token (a JWT from /oauth/token)",
+                    ))
+                    .build(),
+            ),
+        )
+        .security_scheme(
+            "oauth_client",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "A user's OAuth client (`roster client show`): HTTP Basic, or client_id and client_secret in the form body",
+                    ))
                     .build(),
             ),
         )
@@ -173,13 +196,25 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
         .split_for_parts();
     let scim = mount::<Scim>(crate::scim::routes(), &state, &mut doc);
     let odm = mount::<Odm>(crate::odm::routes(), &state, &mut doc);
-    let renderers = Renderers::new(vec![Renderer::of::<Scim>(), Renderer::of::<Odm>()]);
+    let oauth = mount::<OAuth>(crate::oauth::routes(), &state, &mut doc);
+    let keycloak = mount::<Keycloak>(crate::oauth::keycloak_routes(), &state, &mut doc);
+    let well_known = mount::<WellKnown>(crate::oauth::well_known_routes(), &state, &mut doc);
+    let renderers = Renderers::new(vec![
+        Renderer::of::<Scim>(),
+        Renderer::of::<Odm>(),
+        Renderer::of::<OAuth>(),
+        Renderer::of::<Keycloak>(),
+        Renderer::of::<WellKnown>(),
+    ]);
     let _ = state
         .openapi
         .set(serde_json::to_vec(&doc).unwrap_or_default());
     let app = own
         .merge(scim)
         .merge(odm)
+        .merge(oauth)
+        .merge(keycloak)
+        .merge(well_known)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         // One stack, outermost first: every layer given to Router::layer on its own would

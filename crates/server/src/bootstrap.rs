@@ -7,8 +7,9 @@ use roster_store::{Bootstrap, Store, StoreError, WriteCtx};
 
 use crate::cli::ServeArgs;
 
-/// Creates the first admin on an empty database when all three settings are given.
-pub async fn run(store: &dyn Store, args: &ServeArgs) -> anyhow::Result<()> {
+/// The bootstrap the settings ask for, checked (and the password hashed) before anything
+/// is written: `None` without the three settings.
+pub fn prepare(args: &ServeArgs) -> anyhow::Result<Option<Bootstrap>> {
     match (&args.bootstrap_admin, &args.bootstrap_password, &args.bootstrap_token) {
         (Some(admin), Some(password), Some(token)) => {
             if token.chars().count() < secret::MIN_TOKEN_LEN {
@@ -24,10 +25,22 @@ pub async fn run(store: &dyn Store, args: &ServeArgs) -> anyhow::Result<()> {
             let mut user = NewUser::new(UserName::parse(admin)?);
             user.display_name = Some(admin.clone());
             user.password_hash = Some(hash);
-            let b = Bootstrap {
+            Ok(Some(Bootstrap {
                 admin: user,
                 token: secret::from_secret(token.clone()),
-            };
+            }))
+        }
+        (None, None, None) => Ok(None),
+        _ => bail!("ROSTER_BOOTSTRAP_ADMIN, ROSTER_BOOTSTRAP_PASSWORD and ROSTER_BOOTSTRAP_TOKEN must be set together"),
+    }
+}
+
+/// Creates the first admin on an empty database when the settings asked for one
+/// ([`prepare`]); says what to do when the database is empty and they did not.
+pub async fn run(store: &dyn Store, prepared: Option<Bootstrap>) -> anyhow::Result<()> {
+    match prepared {
+        Some(b) => {
+            let admin = b.admin.user_name.as_str().to_owned();
             let operator = Operator::local("bootstrap");
             match store.bootstrap(&operator, &WriteCtx::default(), &b).await {
                 Ok(true) => tracing::info!(
@@ -41,7 +54,7 @@ pub async fn run(store: &dyn Store, args: &ServeArgs) -> anyhow::Result<()> {
                 Err(e) => return Err(e.into()),
             }
         }
-        (None, None, None) => {
+        None => {
             let reader = Operator::local("bootstrap").user_admin().reader();
             if !store
                 .list_users(&reader, &Default::default())
@@ -56,7 +69,6 @@ pub async fn run(store: &dyn Store, args: &ServeArgs) -> anyhow::Result<()> {
                  ROSTER_BOOTSTRAP_TOKEN set to create the first admin (see README.md)"
             );
         }
-        _ => bail!("ROSTER_BOOTSTRAP_ADMIN, ROSTER_BOOTSTRAP_PASSWORD and ROSTER_BOOTSTRAP_TOKEN must be set together"),
     }
     Ok(())
 }

@@ -62,6 +62,15 @@ pub struct DbArgs {
         global = true
     )]
     pub db_statement_timeout_ms: u64,
+    /// The server key that encrypts the secrets Roster must show again (OAuth client
+    /// secrets, signing keys): 32 bytes as base64 or hex (`roster secrets generate`). Every
+    /// node of one database needs the same key. Default: ROSTER_SECRET_KEY_FILE, else the
+    /// key file `secret.key` in the data directory (created 0600 on first start).
+    #[arg(long, env = "ROSTER_SECRET_KEY", hide_env_values = true, global = true)]
+    pub secret_key: Option<String>,
+    /// A file holding the server key (e.g. a mounted secret); see ROSTER_SECRET_KEY.
+    #[arg(long, env = "ROSTER_SECRET_KEY_FILE", global = true)]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 impl DbArgs {
@@ -96,6 +105,54 @@ pub enum Command {
     /// Manage users' permissions.
     #[command(subcommand)]
     User(UserCommand),
+    /// Show or rotate a user's personal OAuth client (client_id and client_secret).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage the keys that sign OAuth access tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage the server key that encrypts secrets at rest.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Print `{"client_id": ..., "client_secret": ...}` of the user's client (created on
+    /// first use) with its current secret.
+    Show {
+        /// The user's SCIM userName.
+        #[arg(long)]
+        user: String,
+    },
+    /// Give the user's client a new secret (the old one stops working at once, and so do
+    /// its refresh tokens) and print the same object.
+    Rotate {
+        /// The user's SCIM userName.
+        #[arg(long)]
+        user: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a signing key that signs from now on (every node picks it up within seconds);
+    /// older keys keep verifying the tokens they signed until those expired.
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Print a new random server key (base64), e.g. for ROSTER_SECRET_KEY.
+    Generate,
+    /// Re-encrypt every sealed secret under a new key, in one transaction. The new key is
+    /// read from --new-key-file; without it, when the current key is the data directory's
+    /// key file, a new key is generated and replaces that file.
+    Rekey {
+        /// A file holding the new key (`roster secrets generate > new.key`).
+        #[arg(long)]
+        new_key_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args, Clone)]
@@ -145,6 +202,12 @@ pub struct ServeArgs {
     /// API token secret of the first admin (stored as SHA-256); at least 32 characters.
     #[arg(long, env = "ROSTER_BOOTSTRAP_TOKEN", hide_env_values = true)]
     pub bootstrap_token: Option<String>,
+    /// Lifetime of OAuth access tokens (JWTs), in seconds.
+    #[arg(long, env = "ROSTER_ACCESS_TOKEN_TTL_SECS", default_value_t = 3600)]
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of OAuth refresh tokens (password grant), in seconds.
+    #[arg(long, env = "ROSTER_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 86_400)]
+    pub refresh_token_ttl_secs: u64,
 }
 
 impl ServeArgs {

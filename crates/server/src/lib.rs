@@ -9,9 +9,12 @@ pub mod bootstrap;
 pub mod cli;
 pub mod http;
 pub mod memory;
+pub mod oauth;
 pub mod odm;
 pub mod passwords;
 pub mod scim;
 pub mod scim_resource;
+pub mod secrets;
+pub mod tokens;
 
 pub use app::{router, AppState};

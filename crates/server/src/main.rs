@@ -2,11 +2,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use roster_core::policy::Operator;
 use roster_server::app::AppOptions;
 use roster_server::cli::{Cli, Command, DbArgs, ServeArgs};
 use roster_server::passwords::Passwords;
-use roster_server::AppState;
+use roster_server::tokens::TokenService;
+use roster_server::{admin, secrets, tokens, AppState};
 use roster_store::Store;
+
+/// How long `roster keys rotate` keeps retired keys: twice this (it cannot know every
+/// node's ROSTER_ACCESS_TOKEN_TTL_SECS; a day covers any sane setting).
+const ACCESS_TTL_FOR_KEY_RETENTION: u64 = 86_400;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -37,11 +43,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         other => other,
     };
     let store = open_store(&cli.db).await?;
-    let outcome = match command {
-        Command::Token(cmd) => roster_server::admin::token(store.as_ref(), cmd).await,
-        Command::User(cmd) => roster_server::admin::user(store.as_ref(), cmd).await,
-        Command::Serve(_) => Ok(()),
-    };
+    let outcome = async {
+        match command {
+            Command::Token(cmd) => admin::token(store.as_ref(), cmd).await,
+            Command::User(cmd) => admin::user(store.as_ref(), cmd).await,
+            Command::Client(cmd) => {
+                let (key, _) = secrets::server_key(&cli.db, store.as_ref(), false).await?;
+                admin::client(store.as_ref(), &key, cmd).await
+            }
+            Command::Keys(cmd) => {
+                let (key, _) = secrets::server_key(&cli.db, store.as_ref(), false).await?;
+                let ttl = Duration::from_secs(ACCESS_TTL_FOR_KEY_RETENTION);
+                admin::keys(store.as_ref(), &key, cmd, ttl).await
+            }
+            Command::Secrets(cmd) => admin::secrets(store.as_ref(), &cli.db, cmd).await,
+            Command::Serve(_) => Ok(()),
+        }
+    }
+    .await;
     store.close().await;
     outcome
 }
@@ -54,15 +73,43 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     // Settings are checked before anything is written.
     let public_url = public_url(&args, listener.local_addr()?)?;
+    let bootstrap = roster_server::bootstrap::prepare(&args)?;
     let store = open_store(db).await?;
-    roster_server::bootstrap::run(store.as_ref(), &args).await?;
+    let (key, source) = secrets::server_key(db, store.as_ref(), true).await?;
+    match &source {
+        secrets::KeySource::DataDir {
+            path,
+            created: true,
+        } => tracing::info!(
+            file = %path.display(),
+            fingerprint = key.fingerprint(),
+            "created the server key file (mode 0600): back it up with the database; other nodes \
+             need the same key (ROSTER_SECRET_KEY_FILE)"
+        ),
+        _ => tracing::info!(source = %source, fingerprint = key.fingerprint(), "server key loaded"),
+    }
+    roster_server::bootstrap::run(store.as_ref(), bootstrap).await?;
+    let access_ttl = Duration::from_secs(args.access_token_ttl_secs.max(1));
+    tokens::ensure_signing_key(
+        store.as_ref(),
+        &Operator::local("server:signing-key"),
+        &key,
+        access_ttl,
+    )
+    .await?;
+    let tokens = TokenService::new(
+        key,
+        &public_url,
+        access_ttl,
+        Duration::from_secs(args.refresh_token_ttl_secs.max(1)),
+    );
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let passwords = Passwords::new(
         args.password_workers.unwrap_or(cores),
         Duration::from_millis(args.password_queue_ms),
         args.password_policy(),
     );
-    let state = AppState::new(store.clone(), &public_url, passwords);
+    let state = AppState::new(store.clone(), &public_url, passwords, tokens);
     let opts = AppOptions {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs),

@@ -17,6 +17,15 @@ pub enum Action {
     GroupCreate,
     GroupUpdate,
     GroupDelete,
+    /// A user's OAuth client was created, or its secret rotated.
+    ClientCreate,
+    ClientRotate,
+    /// A JWT signing key was added (and the previous one retired).
+    SigningKeyAdd,
+    /// Every sealed secret was re-encrypted under a new server key.
+    SecretsRekey,
+    /// A spent refresh token was presented again: its whole family was revoked.
+    RefreshReuse,
 }
 
 impl Action {
@@ -35,6 +44,11 @@ impl Action {
             Action::GroupCreate => "group.create",
             Action::GroupUpdate => "group.update",
             Action::GroupDelete => "group.delete",
+            Action::ClientCreate => "oauth-client.create",
+            Action::ClientRotate => "oauth-client.rotate",
+            Action::SigningKeyAdd => "signing-key.add",
+            Action::SecretsRekey => "secrets.rekey",
+            Action::RefreshReuse => "refresh-token.reuse",
         }
     }
 }

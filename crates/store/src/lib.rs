@@ -1,5 +1,6 @@
 //! Persistence for the directory model: the [`Store`] supertrait over one trait per
-//! aggregate ([`UserStore`], [`GroupStore`], [`CredentialStore`], [`AuditStore`]), one module
+//! aggregate ([`UserStore`], [`GroupStore`], [`CredentialStore`], [`OAuthStore`],
+//! [`AuditStore`]), one module
 //! per backend. Every write is one transaction with its audit row; filters arrive as typed
 //! [`Cond`]s and are compiled to parameterised SQL in [`sql`], never evaluated over a whole
 //! table in Rust.
@@ -280,6 +281,169 @@ pub trait CredentialStore: Send + Sync {
     async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>>;
 }
 
+/// A secret as the server prepared it for one client: its SHA-256 (to verify) and its copy
+/// sealed with the server key for the client's record (to show again).
+#[derive(Debug, Clone)]
+pub struct SealedSecret {
+    pub hash: String,
+    pub sealed: String,
+}
+
+/// Makes the secret of the client with this id (the id is bound into the sealed copy).
+pub type SecretFor<'a> = &'a (dyn Fn(&str) -> SealedSecret + Send + Sync);
+
+/// Re-encrypts one sealed value: `(record, sealed) -> sealed again`.
+pub type Reseal<'a> = &'a (dyn Fn(&str, &str) -> std::result::Result<String, String> + Send + Sync);
+
+/// What a value sealed for the client `client_id` is bound to (its associated data).
+pub fn client_record(client_id: &str) -> String {
+    format!("oauth_client:{client_id}")
+}
+
+/// What a signing key's sealed private half is bound to.
+pub fn signing_key_record(kid: &str) -> String {
+    format!("signing_key:{kid}")
+}
+
+/// What the server key's check value is bound to.
+pub const KEY_CHECK_RECORD: &str = "server_meta:key_check";
+
+/// A user's personal OAuth client.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub user_id: Uuid,
+    pub user_name: String,
+    pub secret_hash: String,
+    pub secret_sealed: String,
+    pub created_at: i64,
+    pub rotated_at: i64,
+}
+
+/// A client presented at the token endpoint, with its owner (active owners only).
+#[derive(Debug, Clone)]
+pub struct GrantClient {
+    pub client: OAuthClient,
+    pub owner: Principal,
+}
+
+/// A JWT signing key as stored.
+#[derive(Debug, Clone)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    /// base64url of the Ed25519 public key (the JWK `x`).
+    pub public_key: String,
+    /// PKCS#8 DER of the private key, sealed for [`signing_key_record`].
+    pub private_sealed: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+/// A refresh token to store (its hash only).
+#[derive(Debug, Clone)]
+pub struct NewRefresh<'a> {
+    pub hash: &'a str,
+    /// Every token rotated from the same password grant shares it.
+    pub family: &'a str,
+    pub client_id: &'a str,
+    pub scope: &'a str,
+    /// Microseconds since the epoch.
+    pub expires_at: i64,
+}
+
+/// A live refresh token.
+#[derive(Debug, Clone)]
+pub struct RefreshInfo {
+    pub owner: Principal,
+    pub client_id: String,
+    pub scope: String,
+    pub family: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// What presenting a refresh token came to.
+#[derive(Debug, Clone)]
+pub enum RefreshUse {
+    /// Spent; its successor stored: the grant goes ahead for this owner.
+    Rotated(RefreshInfo),
+    /// Already spent: its whole family is revoked now.
+    Reused,
+    /// Unknown, revoked, expired, another client's, or its owner is gone or deactivated.
+    Invalid,
+}
+
+/// OAuth: users' clients, the signing keys, refresh tokens, and the server key's check
+/// value. Lookups made to authenticate a client or a token take no handle (they are
+/// authentication itself); so do refresh-token rotations, which the presented token alone
+/// authorises.
+#[async_trait]
+pub trait OAuthStore: Send + Sync {
+    /// A fact about the database (`server_meta`).
+    async fn meta(&self, name: &str) -> Result<Option<String>>;
+    /// Sets the fact unless it is set; returns the value now stored (another node's, if it
+    /// was first).
+    async fn init_meta(&self, by: &Operator, name: &str, value: &str) -> Result<String>;
+    /// The user's client, created with id `new_id` and `secret` when the user has none.
+    async fn ensure_client(
+        &self,
+        by: &TokenAdmin,
+        ctx: &WriteCtx,
+        user: &UserName,
+        new_id: &str,
+        secret: SecretFor<'_>,
+    ) -> Result<OAuthClient>;
+    /// Gives the user's client a new secret (creating the client as [`Self::ensure_client`]
+    /// does); the old secret stops working at once and the client's refresh tokens end.
+    async fn rotate_client_secret(
+        &self,
+        by: &TokenAdmin,
+        ctx: &WriteCtx,
+        user: &UserName,
+        new_id: &str,
+        secret: SecretFor<'_>,
+    ) -> Result<OAuthClient>;
+    async fn grant_client(&self, client_id: &str) -> Result<Option<GrantClient>>;
+    /// The password hash of user `user_seq` if `login` is its userName or one of its emails.
+    async fn password_for_login(&self, user_seq: i64, login: &str) -> Result<Option<String>>;
+    /// The active owner of client `client_id`, if that is user `user_id` (what a JWT is
+    /// checked against on every request).
+    async fn principal_for_client(
+        &self,
+        user_id: Uuid,
+        client_id: &str,
+    ) -> Result<Option<Principal>>;
+    /// Every signing key, newest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    /// Adds a key that signs from now on; the keys before it are retired now, and retired
+    /// keys older than `forget_before` (micros) are deleted.
+    async fn add_signing_key(
+        &self,
+        by: &Operator,
+        ctx: &WriteCtx,
+        key: &SigningKeyRecord,
+        forget_before: i64,
+    ) -> Result<()>;
+    /// Stores a refresh token of `owner` (user seq).
+    async fn issue_refresh(&self, owner: i64, new: &NewRefresh<'_>) -> Result<()>;
+    /// Spends the refresh token `hash` of client `client_id` and stores its successor
+    /// `next_hash` (same family and scope, expiring at `next_expires_at`).
+    async fn use_refresh(
+        &self,
+        hash: &str,
+        client_id: &str,
+        next_hash: &str,
+        next_expires_at: i64,
+    ) -> Result<RefreshUse>;
+    /// Revokes the family of refresh token `hash` if it belongs to `client_id`.
+    async fn revoke_refresh(&self, hash: &str, client_id: &str) -> Result<bool>;
+    /// A refresh token that could still be used.
+    async fn refresh_info(&self, hash: &str) -> Result<Option<RefreshInfo>>;
+    /// Rewrites every sealed value with `reseal(record, sealed)` in one transaction; any
+    /// error leaves everything as it was. Returns how many values were rewritten.
+    async fn reseal(&self, by: &Operator, ctx: &WriteCtx, reseal: Reseal<'_>) -> Result<u64>;
+}
+
 /// The audit trail: one row per change, written by the change's own transaction.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -331,12 +495,26 @@ pub trait Lifecycle: Send + Sync {
 
 /// Everything a Roster server needs from its database, one trait per aggregate.
 pub trait Store:
-    UserStore + GroupStore + CredentialStore + AuditStore + SearchStore + Lifecycle + 'static
+    UserStore
+    + GroupStore
+    + CredentialStore
+    + OAuthStore
+    + AuditStore
+    + SearchStore
+    + Lifecycle
+    + 'static
 {
 }
 
 impl<
-        T: UserStore + GroupStore + CredentialStore + AuditStore + SearchStore + Lifecycle + 'static,
+        T: UserStore
+            + GroupStore
+            + CredentialStore
+            + OAuthStore
+            + AuditStore
+            + SearchStore
+            + Lifecycle
+            + 'static,
     > Store for T
 {
 }

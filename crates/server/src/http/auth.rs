@@ -4,8 +4,10 @@
 //! extensions before any handler runs (so rate limits, metrics and the audit log can see
 //! it), and handlers that need a caller take [`Caller`].
 //!
-//! New credential kinds (OAuth JWTs, HTTP Basic, browser sessions) are a new [`Credential`]
-//! variant checked in [`resolve`]; dialects only list them.
+//! A Bearer credential is an API token or an OAuth access token (a JWT, told apart by its
+//! shape): every dialect that takes Bearer tokens takes both. New credential kinds (HTTP
+//! Basic, browser sessions) are a new [`Credential`] variant checked in [`resolve`];
+//! dialects only list them.
 
 use std::sync::Arc;
 
@@ -29,6 +31,8 @@ pub enum Credential<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMethod {
     ApiToken,
+    /// An OAuth access token (JWT) from /oauth/token.
+    OAuth,
 }
 
 /// A verified caller.
@@ -101,6 +105,13 @@ pub async fn resolve(
     credential: Credential<'_>,
 ) -> Result<Option<Authenticated>, ApiError> {
     match credential {
+        Credential::Token(t) if roster_core::jwt::looks_like_jwt(t) => {
+            let found = state.tokens.principal(state.store.as_ref(), t).await?;
+            Ok(found.map(|principal| Authenticated {
+                principal,
+                method: AuthMethod::OAuth,
+            }))
+        }
         Credential::Token(t) => {
             if t.len() > MAX_CREDENTIAL_LEN {
                 return Ok(None);

@@ -32,6 +32,10 @@ pub enum Kind {
     Mutability,
     TooMany,
     InvalidVers,
+    /// RFC 6749 §5.2: a grant (password, refresh token) that is not valid.
+    InvalidGrant,
+    UnsupportedGrantType,
+    InvalidScope,
     Unauthenticated,
     Forbidden,
     /// Sensitive data where it would be logged (RFC 7644: 403 `sensitive`).
@@ -54,7 +58,9 @@ impl Kind {
         use Kind::*;
         match self {
             InvalidFilter | InvalidSyntax | InvalidPath | InvalidValue | NoTarget | Mutability
-            | TooMany | InvalidVers => StatusCode::BAD_REQUEST,
+            | TooMany | InvalidVers | InvalidGrant | UnsupportedGrantType | InvalidScope => {
+                StatusCode::BAD_REQUEST
+            }
             Unauthenticated => StatusCode::UNAUTHORIZED,
             Forbidden | Sensitive => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,

@@ -5,6 +5,7 @@ use roster_core::policy::Operator;
 use roster_core::{secret, Email, NewUser, Permission, UserName};
 use roster_server::app::AppOptions;
 use roster_server::passwords::Passwords;
+use roster_server::tokens::TokenService;
 use roster_server::AppState;
 use roster_store::{Bootstrap, OpenOptions, Store, WriteCtx};
 use serde_json::{json, Value};
@@ -22,6 +23,25 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The server key of in-process test servers: every node of a test's database shares it,
+/// as real nodes must (`roster serve`'s own key handling is tested through the binary).
+pub const TEST_SERVER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+pub fn test_server_key() -> roster_core::sealed::ServerKey {
+    roster_core::sealed::ServerKey::parse(TEST_SERVER_KEY).unwrap()
+}
+
+/// A token service with the test server key and a signing key in the database (what
+/// `roster serve` sets up on start).
+pub async fn test_tokens(store: &dyn Store, base: &str) -> TokenService {
+    let key = test_server_key();
+    let ttl = std::time::Duration::from_secs(3600);
+    roster_server::tokens::ensure_signing_key(store, &operator(), &key, ttl)
+        .await
+        .unwrap();
+    TokenService::new(key, base, ttl, std::time::Duration::from_secs(86_400))
 }
 
 pub struct Resp {
@@ -66,6 +86,15 @@ impl TestApp {
         Self::serve_opts(dir, db_url, store, AppOptions::default(), None).await
     }
 
+    /// Another node of this one's database: same store, same token issuer (nodes share
+    /// ROSTER_PUBLIC_URL, which names the issuer), its own port.
+    pub async fn second_node(&self) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, store) = (self.db_url.clone(), self.store.clone());
+        let issuer = Some(self.base.clone());
+        Self::serve_full(dir, db, store, AppOptions::default(), None, issuer).await
+    }
+
     pub async fn serve_opts(
         dir: tempfile::TempDir,
         db_url: String,
@@ -73,10 +102,22 @@ impl TestApp {
         opts: AppOptions,
         passwords: Option<Passwords>,
     ) -> Self {
+        Self::serve_full(dir, db_url, store, opts, passwords, None).await
+    }
+
+    async fn serve_full(
+        dir: tempfile::TempDir,
+        db_url: String,
+        store: Arc<dyn Store>,
+        opts: AppOptions,
+        passwords: Option<Passwords>,
+        issuer: Option<String>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let passwords = passwords.unwrap_or_else(|| Passwords::with_defaults(Default::default()));
-        let state = AppState::new(store.clone(), &base, passwords);
+        let tokens = test_tokens(store.as_ref(), issuer.as_deref().unwrap_or(&base)).await;
+        let state = AppState::new(store.clone(), &base, passwords, tokens);
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             roster_server::app::serve(listener, state, &opts, async {
@@ -228,6 +269,55 @@ impl TestApp {
             .await
             .unwrap();
         t.secret
+    }
+
+    /// The user's OAuth client (created on first use): (client_id, client_secret).
+    pub async fn client_for(&self, name: &str) -> (String, String) {
+        let key = test_server_key();
+        let make = |id: &str| {
+            let s = roster_server::tokens::new_secret(roster_server::tokens::CLIENT_SECRET_PREFIX);
+            roster_server::tokens::seal_client_secret(&key, id, &s)
+        };
+        let c = self
+            .store
+            .ensure_client(
+                &operator().token_admin(),
+                &WriteCtx::default(),
+                &UserName::parse(name).unwrap(),
+                &roster_server::tokens::new_client_id(),
+                &make,
+            )
+            .await
+            .unwrap();
+        let plain = key
+            .open(&roster_store::client_record(&c.client_id), &c.secret_sealed)
+            .unwrap();
+        (c.client_id, String::from_utf8(plain).unwrap())
+    }
+
+    /// A form POST (the OAuth endpoints), with extra headers.
+    pub async fn form(&self, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
+        let mut h = vec![("Content-Type", "application/x-www-form-urlencoded")];
+        h.extend_from_slice(headers);
+        self.raw(Method::POST, path, &h, Some(body.as_bytes().to_vec()))
+            .await
+    }
+
+    /// An access token for the user through the client-credentials grant.
+    pub async fn jwt_for(&self, name: &str) -> String {
+        let (id, secret) = self.client_for(name).await;
+        let r = self
+            .form(
+                "/oauth/token",
+                &[],
+                &format!(
+                    "grant_type=client_credentials&client_id={id}&client_secret={}",
+                    urlencode(&secret)
+                ),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["access_token"].as_str().unwrap().to_owned()
     }
 
     pub async fn grant(&self, name: &str, p: Permission) {

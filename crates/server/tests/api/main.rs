@@ -3,6 +3,7 @@
 //! schema when `ROSTER_TEST_DATABASE_URL` names one) and talks to it over HTTP.
 
 mod helpers;
+mod oauth;
 mod odm;
 mod platform;
 mod scim;

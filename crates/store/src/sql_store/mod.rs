@@ -4,6 +4,7 @@
 
 mod audit;
 mod groups;
+mod oauth;
 mod search;
 mod tokens;
 mod users;

@@ -95,24 +95,35 @@ async fn principal(ex: &mut dyn Exec, hash: &str) -> Result<Option<(Principal, O
     if !roster_core::secret::ct_eq(&row.text("token_hash")?, hash) {
         return Ok(None);
     }
-    let permissions: PermissionSet = rows
-        .iter()
-        .filter_map(|r| r.opt_text("permission").ok()??.parse::<Permission>().ok())
-        .collect();
     let stale = row
         .opt_int("last_used_at")?
         .is_none_or(|t| t < roster_core::now_micros() - TOUCH_EVERY_MICROS);
-    let principal = Principal {
-        user_seq: row.int("seq")?,
-        user_id: Uuid::parse_str(&row.text("id")?)
-            .map_err(|e| StoreError::Db(sqlx::Error::Decode(e.into())))?,
-        user_name: row.text("user_name")?,
-        permissions,
+    let Some(principal) = principal_from_rows(&rows)? else {
+        return Ok(None);
     };
     Ok(Some((
         principal,
         stale.then(|| row.int("token_seq")).transpose()?,
     )))
+}
+
+/// The principal of rows `seq, id, user_name, permission` (one per permission, as a LEFT
+/// JOIN on `user_permissions` gives them); `None` for no rows.
+pub(super) fn principal_from_rows(rows: &[crate::db::Row]) -> Result<Option<Principal>> {
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let permissions: PermissionSet = rows
+        .iter()
+        .filter_map(|r| r.opt_text("permission").ok()??.parse::<Permission>().ok())
+        .collect();
+    Ok(Some(Principal {
+        user_seq: row.int("seq")?,
+        user_id: Uuid::parse_str(&row.text("id")?)
+            .map_err(|e| StoreError::Db(sqlx::Error::Decode(e.into())))?,
+        user_name: row.text("user_name")?,
+        permissions,
+    }))
 }
 
 #[async_trait]

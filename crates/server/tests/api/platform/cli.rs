@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use super::process::{run, start, stop, BOOT_TOKEN};
+use super::process::{run, run_with, start, start_with, stop, BOOT_TOKEN};
 
 async fn get_status(base: &str, path: &str, token: &str) -> StatusCode {
     reqwest::Client::new()
@@ -254,4 +254,164 @@ async fn sqlite_only_the_data_directory_is_private() {
         err.contains("chmod 600") && err.contains("roster.db"),
         "a readable database is warned about: {err}"
     );
+}
+
+/// The server key's default: a 0600 key file in the data directory, created on first
+/// start and reused after; a wrong or missing key refuses to start and changes nothing;
+/// `roster client show|rotate`, `keys rotate` and `secrets rekey` through the binary; no
+/// secret in any log.
+#[tokio::test]
+async fn the_server_key_file_client_commands_and_rekey() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = crate::helpers::fresh_database_url(&dir.path().join("db")).await;
+    let data_s = data.display().to_string();
+    // One public URL across restarts: it is the tokens' issuer.
+    let default_key = |c: &mut std::process::Command| {
+        c.env_remove("ROSTER_SECRET_KEY")
+            .env("ROSTER_DATA_DIR", &data_s)
+            .env("ROSTER_PUBLIC_URL", "http://roster.test");
+    };
+    let p = start_with(&db, true, default_key).await;
+    let key_file = data.join("secret.key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the key file is private");
+    let key_text = std::fs::read_to_string(&key_file).unwrap();
+    assert!(
+        p.log().contains("created the server key file"),
+        "{}",
+        p.log()
+    );
+
+    let (ok, out, err) = run_with(&db, &["client", "show", "--user", "root"], default_key);
+    assert!(ok, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let (id, secret) = (
+        shown["client_id"].as_str().unwrap().to_owned(),
+        shown["client_secret"].as_str().unwrap().to_owned(),
+    );
+    let (_, again, _) = run_with(&db, &["client", "show", "--user", "root"], default_key);
+    assert_eq!(
+        again.trim(),
+        out.trim(),
+        "show shows the same client and secret"
+    );
+    let token = |secret: &str| {
+        let req = reqwest::Client::new()
+            .post(format!("{}/oauth/token", p.base))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", id.as_str()),
+                ("client_secret", secret),
+            ]);
+        async move { req.send().await.unwrap() }
+    };
+    let r = token(&secret).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let access = r.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (ok, out, err) = run_with(&db, &["client", "rotate", "--user", "root"], default_key);
+    assert!(ok, "{err}");
+    let rotated: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(rotated["client_id"], id.as_str());
+    let new_secret = rotated["client_secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, secret);
+    assert_eq!(token(&secret).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(token(&new_secret).await.status(), StatusCode::OK);
+
+    let (ok, kid, err) = run_with(&db, &["keys", "rotate"], default_key);
+    assert!(ok, "{err}");
+    let log = p.log();
+    stop(p);
+
+    // A wrong key and no key at all: refused, saying why, and nothing changed.
+    let (_, wrong, _) = run(&db, &["secrets", "generate"]);
+    let before = std::fs::read(&key_file).unwrap();
+    for (env, why) in [
+        (
+            Some(wrong.trim().to_owned()),
+            "is not the key this database's secrets were sealed with",
+        ),
+        (None, "none is configured"),
+    ] {
+        let other_data = dir.path().join("elsewhere").display().to_string();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+            .arg("serve")
+            .env("ROSTER_DATABASE_URL", &db)
+            .env("ROSTER_LISTEN", "127.0.0.1:0")
+            .env("ROSTER_DATA_DIR", &other_data)
+            .envs(env.iter().map(|k| ("ROSTER_SECRET_KEY", k.as_str())))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(why), "{err}");
+        assert!(
+            !dir.path().join("elsewhere/secret.key").exists(),
+            "no second key was made"
+        );
+    }
+    assert_eq!(std::fs::read(&key_file).unwrap(), before);
+
+    // Rekey: a new key file, the same secrets readable through it, the old key refused.
+    let (ok, _, err) = run_with(&db, &["secrets", "rekey"], default_key);
+    assert!(ok, "{err}");
+    let new_key = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(new_key, key_text);
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let (ok, out, err) = run_with(&db, &["client", "show", "--user", "root"], default_key);
+    assert!(ok, "{err}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["client_secret"],
+        new_secret.as_str()
+    );
+    let (ok, _, err) = run_with(&db, &["client", "show", "--user", "root"], |c| {
+        c.env("ROSTER_SECRET_KEY", key_text.trim());
+    });
+    assert!(!ok && err.contains("is not the key"), "{err}");
+    // The restarted server verifies the token signed before the rekey and rotation.
+    let p = start_with(&db, false, default_key).await;
+    let me = reqwest::Client::new()
+        .get(format!("{}/scim/v2/Me", p.base))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    // Both keys verify: the first one's token is not expired yet.
+    let jwks: serde_json::Value = reqwest::get(format!("{}/.well-known/jwks.json", p.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2, "{jwks}");
+    let log = log + &p.log();
+    stop(p);
+
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == kid.trim()),
+        "{jwks}"
+    );
+    for s in [
+        secret.as_str(),
+        new_secret.as_str(),
+        key_text.trim(),
+        new_key.trim(),
+        access.as_str(),
+        BOOT_TOKEN,
+        "root-password",
+    ] {
+        assert!(!log.contains(s), "a secret in the log: {s}");
+    }
 }

@@ -13,19 +13,37 @@ const BIN: &str = env!("CARGO_BIN_EXE_roster");
 pub struct Proc {
     pub child: Child,
     pub base: String,
+    log: tempfile::NamedTempFile,
 }
 
+impl Proc {
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+}
+
+/// Every process of a test's database shares the test server key (as real nodes must);
+/// the key-file default is tested on its own in `cli`.
 fn env(cmd: &mut Command, db: &str) {
-    cmd.env("ROSTER_DATABASE_URL", db).env("ROSTER_LOG", "warn");
+    cmd.env("ROSTER_DATABASE_URL", db)
+        .env("ROSTER_LOG", "warn")
+        .env("ROSTER_SECRET_KEY", crate::helpers::TEST_SERVER_KEY)
+        .env_remove("ROSTER_SECRET_KEY_FILE");
 }
 
 /// Starts `roster serve` on an ephemeral port (read back from its log, so two nodes
 /// started together can never pick the same one) and waits for /healthz.
+pub async fn start(db: &str, bootstrap: bool) -> Proc {
+    start_with(db, bootstrap, |_| {}).await
+}
+
+/// As [`start`], with the command adjusted by `adjust` (after the test defaults).
 #[expect(
     clippy::zombie_processes,
     reason = "the child goes to the caller, whose stop() waits for it"
 )]
-pub async fn start(db: &str, bootstrap: bool) -> Proc {
+pub async fn start_with(db: &str, bootstrap: bool, adjust: impl FnOnce(&mut Command)) -> Proc {
     let mut cmd = Command::new(BIN);
     cmd.arg("serve").env("ROSTER_LISTEN", "127.0.0.1:0");
     env(&mut cmd, db);
@@ -35,6 +53,7 @@ pub async fn start(db: &str, bootstrap: bool) -> Proc {
             .env("ROSTER_BOOTSTRAP_PASSWORD", "root-password")
             .env("ROSTER_BOOTSTRAP_TOKEN", BOOT_TOKEN);
     }
+    adjust(&mut cmd);
     let log = tempfile::NamedTempFile::new().unwrap();
     let mut child = cmd
         .stdout(Stdio::null())
@@ -53,7 +72,7 @@ pub async fn start(db: &str, bootstrap: bool) -> Proc {
             let base = format!("http://{addr}");
             if let Ok(r) = reqwest::get(format!("{base}/healthz")).await {
                 if r.status() == StatusCode::OK {
-                    return Proc { child, base };
+                    return Proc { child, base, log };
                 }
             }
         }
@@ -90,9 +109,19 @@ pub fn stop(mut p: Proc) {
 
 /// Runs a CLI command against `db`: (success, stdout, stderr).
 pub fn run(db: &str, args: &[&str]) -> (bool, String, String) {
+    run_with(db, args, |_| {})
+}
+
+/// As [`run`], with the command adjusted by `adjust` (after the test defaults).
+pub fn run_with(
+    db: &str,
+    args: &[&str],
+    adjust: impl FnOnce(&mut Command),
+) -> (bool, String, String) {
     let mut cmd = Command::new(BIN);
     cmd.args(args);
     env(&mut cmd, db);
+    adjust(&mut cmd);
     let out = cmd.output().unwrap();
     (
         out.status.success(),
