@@ -34,6 +34,8 @@ venv() {
 venv .venv-sdk-a sdk-tests/requirements-odm.txt
 venv .venv-sdk-scim sdk-tests/requirements-scim.txt
 venv .venv-platform sdk-tests/requirements-platform.txt
+venv .venv-sailpoint1 sdk-tests/requirements-sailpoint1.txt
+venv .venv-sailpoint2 sdk-tests/requirements-sailpoint2.txt
 cargo build --locked --bins
 echo "== doc tests (the compile-fail checks of the capability handles among them)"
 cargo test --workspace --locked --doc
@@ -52,6 +54,9 @@ run_suites() {
   .venv-sdk-scim/bin/pytest sdk-tests/scim -q -p no:cacheprovider
   .venv-sdk-a/bin/pytest sdk-tests/odm -q -p no:cacheprovider
   .venv-platform/bin/pytest sdk-tests/platform -q -p no:cacheprovider
+  # The same suite through both SailPoint SDK generations (contract §0).
+  .venv-sailpoint1/bin/pytest sdk-tests/sailpoint -q -p no:cacheprovider
+  .venv-sailpoint2/bin/pytest sdk-tests/sailpoint -q -p no:cacheprovider
 }
 
 echo "== tests on SQLite"

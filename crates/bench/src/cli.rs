@@ -22,6 +22,18 @@ pub struct Args {
     /// API token with manage-organization and manage-groups (with --url).
     #[arg(long, env = "ROSTER_BENCH_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// OAuth client id for the `grant` and `get-jwt` workloads with --url (`roster client
+    /// show`); with --spawn the tool reads the admin's client itself.
+    #[arg(long, env = "ROSTER_BENCH_CLIENT_ID", requires = "url")]
+    pub client_id: Option<String>,
+    /// Its secret.
+    #[arg(
+        long,
+        env = "ROSTER_BENCH_CLIENT_SECRET",
+        hide_env_values = true,
+        requires = "client_id"
+    )]
+    pub client_secret: Option<String>,
     /// Pid of the server behind --url, to read its resident memory from /proc.
     #[arg(long, requires = "url")]
     pub server_pid: Option<u32>,
@@ -68,7 +80,8 @@ pub struct Args {
     /// Unmeasured run before each workload (warms caches and connections).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub warmup: Duration,
-    /// Comma-separated workloads, or `all` (= get,filter,page,co,post,patch,member,group).
+    /// Comma-separated workloads, or `all` (= get,get-jwt,grant,filter,page,co,post,patch,
+    /// member,group).
     /// `member-full` (member PATCH answered with the whole member list) and `abuse` (the
     /// costliest requests an account may make, beside ordinary GETs) run only when named.
     #[arg(long, value_delimiter = ',', default_value = "all")]

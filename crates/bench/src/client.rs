@@ -63,6 +63,18 @@ pub struct Req {
     pub expect: StatusCode,
     /// A substring the answer must contain (a cheap correctness check, no JSON parsing).
     pub must_contain: Option<String>,
+    /// `Authorization` of this request: the target's token when `Default`.
+    pub auth: Auth,
+    /// `Content-Type` of a body (SCIM JSON unless set).
+    pub content_type: &'static str,
+}
+
+#[derive(Debug, Clone, Default)]
+pub enum Auth {
+    #[default]
+    Default,
+    None,
+    Header(HeaderValue),
 }
 
 impl Req {
@@ -73,6 +85,8 @@ impl Req {
             body: None,
             expect: StatusCode::OK,
             must_contain: None,
+            auth: Auth::Default,
+            content_type: "application/scim+json",
         }
     }
 
@@ -83,7 +97,19 @@ impl Req {
             body: Some(Bytes::from(body)),
             expect,
             must_contain: None,
+            auth: Auth::Default,
+            content_type: "application/scim+json",
         }
+    }
+
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    pub fn form(mut self) -> Self {
+        self.content_type = "application/x-www-form-urlencoded";
+        self
     }
 
     pub fn containing(mut self, s: impl Into<String>) -> Self {
@@ -144,10 +170,14 @@ impl Conn {
         let mut builder = Request::builder()
             .method(req.method.clone())
             .uri(format!("{}{}", self.target.prefix, req.path))
-            .header(HOST, self.target.host.clone())
-            .header(AUTHORIZATION, self.target.auth.clone());
+            .header(HOST, self.target.host.clone());
+        match &req.auth {
+            Auth::Default => builder = builder.header(AUTHORIZATION, self.target.auth.clone()),
+            Auth::Header(h) => builder = builder.header(AUTHORIZATION, h.clone()),
+            Auth::None => {}
+        }
         if req.body.is_some() {
-            builder = builder.header(CONTENT_TYPE, "application/scim+json");
+            builder = builder.header(CONTENT_TYPE, req.content_type);
         }
         let request = builder.body(Full::new(req.body.clone().unwrap_or_default()))?;
         let sender = self.connect().await?;

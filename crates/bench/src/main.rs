@@ -148,6 +148,27 @@ async fn run(args: Args) -> anyhow::Result<u64> {
     }
     print_server(&report.server);
 
+    let oauth = if kinds
+        .iter()
+        .any(|k| matches!(k, workloads::Kind::Grant | workloads::Kind::GetJwt))
+    {
+        let creds = match (&spawned, &args.client_id, &args.client_secret) {
+            (Some(s), _, _) => Some(s.spec.oauth_client().await?),
+            (None, Some(id), Some(secret)) => Some((id.clone(), secret.clone())),
+            _ => {
+                eprintln!(
+                    "no OAuth client (--client-id/--client-secret): grant and get-jwt skipped"
+                );
+                None
+            }
+        };
+        match creds {
+            Some((id, secret)) => Some(oauth_token(&target, id, secret).await?),
+            None => None,
+        }
+    } else {
+        None
+    };
     let page_start = args
         .page_start
         .unwrap_or_else(|| manifest.users.len().saturating_sub(9_999).max(1));
@@ -170,7 +191,7 @@ async fn run(args: Args) -> anyhow::Result<u64> {
             );
             continue;
         }
-        for wl in workloads::build(kind, &manifest, page_start) {
+        for wl in workloads::build(kind, &manifest, page_start, oauth.as_ref()) {
             let row =
                 workloads::run(&target, args.concurrency, args.warmup, args.duration, &wl).await;
             print_row(&row);
@@ -205,6 +226,39 @@ async fn run(args: Args) -> anyhow::Result<u64> {
         }
     }
     Ok(report.errors())
+}
+
+/// One client-credentials grant: the JWT the `get-jwt` workload sends.
+async fn oauth_token(
+    target: &Arc<Target>,
+    client_id: String,
+    client_secret: String,
+) -> anyhow::Result<workloads::OAuth> {
+    let body = format!(
+        "grant_type=client_credentials&client_id={client_id}&client_secret={client_secret}"
+    );
+    let req = client::Req::with_body(
+        http::Method::POST,
+        "/oauth/token".into(),
+        body.into_bytes(),
+        http::StatusCode::OK,
+    )
+    .form()
+    .auth(client::Auth::None);
+    let reply = client::Conn::new(target.clone())
+        .call(&req)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let v: serde_json::Value = serde_json::from_slice(&reply.body)?;
+    let jwt = v["access_token"]
+        .as_str()
+        .context("the token endpoint answered no access_token")?
+        .to_owned();
+    Ok(workloads::OAuth {
+        client_id,
+        client_secret,
+        jwt,
+    })
 }
 
 /// The 1, 5 and 15-minute load averages (Linux), or an empty string.

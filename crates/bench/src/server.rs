@@ -30,7 +30,37 @@ pub struct SpawnSpec {
     _tmp: Option<tempfile::TempDir>,
 }
 
+/// The server key of spawned servers: a fixed one, so a database kept or copied between
+/// runs opens again (a benchmark database holds no secret worth one of its own).
+pub const BENCH_SERVER_KEY: &str = "cm9zdGVyLWJlbmNoLWtleS1ub3QtYS1zZWNyZXQtISE=";
+
 impl SpawnSpec {
+    /// The bootstrap admin's OAuth client, from `roster client show` on the same database.
+    pub async fn oauth_client(&self) -> anyhow::Result<(String, String)> {
+        let out = Command::new(&self.binary)
+            .args(["client", "show", "--user", "bench-admin"])
+            .env("ROSTER_DATABASE_URL", &self.database_url)
+            .env("ROSTER_SECRET_KEY", BENCH_SERVER_KEY)
+            .env("ROSTER_LOG", "warn")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .with_context(|| format!("cannot run {} client show", self.binary.display()))?;
+        if !out.status.success() {
+            bail!(
+                "`roster client show` failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        let field = |k: &str| {
+            v[k].as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| anyhow::anyhow!("`roster client show` printed no {k}"))
+        };
+        Ok((field("client_id")?, field("client_secret")?))
+    }
+
     pub fn new(
         binary: &Path,
         database_url: Option<String>,
@@ -78,6 +108,7 @@ impl SpawnSpec {
             .env("ROSTER_BOOTSTRAP_ADMIN", "bench-admin")
             .env("ROSTER_BOOTSTRAP_PASSWORD", &self.password)
             .env("ROSTER_BOOTSTRAP_TOKEN", &self.token)
+            .env("ROSTER_SECRET_KEY", BENCH_SERVER_KEY)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

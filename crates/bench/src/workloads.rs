@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use crate::client::{Conn, Req, Target};
+use crate::client::{Auth, Conn, Req, Target};
 use crate::seed::{members_patch, user_body, Manifest, PATCH_OP};
 use crate::stats::{Row, WorkerStats};
 
@@ -35,12 +35,18 @@ pub enum Kind {
     MemberFull,
     /// The costliest requests an account may make, beside ordinary GETs (see `abuse.rs`).
     Abuse,
+    /// POST /oauth/token, client-credentials grant (a signed JWT per request).
+    Grant,
+    /// GET /Users/{id} as `Get`, authenticated with an OAuth access token (JWT).
+    GetJwt,
 }
 
 impl Kind {
     /// Run order: reads first, then the writes that grow the data.
-    pub const ORDER: [Kind; 10] = [
+    pub const ORDER: [Kind; 12] = [
         Kind::Get,
+        Kind::GetJwt,
+        Kind::Grant,
         Kind::Filter,
         Kind::Page,
         Kind::Co,
@@ -52,8 +58,10 @@ impl Kind {
         Kind::Abuse,
     ];
     /// What `--workloads all` means.
-    pub const ALL_DEFAULT: [Kind; 8] = [
+    pub const ALL_DEFAULT: [Kind; 10] = [
         Kind::Get,
+        Kind::GetJwt,
+        Kind::Grant,
         Kind::Filter,
         Kind::Page,
         Kind::Co,
@@ -75,6 +83,8 @@ impl Kind {
             "member" => Kind::Member,
             "member-full" => Kind::MemberFull,
             "abuse" => Kind::Abuse,
+            "grant" => Kind::Grant,
+            "get-jwt" => Kind::GetJwt,
             _ => return None,
         })
     }
@@ -98,9 +108,22 @@ pub fn workload(
     }
 }
 
+/// The bench admin's OAuth client and an access token from it (the OAuth workloads).
+#[derive(Debug, Clone)]
+pub struct OAuth {
+    pub client_id: String,
+    pub client_secret: String,
+    pub jwt: String,
+}
+
 /// Builds the concrete workloads for `kind` over the seeded data (several for the
-/// per-group-size kinds).
-pub fn build(kind: Kind, m: &Arc<Manifest>, page_start: usize) -> Vec<Workload> {
+/// per-group-size kinds); the OAuth kinds need `oauth` (none without it).
+pub fn build(
+    kind: Kind,
+    m: &Arc<Manifest>,
+    page_start: usize,
+    oauth: Option<&OAuth>,
+) -> Vec<Workload> {
     let n = m.users.len().max(1);
     let nonce = crate::server::random_hex(3);
     match kind {
@@ -180,6 +203,40 @@ pub fn build(kind: Kind, m: &Arc<Manifest>, page_start: usize) -> Vec<Workload> 
         }
         // Run by `abuse::run`, several workloads at once.
         Kind::Abuse => Vec::new(),
+        Kind::Grant => oauth
+            .into_iter()
+            .map(|o| {
+                let body = format!(
+                    "grant_type=client_credentials&client_id={}&client_secret={}",
+                    o.client_id, o.client_secret
+                );
+                workload("oauth client_credentials grant", move |_, _, _| {
+                    Req::with_body(
+                        Method::POST,
+                        "/oauth/token".into(),
+                        body.clone().into_bytes(),
+                        StatusCode::OK,
+                    )
+                    .form()
+                    .auth(Auth::None)
+                    .containing("\"access_token\"")
+                })
+            })
+            .collect(),
+        Kind::GetJwt => oauth
+            .into_iter()
+            .map(|o| {
+                let m = m.clone();
+                let auth = Auth::Header(
+                    http::HeaderValue::from_str(&format!("Bearer {}", o.jwt))
+                        .unwrap_or(http::HeaderValue::from_static("")),
+                );
+                workload("get /Users/{id} (JWT)", move |rng, _, _| {
+                    let id = &m.users[rng.gen_range(0..n)];
+                    Req::get(format!("/scim/v2/Users/{id}")).auth(auth.clone())
+                })
+            })
+            .collect(),
         Kind::Member | Kind::MemberFull => {
             let full = kind == Kind::MemberFull;
             m.sized
