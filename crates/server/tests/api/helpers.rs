@@ -86,11 +86,14 @@ impl TestApp {
         Self::serve_opts(dir, db_url, store, AppOptions::default(), None).await
     }
 
-    /// Another node of this one's database: same store, same token issuer (nodes share
-    /// ROSTER_PUBLIC_URL, which names the issuer), its own port.
+    /// Another node of this one's database: its own connections, token cache and port, the
+    /// same token issuer (nodes share ROSTER_PUBLIC_URL, which names the issuer).
     pub async fn second_node(&self) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (db, store) = (self.db_url.clone(), self.store.clone());
+        let db = self.db_url.clone();
+        let store = roster_store::open(&db, &OpenOptions::default())
+            .await
+            .unwrap();
         let issuer = Some(self.base.clone());
         Self::serve_full(dir, db, store, AppOptions::default(), None, issuer).await
     }
