@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod capability;
 pub mod error;
 pub mod eval;
 pub mod filter;

@@ -121,6 +121,18 @@ impl Principal {
         })
     }
 
+    /// ORG_ADMIN (manage-organization and manage-groups): change any user's capabilities.
+    /// ORG_ADMIN counts as holding every capability, so it may grant any; nobody else may
+    /// change capabilities at all, their own included.
+    pub fn capability_admin(&self) -> Result<CapabilityAdmin, CoreError> {
+        for p in crate::capability::ORG_ADMIN_PERMISSIONS {
+            self.require(p)?;
+        }
+        Ok(CapabilityAdmin {
+            actor: self.actor(),
+        })
+    }
+
     /// The caller's own record: always granted, limited to it and to the personal profile.
     pub fn self_service(&self) -> SelfService {
         SelfService {
@@ -188,6 +200,18 @@ impl UserAdmin {
     /// The audit trail is the organization's administrators' to read.
     pub fn audit_reader(&self) -> AuditReader {
         AuditReader(())
+    }
+}
+
+/// May change users' capabilities (and with them the permissions ORG_ADMIN stands for).
+#[derive(Debug, Clone)]
+pub struct CapabilityAdmin {
+    actor: Actor,
+}
+
+impl CapabilityAdmin {
+    pub fn actor(&self) -> &Actor {
+        &self.actor
     }
 }
 
@@ -442,6 +466,11 @@ impl Operator {
     }
     pub fn token_admin(&self) -> TokenAdmin {
         TokenAdmin {
+            actor: self.actor.clone(),
+        }
+    }
+    pub fn capability_admin(&self) -> CapabilityAdmin {
+        CapabilityAdmin {
             actor: self.actor.clone(),
         }
     }

@@ -25,6 +25,7 @@ use crate::http::{request_id, ApiError};
 use crate::oauth::{Keycloak, OAuth, WellKnown};
 use crate::odm::Odm;
 use crate::passwords::Passwords;
+use crate::sailpoint::{SailPointV1, SailPointV3};
 use crate::scim::Scim;
 use crate::tokens::TokenService;
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub passwords: Arc<Passwords>,
     /// OAuth access tokens: signing keys, issuance, verification.
     pub tokens: Arc<TokenService>,
+    /// The organization's short name (SailPoint's `tenant`): ROSTER_TENANT.
+    pub tenant: Arc<str>,
     /// The serialised OpenAPI document, set once the router is built.
     openapi: Arc<std::sync::OnceLock<Vec<u8>>>,
 }
@@ -54,6 +57,7 @@ impl AppState {
             public_url: public_url.trim_end_matches('/').into(),
             passwords: Arc::new(passwords),
             tokens: Arc::new(tokens),
+            tenant: "roster".into(),
             openapi: Arc::default(),
         }
     }
@@ -199,12 +203,16 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
     let oauth = mount::<OAuth>(crate::oauth::routes(), &state, &mut doc);
     let keycloak = mount::<Keycloak>(crate::oauth::keycloak_routes(), &state, &mut doc);
     let well_known = mount::<WellKnown>(crate::oauth::well_known_routes(), &state, &mut doc);
+    let sailpoint_v3 = mount::<SailPointV3>(crate::sailpoint::routes(), &state, &mut doc);
+    let sailpoint_v1 = mount::<SailPointV1>(crate::sailpoint::routes(), &state, &mut doc);
     let renderers = Renderers::new(vec![
         Renderer::of::<Scim>(),
         Renderer::of::<Odm>(),
         Renderer::of::<OAuth>(),
         Renderer::of::<Keycloak>(),
         Renderer::of::<WellKnown>(),
+        Renderer::of::<SailPointV3>(),
+        Renderer::of::<SailPointV1>(),
     ]);
     let _ = state
         .openapi
@@ -215,6 +223,8 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
         .merge(oauth)
         .merge(keycloak)
         .merge(well_known)
+        .merge(sailpoint_v3)
+        .merge(sailpoint_v1)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         // One stack, outermost first: every layer given to Router::layer on its own would

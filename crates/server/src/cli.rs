@@ -202,6 +202,9 @@ pub struct ServeArgs {
     /// API token secret of the first admin (stored as SHA-256); at least 32 characters.
     #[arg(long, env = "ROSTER_BOOTSTRAP_TOKEN", hide_env_values = true)]
     pub bootstrap_token: Option<String>,
+    /// The organization's short name, shown as SailPoint's `tenant`.
+    #[arg(long, env = "ROSTER_TENANT", default_value = "roster")]
+    pub tenant: String,
     /// Lifetime of OAuth access tokens (JWTs), in seconds.
     #[arg(long, env = "ROSTER_ACCESS_TOKEN_TTL_SECS", default_value_t = 3600)]
     pub access_token_ttl_secs: u64,

@@ -12,6 +12,7 @@ pub mod memory;
 pub mod oauth;
 pub mod odm;
 pub mod passwords;
+pub mod sailpoint;
 pub mod scim;
 pub mod scim_resource;
 pub mod secrets;

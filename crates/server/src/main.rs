@@ -109,7 +109,8 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         Duration::from_millis(args.password_queue_ms),
         args.password_policy(),
     );
-    let state = AppState::new(store.clone(), &public_url, passwords, tokens);
+    let mut state = AppState::new(store.clone(), &public_url, passwords, tokens);
+    state.tenant = args.tenant.as_str().into();
     let opts = AppOptions {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs),

@@ -263,7 +263,9 @@ impl TokenService {
         let Ok(user) = Uuid::parse_str(&claims.sub) else {
             return Ok(None);
         };
-        store.principal_for_client(user, &claims.client_id).await
+        store
+            .principal_for_client(user, &claims.client_id, claims.iat)
+            .await
     }
 
     fn verifier(&self, kid: &str) -> Option<VerifyingKey> {

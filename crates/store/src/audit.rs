@@ -26,6 +26,8 @@ pub enum Action {
     SecretsRekey,
     /// A spent refresh token was presented again: its whole family was revoked.
     RefreshReuse,
+    /// A user's capabilities changed (the target says which were added and removed).
+    CapabilityChange,
 }
 
 impl Action {
@@ -49,6 +51,7 @@ impl Action {
             Action::SigningKeyAdd => "signing-key.add",
             Action::SecretsRekey => "secrets.rekey",
             Action::RefreshReuse => "refresh-token.reuse",
+            Action::CapabilityChange => "user.capabilities",
         }
     }
 }

@@ -49,14 +49,14 @@ pub mod sqlite;
 use async_trait::async_trait;
 use roster_core::group::GroupChange;
 use roster_core::policy::{
-    AuditReader, GroupCreator, GroupEditor, GroupReader, Operator, TokenAdmin, UserAdmin,
-    UserEditor, UserReader,
+    AuditReader, CapabilityAdmin, GroupCreator, GroupEditor, GroupReader, Operator, TokenAdmin,
+    UserAdmin, UserEditor, UserReader,
 };
 use roster_core::schema::Cond;
 use roster_core::secret::NewToken;
 use roster_core::{
-    CoreError, Group, NewGroup, NewUser, Page, PageRequest, Permission, Principal, Role, User,
-    UserGroup, UserName,
+    CoreError, Group, NewGroup, NewUser, Page, PageRequest, Permission, PermissionSet, Principal,
+    Role, User, UserGroup, UserName,
 };
 use std::time::Duration;
 
@@ -325,6 +325,8 @@ pub struct OAuthClient {
 pub struct GrantClient {
     pub client: OAuthClient,
     pub owner: Principal,
+    /// When the owner last signed in (micros), to record sign-ins without a write each.
+    pub current_login_at: Option<i64>,
 }
 
 /// A JWT signing key as stored.
@@ -406,12 +408,14 @@ pub trait OAuthStore: Send + Sync {
     async fn grant_client(&self, client_id: &str) -> Result<Option<GrantClient>>;
     /// The password hash of user `user_seq` if `login` is its userName or one of its emails.
     async fn password_for_login(&self, user_seq: i64, login: &str) -> Result<Option<String>>;
-    /// The active owner of client `client_id`, if that is user `user_id` (what a JWT is
-    /// checked against on every request).
+    /// The active owner of client `client_id`, if that is user `user_id` and its tokens
+    /// issued at `issued_at` (seconds) are not void since a deactivation: what a JWT is
+    /// checked against on every request.
     async fn principal_for_client(
         &self,
         user_id: Uuid,
         client_id: &str,
+        issued_at: i64,
     ) -> Result<Option<Principal>>;
     /// Every signing key, newest first.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
@@ -442,6 +446,39 @@ pub trait OAuthStore: Send + Sync {
     /// Rewrites every sealed value with `reseal(record, sealed)` in one transaction; any
     /// error leaves everything as it was. Returns how many values were rewritten.
     async fn reseal(&self, by: &Operator, ctx: &WriteCtx, reseal: Reseal<'_>) -> Result<u64>;
+}
+
+/// A user with what authorises them: permissions, capabilities (as shown: `ORG_ADMIN` from
+/// the permissions), sign-in times and the last password change (micros).
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub user: User,
+    pub permissions: PermissionSet,
+    pub capabilities: Vec<String>,
+    pub last_login_at: Option<i64>,
+    pub current_login_at: Option<i64>,
+    pub password_changed_at: Option<i64>,
+}
+
+/// Edits a capability set: the set as shown in, the new set out.
+pub type CapabilityEdit<'a> =
+    &'a (dyn Fn(&[String]) -> std::result::Result<Vec<String>, CoreError> + Send + Sync);
+
+/// What authorises a user (SailPoint's view of a user).
+#[async_trait]
+pub trait AccessStore: Send + Sync {
+    async fn access(&self, by: &UserReader, id: Uuid) -> Result<Option<Access>>;
+    /// Applies `edit` to the user's capabilities in one transaction (gaining or losing
+    /// `ORG_ADMIN` grants or revokes its permissions); an error from `edit` changes nothing.
+    async fn set_capabilities(
+        &self,
+        by: &CapabilityAdmin,
+        ctx: &WriteCtx,
+        id: Uuid,
+        edit: CapabilityEdit<'_>,
+    ) -> Result<Access>;
+    /// Records a sign-in of user `user_seq` now: the current sign-in becomes the last one.
+    async fn record_sign_in(&self, user_seq: i64) -> Result<()>;
 }
 
 /// The audit trail: one row per change, written by the change's own transaction.
@@ -499,6 +536,7 @@ pub trait Store:
     + GroupStore
     + CredentialStore
     + OAuthStore
+    + AccessStore
     + AuditStore
     + SearchStore
     + Lifecycle
@@ -511,6 +549,7 @@ impl<
             + GroupStore
             + CredentialStore
             + OAuthStore
+            + AccessStore
             + AuditStore
             + SearchStore
             + Lifecycle

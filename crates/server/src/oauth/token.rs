@@ -179,6 +179,17 @@ async fn grant(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Re
     let issued = tokens
         .issue(store, &owner, &client.client.client_id, &scope)
         .await?;
+    // A sign-in (SailPoint's login timestamps): at most one write a minute per user, and a
+    // failure to record it does not refuse the grant.
+    let fresh = grant_type == "client_credentials"
+        && client
+            .current_login_at
+            .is_some_and(|t| t > roster_core::now_micros() - 60_000_000);
+    if !fresh {
+        if let Err(e) = store.record_sign_in(owner.user_seq).await {
+            tracing::warn!(error = %e, "could not record a sign-in");
+        }
+    }
     let mut body = json!({
         "access_token": issued.token,
         "token_type": "Bearer",
@@ -289,7 +300,7 @@ pub async fn introspect(
             match state.tokens.claims(store, token).await? {
                 Ok(c) => {
                     let owner = match uuid::Uuid::parse_str(&c.sub) {
-                        Ok(id) => store.principal_for_client(id, &c.client_id).await?,
+                        Ok(id) => store.principal_for_client(id, &c.client_id, c.iat).await?,
                         Err(_) => None,
                     };
                     match owner {

@@ -6,4 +6,5 @@ mod helpers;
 mod oauth;
 mod odm;
 mod platform;
+mod sailpoint;
 mod scim;

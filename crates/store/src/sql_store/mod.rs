@@ -2,6 +2,7 @@
 //! shared by SQLite and PostgreSQL. Every write is one transaction together with its
 //! audit row; reads run on pooled connections.
 
+mod access;
 mod audit;
 mod groups;
 mod oauth;

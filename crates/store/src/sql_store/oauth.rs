@@ -223,7 +223,7 @@ impl<B: Backend> OAuthStore for SqlStore<B> {
         let rows = r
             .fetch_all(
                 &format!(
-                    "SELECT {CLIENT_COLUMNS}, u.seq, p.permission FROM oauth_clients c \
+                    "SELECT {CLIENT_COLUMNS}, u.seq, u.current_login_at, p.permission FROM oauth_clients c \
                      JOIN users u ON u.seq = c.user_seq \
                      LEFT JOIN user_permissions p ON p.user_seq = u.seq \
                      WHERE c.client_id = ? AND u.active = TRUE"
@@ -235,7 +235,12 @@ impl<B: Backend> OAuthStore for SqlStore<B> {
             return Ok(None);
         };
         let client = client_from_row(first)?;
-        Ok(principal_from_rows(&rows)?.map(|owner| GrantClient { client, owner }))
+        let current_login_at = first.opt_int("current_login_at")?;
+        Ok(principal_from_rows(&rows)?.map(|owner| GrantClient {
+            client,
+            owner,
+            current_login_at,
+        }))
     }
 
     async fn password_for_login(&self, user_seq: i64, login: &str) -> Result<Option<String>> {
@@ -256,15 +261,21 @@ impl<B: Backend> OAuthStore for SqlStore<B> {
         &self,
         user_id: Uuid,
         client_id: &str,
+        issued_at: i64,
     ) -> Result<Option<Principal>> {
         let mut r = self.db.reader().await?;
         let rows = r
             .fetch_all(
                 &format!(
                     "{OWNER} JOIN oauth_clients c ON c.user_seq = u.seq \
-                     WHERE c.client_id = ? AND u.id = ? AND u.active = TRUE"
+                     WHERE c.client_id = ? AND u.id = ? AND u.active = TRUE \
+                     AND (u.tokens_after IS NULL OR u.tokens_after <= ?)"
                 ),
-                &args![client_id, user_id.to_string()],
+                &args![
+                    client_id,
+                    user_id.to_string(),
+                    issued_at.saturating_mul(1_000_000)
+                ],
             )
             .await?;
         principal_from_rows(&rows)

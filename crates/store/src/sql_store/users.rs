@@ -268,11 +268,23 @@ pub(super) async fn write(
     }
     if was_active && !user.active {
         super::tokens::revoke(tx, user.seq, None).await?;
+        // OAuth too, for good: refresh tokens end, and access tokens issued before now stay
+        // void after a reactivation.
+        tx.execute(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE user_seq = ? AND revoked_at IS NULL",
+            &args![now, user.seq],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE users SET tokens_after = ? WHERE seq = ?",
+            &args![now, user.seq],
+        )
+        .await?;
     }
     if let Some(hash) = user.set_password_hash.take() {
         tx.execute(
-            "UPDATE users SET password_hash = ? WHERE seq = ?",
-            &args![hash, user.seq],
+            "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE seq = ?",
+            &args![hash, now, user.seq],
         )
         .await?;
     }

@@ -137,7 +137,7 @@ async fn deactivation_and_deletion_refuse_an_unexpired_token_on_another_node_at_
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     assert_eq!(b.scim(Method::GET, "/Me", &tl, None).await.status, 401);
-    // Reactivated, kim's token works again (it was never revoked, only its user).
+    // Reactivated, kim's old token stays void (as API tokens do); a new one works.
     let r = a
         .scim_patch(
             &format!("/Users/{kim}"),
@@ -146,7 +146,10 @@ async fn deactivation_and_deletion_refuse_an_unexpired_token_on_another_node_at_
         )
         .await;
     assert_eq!(r.status, 200);
-    assert_eq!(b.scim(Method::GET, "/Me", &tk, None).await.status, 200);
+    assert_eq!(b.scim(Method::GET, "/Me", &tk, None).await.status, 401);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let fresh = a.jwt_for("kim").await;
+    assert_eq!(b.scim(Method::GET, "/Me", &fresh, None).await.status, 200);
 }
 
 #[tokio::test]
