@@ -20,6 +20,7 @@ use utoipa_axum::routes;
 use crate::http::connection::Timeouts;
 use crate::http::dialect::{mount, Renderer, Renderers};
 use crate::http::envelope::EnvelopeLayer;
+use crate::http::limits::RateLimits;
 use crate::http::listener::ServeOptions;
 use crate::http::{request_id, ApiError};
 use crate::oauth::{Keycloak, OAuth, WellKnown};
@@ -41,6 +42,8 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     /// The organization's short name (SailPoint's `tenant`): ROSTER_TENANT.
     pub tenant: Arc<str>,
+    /// Rate limits (off unless set: `roster serve` sets them from its settings).
+    pub limits: Arc<RateLimits>,
     /// The serialised OpenAPI document, set once the router is built.
     openapi: Arc<std::sync::OnceLock<Vec<u8>>>,
 }
@@ -58,6 +61,7 @@ impl AppState {
             passwords: Arc::new(passwords),
             tokens: Arc::new(tokens),
             tenant: "roster".into(),
+            limits: RateLimits::off(),
             openapi: Arc::default(),
         }
     }
@@ -198,6 +202,10 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
         .routes(routes!(healthz))
         .routes(routes!(openapi))
         .split_for_parts();
+    let own = own.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::http::limits::anonymous_layer,
+    ));
     let scim = mount::<Scim>(crate::scim::routes(), &state, &mut doc);
     let odm = mount::<Odm>(crate::odm::routes(), &state, &mut doc);
     let oauth = mount::<OAuth>(crate::oauth::routes(), &state, &mut doc);

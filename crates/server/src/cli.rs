@@ -98,7 +98,7 @@ impl DbArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (migrations run on start).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -202,6 +202,27 @@ pub struct ServeArgs {
     /// API token secret of the first admin (stored as SHA-256); at least 32 characters.
     #[arg(long, env = "ROSTER_BOOTSTRAP_TOKEN", hide_env_values = true)]
     pub bootstrap_token: Option<String>,
+    /// argon2id password verifications per client IP, and failed ones per account:
+    /// `RATE[,BURST]` (e.g. `30/min,30`) or `off`.
+    #[arg(long, env = "ROSTER_RATE_LIMIT_PASSWORDS", default_value = "30/min,30")]
+    pub rate_limit_passwords: String,
+    /// Unauthenticated requests and failed authentications per client IP.
+    #[arg(long, env = "ROSTER_RATE_LIMIT_ANONYMOUS", default_value = "100/s,200")]
+    pub rate_limit_anonymous: String,
+    /// Requests per signed-in user and credential kind (e.g. `1000/s,2000`); off by default.
+    #[arg(long, env = "ROSTER_RATE_LIMIT_PER_CREDENTIAL", default_value = "off")]
+    pub rate_limit_per_credential: String,
+    /// Redis for rate limits shared by every node (`redis://127.0.0.1:6379`); without it
+    /// each node limits on its own.
+    #[arg(long, env = "ROSTER_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Prefix of Roster's keys in Redis (deployments sharing one Redis each set their own).
+    #[arg(long, env = "ROSTER_REDIS_KEY_PREFIX", default_value = "roster:rl")]
+    pub redis_key_prefix: String,
+    /// Proxies whose `X-Forwarded-For` names the client: comma-separated addresses or CIDR
+    /// ranges (e.g. `10.0.0.0/8,127.0.0.1`).
+    #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
     /// The organization's short name, shown as SailPoint's `tenant`.
     #[arg(long, env = "ROSTER_TENANT", default_value = "roster")]
     pub tenant: String,
@@ -214,6 +235,49 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// The rate limits these settings ask for.
+    pub async fn rate_limits(&self) -> anyhow::Result<crate::http::limits::RateLimits> {
+        use crate::http::limits::{Kind, Limits, RateLimits, RateSpec};
+        let spec =
+            |name: &str, v: &str| RateSpec::parse(v).map_err(|e| anyhow::anyhow!("{name}: {e}"));
+        let specs = [
+            (
+                Kind::Passwords,
+                spec("ROSTER_RATE_LIMIT_PASSWORDS", &self.rate_limit_passwords)?,
+            ),
+            (
+                Kind::Anonymous,
+                spec("ROSTER_RATE_LIMIT_ANONYMOUS", &self.rate_limit_anonymous)?,
+            ),
+            (
+                Kind::PerCredential,
+                spec(
+                    "ROSTER_RATE_LIMIT_PER_CREDENTIAL",
+                    &self.rate_limit_per_credential,
+                )?,
+            ),
+        ];
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "ROSTER_TRUSTED_PROXIES: {s:?} is not an address or CIDR range"
+                        )
+                    })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(RateLimits {
+            limits: Limits::new(&specs, self.redis_url.as_deref(), &self.redis_key_prefix).await?,
+            trusted_proxies,
+        })
+    }
+
     pub fn password_policy(&self) -> roster_core::secret::PasswordPolicy {
         roster_core::secret::PasswordPolicy {
             min_len: self.password_min_length,

@@ -39,7 +39,7 @@ async fn open_store(db: &DbArgs) -> anyhow::Result<std::sync::Arc<dyn Store>> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = match cli.command {
-        Command::Serve(args) => return serve(&cli.db, args).await,
+        Command::Serve(args) => return serve(&cli.db, *args).await,
         other => other,
     };
     let store = open_store(&cli.db).await?;
@@ -74,6 +74,7 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     // Settings are checked before anything is written.
     let public_url = public_url(&args, listener.local_addr()?)?;
     let bootstrap = roster_server::bootstrap::prepare(&args)?;
+    let limits = std::sync::Arc::new(args.rate_limits().await?);
     let store = open_store(db).await?;
     let (key, source) = secrets::server_key(db, store.as_ref(), true).await?;
     match &source {
@@ -111,6 +112,7 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     );
     let mut state = AppState::new(store.clone(), &public_url, passwords, tokens);
     state.tenant = args.tenant.as_str().into();
+    state.limits = limits;
     let opts = AppOptions {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs),

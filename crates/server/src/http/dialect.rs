@@ -21,6 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use super::auth::{resolve, AuthState, Credential};
 use super::error::{ApiError, Kind, Unrendered};
+use super::limits;
 use crate::app::AppState;
 
 /// Where an error was answered, for the formats that echo it (paths, tracking ids).
@@ -43,6 +44,9 @@ pub trait Dialect: Send + Sync + 'static {
     const ERROR_BODY: &'static str;
     /// The OpenAPI tag of its operations.
     const TAG: &'static str;
+    /// Whether requests without a credential count against the anonymous rate limit here
+    /// (false where the handlers authenticate the client themselves and count failures).
+    const LIMIT_ANONYMOUS: bool = true;
 
     /// The credential a request presents, read from the headers this dialect takes
     /// (`http::auth::single` refuses two different ones).
@@ -180,24 +184,49 @@ pub fn with_dialect<D: Dialect>(router: Router<AppState>, state: &AppState) -> R
 /// request extensions never come from the network.
 async fn authenticate<D: Dialect>(
     State(state): State<AppState>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
-    if req.extensions().get::<AuthState>().is_none() {
-        let outcome = match D::credentials(req.headers()) {
-            Ok(None) => AuthState::Anonymous,
-            Ok(Some(c)) => match resolve(&state, c).await {
-                Ok(Some(a)) => AuthState::Authenticated(Arc::new(a)),
-                Ok(None) => AuthState::Rejected(ApiError::unauthenticated(
-                    "the credential is not valid: unknown, revoked or expired, or its user is deactivated",
-                )),
-                Err(e) => AuthState::Rejected(e),
-            },
-            Err(e) => AuthState::Rejected(e),
-        };
-        req.extensions_mut().insert(outcome);
+    if req.extensions().get::<AuthState>().is_some() {
+        return next.run(req).await;
     }
-    next.run(req).await
+    let (mut parts, body) = req.into_parts();
+    let outcome = match D::credentials(&parts.headers) {
+        Ok(None) => AuthState::Anonymous,
+        Ok(Some(c)) => match resolve(&state, c).await {
+            Ok(Some(a)) => AuthState::Authenticated(Arc::new(a)),
+            Ok(None) => AuthState::Rejected(ApiError::unauthenticated(
+                "the credential is not valid: unknown, revoked or expired, or its user is deactivated",
+            )),
+            Err(e) => AuthState::Rejected(e),
+        },
+        Err(e) => AuthState::Rejected(e),
+    };
+    // Rate limits: anonymous requests and failed credentials per client, signed-in
+    // callers per credential (when that limit is on).
+    let limited = match &outcome {
+        AuthState::Anonymous if D::LIMIT_ANONYMOUS => {
+            limits::count_anonymous(&state, limits::ip_of(&parts, &state)).await
+        }
+        AuthState::Anonymous => Ok(()),
+        AuthState::Rejected(_) => {
+            limits::count_anonymous(&state, limits::ip_of(&parts, &state)).await
+        }
+        AuthState::Authenticated(a) => {
+            let l = &state.limits.limits;
+            if l.enabled(limits::Kind::PerCredential) {
+                let key = format!("{:?}:{}", a.method, a.principal.user_id);
+                l.check(limits::Kind::PerCredential, &key).await
+            } else {
+                Ok(())
+            }
+        }
+    };
+    if let Err(e) = limited {
+        return e.into_response();
+    }
+    parts.extensions.insert(outcome);
+    next.run(Request::from_parts(parts, body)).await
 }
 
 /// The error layer (see the module docs): `res`, answered to a request for `uri` with
@@ -241,6 +270,12 @@ fn finish(error: &ApiError, renderer: Option<Renderer>, cx: &ErrorContext<'_>) -
     let h = out.headers_mut();
     if let Some(secs) = error.retry_after() {
         h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if let Some((policy, state)) = error.rate_limit() {
+        if let (Ok(p), Ok(s)) = (HeaderValue::from_str(policy), HeaderValue::from_str(state)) {
+            h.insert("ratelimit-policy", p);
+            h.insert("ratelimit", s);
+        }
     }
     if error.status() == StatusCode::UNAUTHORIZED && !h.contains_key(header::WWW_AUTHENTICATE) {
         let challenge = renderer.map_or("Bearer", |r| r.challenge);

@@ -105,6 +105,8 @@ pub struct ApiError {
     denied: Option<Denied>,
     missing: Option<Entity>,
     retry_after: Option<u64>,
+    /// `RateLimit-Policy` and `RateLimit` of a 429.
+    rate_limit: Option<Arc<(String, String)>>,
     source: Option<Source>,
 }
 
@@ -116,6 +118,7 @@ impl ApiError {
             denied: None,
             missing: None,
             retry_after: (kind == Kind::Unavailable).then_some(1),
+            rate_limit: None,
             source: None,
         }
     }
@@ -163,6 +166,27 @@ impl ApiError {
                 "internal error; the server log has the details",
             )
         }
+    }
+
+    /// Over a rate limit: 429 with `Retry-After` and the IETF `RateLimit` headers.
+    pub fn too_many_requests(
+        detail: impl Into<String>,
+        retry_after: u64,
+        policy: String,
+        state: String,
+    ) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            rate_limit: Some(Arc::new((policy, state))),
+            ..Self::new(Kind::TooManyRequests, detail)
+        }
+    }
+
+    /// `RateLimit-Policy` and `RateLimit` header values, on a 429 from a limit.
+    pub fn rate_limit(&self) -> Option<(&str, &str)> {
+        self.rate_limit
+            .as_deref()
+            .map(|(p, s)| (p.as_str(), s.as_str()))
     }
 
     pub fn with_retry_after(mut self, seconds: u64) -> Self {

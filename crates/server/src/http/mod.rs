@@ -12,6 +12,7 @@ pub mod dialect;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod listener;
 pub mod request_id;
 

@@ -73,6 +73,9 @@ macro_rules! oauth_dialect {
             const SECURITY: &'static [&'static str] = $security;
             const ERROR_BODY: &'static str = ERROR_BODY;
             const TAG: &'static str = "OAuth 2.0";
+            // The token endpoints count failed client authentications themselves: a
+            // successful grant is authenticated, however it arrived.
+            const LIMIT_ANONYMOUS: bool = false;
 
             fn credentials(headers: &HeaderMap) -> Result<Option<Credential<'_>>, ApiError> {
                 ($credentials)(headers)

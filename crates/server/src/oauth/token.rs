@@ -1,6 +1,8 @@
 //! The token endpoint (RFC 6749 §4.3 password, §4.4 client credentials, §6 refresh),
 //! revocation (RFC 7009) and introspection (RFC 7662).
 
+use std::net::IpAddr;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -12,6 +14,7 @@ use serde_json::{json, Value};
 use super::form::{client_auth, ClientAuth, Form};
 use crate::app::AppState;
 use crate::http::auth::AuthState;
+use crate::http::limits::{self, ClientIp};
 use crate::http::{ApiError, Kind};
 use crate::tokens::{new_secret, REFRESH_PREFIX};
 
@@ -38,15 +41,29 @@ fn json_answer(status: StatusCode, body: Value) -> Response {
     res
 }
 
-/// The client that authenticated, with its active owner.
-async fn authenticate_client(state: &AppState, auth: &ClientAuth) -> Result<GrantClient, ApiError> {
-    if auth.client_id.len() > 128 || auth.secret.len() > 256 {
-        return Err(invalid_client());
-    }
-    let presented = secret::hash_token(&auth.secret);
-    match state.store.grant_client(&auth.client_id).await? {
-        Some(c) if secret::ct_eq(&c.client.secret_hash, &presented) => Ok(c),
-        _ => Err(invalid_client()),
+/// The client that authenticated, with its active owner. A failure counts against the
+/// client IP's anonymous rate limit (over it, the answer is 429 rather than 401).
+async fn authenticate_client(
+    state: &AppState,
+    ip: Option<IpAddr>,
+    auth: &ClientAuth,
+) -> Result<GrantClient, ApiError> {
+    let found = if auth.client_id.len() > 128 || auth.secret.len() > 256 {
+        None
+    } else {
+        let presented = secret::hash_token(&auth.secret);
+        state
+            .store
+            .grant_client(&auth.client_id)
+            .await?
+            .filter(|c| secret::ct_eq(&c.client.secret_hash, &presented))
+    };
+    match found {
+        Some(c) => Ok(c),
+        None => {
+            limits::count_anonymous(state, ip).await?;
+            Err(invalid_client())
+        }
     }
 }
 
@@ -93,8 +110,19 @@ fn micros_from_now(d: std::time::Duration) -> i64 {
     roster_core::now_micros().saturating_add(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
-async fn grant(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Response, ApiError> {
-    let form = Form::parse(headers, body)?;
+async fn grant(
+    state: &AppState,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let form = match Form::parse(headers, body) {
+        Ok(f) => f,
+        Err(e) => {
+            limits::count_anonymous(state, ip).await?;
+            return Err(e);
+        }
+    };
     let grant_type = form.require("grant_type")?;
     if !matches!(
         grant_type,
@@ -110,7 +138,7 @@ async fn grant(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Re
     }
     let auth = client_auth(headers, &form)?
         .ok_or_else(|| ApiError::unauthenticated("client authentication is required"))?;
-    let client = authenticate_client(state, &auth).await?;
+    let client = authenticate_client(state, ip, &auth).await?;
     let tokens = &state.tokens;
     let store = state.store.as_ref();
     let (owner, scope, refresh): (Principal, String, Option<String>) = match grant_type {
@@ -124,10 +152,19 @@ async fn grant(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Re
             let hash = store
                 .password_for_login(client.owner.user_seq, login)
                 .await?;
+            let account = client.owner.user_seq;
+            if let Some(ip) = ip {
+                state
+                    .limits
+                    .limits
+                    .before_password(ip, Some(account))
+                    .await?;
+            }
             let ok = match hash {
                 Some(h) => state.passwords.verify(password.to_owned(), h).await?,
                 None => false,
             };
+            state.limits.limits.after_password(account, ok).await;
             if !ok {
                 return Err(invalid_grant("the username or password is not correct"));
             }
@@ -213,8 +250,13 @@ async fn grant(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Re
     responses((status = 200, description = "The token", body = Value),
               (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type, invalid_scope"),
               (status = 401, description = "invalid_client")))]
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    grant(&state, &headers, &body)
+pub async fn token(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    grant(&state, ip, &headers, &body)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -230,10 +272,11 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
               (status = 401, description = "invalid_client")))]
 pub async fn keycloak_token(
     State(state): State<AppState>,
+    ip: ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    token(State(state), headers, body).await
+    token(State(state), ip, headers, body).await
 }
 
 #[utoipa::path(post, path = "/revoke", security(()),
@@ -243,12 +286,17 @@ pub async fn keycloak_token(
         description = "token=...&token_type_hint=refresh_token"),
     responses((status = 200, description = "Revoked, or nothing to revoke"),
               (status = 401, description = "invalid_client")))]
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn revoke(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let run = async {
         let form = Form::parse(&headers, &body)?;
         let auth = client_auth(&headers, &form)?
             .ok_or_else(|| ApiError::unauthenticated("client authentication is required"))?;
-        let client = authenticate_client(&state, &auth).await?;
+        let client = authenticate_client(&state, ip, &auth).await?;
         let token = form.require("token")?;
         // Access tokens are short-lived JWTs nobody keeps a list of: revoking one is
         // deactivating its user or rotating its client. Unknown tokens are no error (§2.2).
@@ -272,6 +320,7 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Byt
               (status = 401, description = "invalid_client")))]
 pub async fn introspect(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     auth_state: Option<axum::Extension<AuthState>>,
     body: Bytes,
@@ -279,7 +328,7 @@ pub async fn introspect(
     let run = async {
         let form = Form::parse(&headers, &body)?;
         let caller: Principal = match client_auth(&headers, &form)? {
-            Some(auth) => authenticate_client(&state, &auth).await?.owner,
+            Some(auth) => authenticate_client(&state, ip, &auth).await?.owner,
             None => match auth_state.map(|e| e.0) {
                 Some(AuthState::Authenticated(a)) => a.principal.clone(),
                 Some(AuthState::Rejected(e)) => return Err(e),

@@ -108,6 +108,28 @@ impl TestApp {
         Self::serve_full(dir, db_url, store, opts, passwords, None).await
     }
 
+    /// A fresh database with the bootstrap admin, served with these rate limits.
+    pub async fn spawn_limited(limits: Arc<roster_server::http::limits::RateLimits>) -> Self {
+        let plain = Self::spawn().await;
+        let mut node = plain.node_limited(limits).await;
+        // The database's files live in the first app's directory: keep it.
+        let (dir, _) = plain.stop().await;
+        node.dir = dir;
+        node
+    }
+
+    /// Another node of this one's database (as [`TestApp::second_node`]) with these limits.
+    pub async fn node_limited(&self, limits: Arc<roster_server::http::limits::RateLimits>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = self.db_url.clone();
+        let store = roster_store::open(&db, &OpenOptions::default())
+            .await
+            .unwrap();
+        let issuer = Some(self.base.clone());
+        let limits = Some(limits);
+        Self::serve_with_limits(dir, db, store, AppOptions::default(), None, issuer, limits).await
+    }
+
     async fn serve_full(
         dir: tempfile::TempDir,
         db_url: String,
@@ -116,11 +138,26 @@ impl TestApp {
         passwords: Option<Passwords>,
         issuer: Option<String>,
     ) -> Self {
+        Self::serve_with_limits(dir, db_url, store, opts, passwords, issuer, None).await
+    }
+
+    async fn serve_with_limits(
+        dir: tempfile::TempDir,
+        db_url: String,
+        store: Arc<dyn Store>,
+        opts: AppOptions,
+        passwords: Option<Passwords>,
+        issuer: Option<String>,
+        limits: Option<Arc<roster_server::http::limits::RateLimits>>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let passwords = passwords.unwrap_or_else(|| Passwords::with_defaults(Default::default()));
         let tokens = test_tokens(store.as_ref(), issuer.as_deref().unwrap_or(&base)).await;
-        let state = AppState::new(store.clone(), &base, passwords, tokens);
+        let mut state = AppState::new(store.clone(), &base, passwords, tokens);
+        if let Some(l) = limits {
+            state.limits = l;
+        }
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             roster_server::app::serve(listener, state, &opts, async {

@@ -157,6 +157,17 @@ fn help_documents_every_setting() {
         "ROSTER_PASSWORD_MIN_LENGTH",
         "ROSTER_PASSWORD_WORKERS",
         "ROSTER_PASSWORD_QUEUE_MS",
+        "ROSTER_SECRET_KEY",
+        "ROSTER_SECRET_KEY_FILE",
+        "ROSTER_ACCESS_TOKEN_TTL_SECS",
+        "ROSTER_REFRESH_TOKEN_TTL_SECS",
+        "ROSTER_RATE_LIMIT_PASSWORDS",
+        "ROSTER_RATE_LIMIT_ANONYMOUS",
+        "ROSTER_RATE_LIMIT_PER_CREDENTIAL",
+        "ROSTER_REDIS_URL",
+        "ROSTER_REDIS_KEY_PREFIX",
+        "ROSTER_TRUSTED_PROXIES",
+        "ROSTER_TENANT",
     ] {
         assert!(out.contains(v), "serve --help lacks {v}");
     }

@@ -4,6 +4,7 @@
 mod cli;
 mod connections;
 mod errors;
+mod limits;
 mod malformed;
 mod multinode;
 mod openapi;
