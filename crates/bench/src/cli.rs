@@ -47,6 +47,10 @@ pub struct Args {
     /// --manifest points at the seed of that same database.
     #[arg(long, requires = "spawn")]
     pub database_url: Option<String>,
+    /// Extra environment of the spawned server, `NAME=VALUE` (repeatable), e.g.
+    /// `--server-env ROSTER_RATE_LIMIT_PER_CREDENTIAL=100000/s`.
+    #[arg(long, requires = "spawn", value_name = "NAME=VALUE")]
+    pub server_env: Vec<String>,
     /// Keep the temporary database directory instead of deleting it at the end.
     #[arg(long, requires = "spawn")]
     pub keep_db: bool,

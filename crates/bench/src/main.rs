@@ -75,7 +75,13 @@ async fn run(args: Args) -> anyhow::Result<u64> {
     };
     let (target, mut spawned, mut pid) = if let Some(binary) = &args.spawn {
         let token = reuse.as_ref().and_then(|m| m.token.clone());
-        let spec = SpawnSpec::new(binary, args.database_url.clone(), args.keep_db, token)?;
+        let mut spec = SpawnSpec::new(binary, args.database_url.clone(), args.keep_db, token)?;
+        for kv in &args.server_env {
+            let (k, v) = kv
+                .split_once('=')
+                .with_context(|| format!("--server-env {kv:?}: expected NAME=VALUE"))?;
+            spec.env.push((k.to_owned(), v.to_owned()));
+        }
         let (server, took) = spec.start().await?;
         eprintln!(
             "started {} on {} in {:.1} ms (database {}, log {})",

@@ -26,6 +26,8 @@ pub struct SpawnSpec {
     pub token: String,
     password: String,
     pub log_path: PathBuf,
+    /// Extra environment of the server (`--server-env`).
+    pub env: Vec<(String, String)>,
     /// The temporary directory holding the default database, removed on drop.
     _tmp: Option<tempfile::TempDir>,
 }
@@ -85,6 +87,7 @@ impl SpawnSpec {
             token: token.unwrap_or_else(|| random_hex(32)),
             password: random_hex(16),
             log_path,
+            env: Vec::new(),
             _tmp: tmp,
         })
     }
@@ -109,6 +112,7 @@ impl SpawnSpec {
             .env("ROSTER_BOOTSTRAP_PASSWORD", &self.password)
             .env("ROSTER_BOOTSTRAP_TOKEN", &self.token)
             .env("ROSTER_SECRET_KEY", BENCH_SERVER_KEY)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

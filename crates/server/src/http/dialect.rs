@@ -184,14 +184,13 @@ pub fn with_dialect<D: Dialect>(router: Router<AppState>, state: &AppState) -> R
 /// request extensions never come from the network.
 async fn authenticate<D: Dialect>(
     State(state): State<AppState>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
     if req.extensions().get::<AuthState>().is_some() {
         return next.run(req).await;
     }
-    let (mut parts, body) = req.into_parts();
-    let outcome = match D::credentials(&parts.headers) {
+    let outcome = match D::credentials(req.headers()) {
         Ok(None) => AuthState::Anonymous,
         Ok(Some(c)) => match resolve(&state, c).await {
             Ok(Some(a)) => AuthState::Authenticated(Arc::new(a)),
@@ -205,12 +204,10 @@ async fn authenticate<D: Dialect>(
     // Rate limits: anonymous requests and failed credentials per client, signed-in
     // callers per credential (when that limit is on).
     let limited = match &outcome {
-        AuthState::Anonymous if D::LIMIT_ANONYMOUS => {
-            limits::count_anonymous(&state, limits::ip_of(&parts, &state)).await
-        }
-        AuthState::Anonymous => Ok(()),
-        AuthState::Rejected(_) => {
-            limits::count_anonymous(&state, limits::ip_of(&parts, &state)).await
+        AuthState::Anonymous if !D::LIMIT_ANONYMOUS => Ok(()),
+        AuthState::Anonymous | AuthState::Rejected(_) => {
+            let ip = limits::ip_from(req.extensions(), req.headers(), &state);
+            limits::count_anonymous(&state, ip).await
         }
         AuthState::Authenticated(a) => {
             let l = &state.limits.limits;
@@ -225,8 +222,8 @@ async fn authenticate<D: Dialect>(
     if let Err(e) = limited {
         return e.into_response();
     }
-    parts.extensions.insert(outcome);
-    next.run(Request::from_parts(parts, body)).await
+    req.extensions_mut().insert(outcome);
+    next.run(req).await
 }
 
 /// The error layer (see the module docs): `res`, answered to a request for `uri` with

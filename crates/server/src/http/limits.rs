@@ -413,11 +413,19 @@ impl axum::extract::FromRequestParts<crate::app::AppState> for ClientIp {
 }
 
 pub fn ip_of(parts: &axum::http::request::Parts, state: &crate::app::AppState) -> Option<IpAddr> {
-    let peer = parts
-        .extensions
+    ip_from(&parts.extensions, &parts.headers, state)
+}
+
+/// [`ip_of`] from a request's extensions and headers.
+pub fn ip_from(
+    extensions: &axum::http::Extensions,
+    headers: &HeaderMap,
+    state: &crate::app::AppState,
+) -> Option<IpAddr> {
+    let peer = extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
-    client_ip(peer, &parts.headers, &state.limits.trusted_proxies)
+    client_ip(peer, headers, &state.limits.trusted_proxies)
 }
 
 /// Counts a request without a valid credential against its client's anonymous bucket.
