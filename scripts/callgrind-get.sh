@@ -10,15 +10,15 @@ seed=$1 manifest=$2 label=$3
 shift 3
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+[ -n "${KEEP:-}" ] && echo "keeping $work" || trap 'rm -rf "$work"' EXIT
 cp "$seed/roster.db" "$work/roster.db"
 [ -f "$seed/roster.db-wal" ] && cp "$seed/roster.db-wal" "$work/roster.db-wal"
 token=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['token'])" "$manifest")
 port=$((20000 + RANDOM % 10000))
 # The bench's fixed server key (crates/bench/src/server.rs): the seed was sealed with it.
-env "$@" ROSTER_DATABASE_URL="sqlite://$work/roster.db" \
+env ROSTER_LOG=warn "$@" ROSTER_DATABASE_URL="sqlite://$work/roster.db" \
   ROSTER_SECRET_KEY=cm9zdGVyLWJlbmNoLWtleS1ub3QtYS1zZWNyZXQtISE= \
-  ROSTER_LISTEN="127.0.0.1:$port" ROSTER_LOG=warn \
+  ROSTER_LISTEN="127.0.0.1:$port" \
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.out" \
   target/release/roster serve >"$work/server.log" 2>&1 &
 vpid=$!

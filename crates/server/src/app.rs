@@ -75,6 +75,8 @@ pub struct AppOptions {
     /// A request head must arrive completely within this of its first byte.
     pub header_timeout: Duration,
     pub max_connections: usize,
+    /// One `roster::access` log line per request (ROSTER_ACCESS_LOG).
+    pub access_log: bool,
 }
 
 impl Default for AppOptions {
@@ -85,6 +87,7 @@ impl Default for AppOptions {
             idle_timeout: Duration::from_secs(75),
             header_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            access_log: true,
         }
     }
 }
@@ -240,10 +243,14 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
         .layer(
             ServiceBuilder::new()
                 .layer(MapRequestLayer::new(request_id::ensure))
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                    let id = request_id::of(req.headers()).unwrap_or("-");
-                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
-                }))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                        let id = request_id::of(req.headers()).unwrap_or("-");
+                        // No raw path: the access line names the route template (paths carry ids
+                        // and, in some dialects, more), joined to this span by the request id.
+                        tracing::info_span!("request", request_id = %id, method = %req.method())
+                    }),
+                )
                 .layer(PropagateRequestIdLayer::new(request_id::HEADER))
                 // Answers carry personal data and credentials: nothing is cached or sniffed
                 // (outside the error layer, which replaces error answers whole).
@@ -255,7 +262,11 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
                     header::CACHE_CONTROL,
                     HeaderValue::from_static("no-store"),
                 ))
-                .layer(EnvelopeLayer::new(renderers.clone(), opts.request_timeout))
+                .layer(EnvelopeLayer::new(
+                    renderers.clone(),
+                    opts.request_timeout,
+                    opts.access_log,
+                ))
                 .layer(DefaultBodyLimit::max(opts.max_body_bytes)),
         )
         .with_state(state);

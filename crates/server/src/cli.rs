@@ -223,6 +223,9 @@ pub struct ServeArgs {
     /// ranges (e.g. `10.0.0.0/8,127.0.0.1`).
     #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    /// One access-log line per request at `info` (`on`) or none (`off`).
+    #[arg(long, env = "ROSTER_ACCESS_LOG", default_value = "on", value_parser = ["on", "off"])]
+    pub access_log: String,
     /// The organization's short name, shown as SailPoint's `tenant`.
     #[arg(long, env = "ROSTER_TENANT", default_value = "roster")]
     pub tenant: String,

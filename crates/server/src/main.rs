@@ -119,6 +119,7 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
         header_timeout: Duration::from_secs(args.header_timeout_secs),
         max_connections: args.max_connections,
+        access_log: args.access_log == "on",
     };
     raise_open_file_limit(args.max_connections);
     tracing::info!(

@@ -219,6 +219,14 @@ async fn authenticate<D: Dialect>(
             }
         }
     };
+    let ip = limits::ip_from(req.extensions(), req.headers(), &state);
+    super::envelope::AccessSlot::note(req.extensions(), D::NAME, ip);
+    if let (AuthState::Authenticated(a), Some(slot)) = (
+        &outcome,
+        req.extensions().get::<Arc<super::envelope::AccessSlot>>(),
+    ) {
+        let _ = slot.principal.set(a.principal.user_id);
+    }
     if let Err(e) = limited {
         return e.into_response();
     }

@@ -452,12 +452,12 @@ pub async fn anonymous_layer(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let (parts, body) = req.into_parts();
-    if let Err(e) = count_anonymous(&state, ip_of(&parts, &state)).await {
+    let ip = ip_from(req.extensions(), req.headers(), &state);
+    super::envelope::AccessSlot::note(req.extensions(), "roster", ip);
+    if let Err(e) = count_anonymous(&state, ip).await {
         return e.into_response();
     }
-    next.run(axum::extract::Request::from_parts(parts, body))
-        .await
+    next.run(req).await
 }
 
 impl Limits {

@@ -1,6 +1,7 @@
 //! What every dialect relies on: error formats, persistence, several nodes, outages, the
 //! CLI and the process, and the attacks an account could make.
 
+mod access_log;
 mod cli;
 mod connections;
 mod errors;
