@@ -168,6 +168,7 @@ fn help_documents_every_setting() {
         "ROSTER_REDIS_KEY_PREFIX",
         "ROSTER_TRUSTED_PROXIES",
         "ROSTER_TENANT",
+        "ROSTER_ACCESS_LOG",
     ] {
         assert!(out.contains(v), "serve --help lacks {v}");
     }
