@@ -77,6 +77,8 @@ pub struct AppOptions {
     pub max_connections: usize,
     /// One `roster::access` log line per request (ROSTER_ACCESS_LOG).
     pub access_log: bool,
+    /// Record request metrics (a recorder is installed: ROSTER_METRICS_LISTEN).
+    pub metrics: bool,
 }
 
 impl Default for AppOptions {
@@ -88,6 +90,7 @@ impl Default for AppOptions {
             header_timeout: Duration::from_secs(10),
             max_connections: 1024,
             access_log: true,
+            metrics: false,
         }
     }
 }
@@ -266,6 +269,7 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
                     renderers.clone(),
                     opts.request_timeout,
                     opts.access_log,
+                    opts.metrics,
                 ))
                 .layer(DefaultBodyLimit::max(opts.max_body_bytes)),
         )

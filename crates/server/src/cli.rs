@@ -223,6 +223,10 @@ pub struct ServeArgs {
     /// ranges (e.g. `10.0.0.0/8,127.0.0.1`).
     #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    /// Serve Prometheus metrics at `http://<this>/metrics` (e.g. `127.0.0.1:9090`); unset:
+    /// no metrics. Keep it off the public network.
+    #[arg(long, env = "ROSTER_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// One access-log line per request at `info` (`on`) or none (`off`).
     #[arg(long, env = "ROSTER_ACCESS_LOG", default_value = "on", value_parser = ["on", "off"])]
     pub access_log: String,

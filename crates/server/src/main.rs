@@ -120,7 +120,12 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         header_timeout: Duration::from_secs(args.header_timeout_secs),
         max_connections: args.max_connections,
         access_log: args.access_log == "on",
+        metrics: args.metrics_listen.is_some(),
     };
+    if let Some(addr) = args.metrics_listen {
+        let bound = roster_server::http::metrics::serve(addr).await?;
+        tracing::info!(metrics = %bound, "serving Prometheus metrics at /metrics");
+    }
     raise_open_file_limit(args.max_connections);
     tracing::info!(
         listen = %listener.local_addr()?,

@@ -27,6 +27,16 @@ pub enum Credential<'a> {
     Token(&'a str),
 }
 
+impl Credential<'_> {
+    /// The scheme's name in metrics.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Credential::Token(t) if roster_core::jwt::looks_like_jwt(t) => "jwt",
+            Credential::Token(_) => "token",
+        }
+    }
+}
+
 /// How the caller signed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMethod {

@@ -194,9 +194,12 @@ async fn authenticate<D: Dialect>(
         Ok(None) => AuthState::Anonymous,
         Ok(Some(c)) => match resolve(&state, c).await {
             Ok(Some(a)) => AuthState::Authenticated(Arc::new(a)),
-            Ok(None) => AuthState::Rejected(ApiError::unauthenticated(
-                "the credential is not valid: unknown, revoked or expired, or its user is deactivated",
-            )),
+            Ok(None) => {
+                super::metrics::auth_failure(c.scheme());
+                AuthState::Rejected(ApiError::unauthenticated(
+                    "the credential is not valid: unknown, revoked or expired, or its user is deactivated",
+                ))
+            }
             Err(e) => AuthState::Rejected(e),
         },
         Err(e) => AuthState::Rejected(e),

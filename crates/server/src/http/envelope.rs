@@ -53,14 +53,16 @@ pub struct EnvelopeLayer {
     renderers: Renderers,
     timeout: Duration,
     access_log: bool,
+    metrics: bool,
 }
 
 impl EnvelopeLayer {
-    pub fn new(renderers: Renderers, timeout: Duration, access_log: bool) -> Self {
+    pub fn new(renderers: Renderers, timeout: Duration, access_log: bool, metrics: bool) -> Self {
         Self {
             renderers,
             timeout,
             access_log,
+            metrics,
         }
     }
 }
@@ -74,6 +76,7 @@ impl<S> Layer<S> for EnvelopeLayer {
             renderers: self.renderers.clone(),
             timeout: self.timeout,
             access_log: self.access_log,
+            metrics: self.metrics,
         }
     }
 }
@@ -84,6 +87,7 @@ pub struct Envelope<S> {
     renderers: Renderers,
     timeout: Duration,
     access_log: bool,
+    metrics: bool,
 }
 
 impl<S> Service<Request> for Envelope<S>
@@ -105,7 +109,8 @@ where
         let inner = std::mem::replace(&mut self.inner, fresh);
         let renderers = self.renderers.clone();
         let timeout = self.timeout;
-        let access = self.access_log.then(|| {
+        let (log, metrics) = (self.access_log, self.metrics);
+        let access = (log || metrics).then(|| {
             let slot = Arc::new(AccessSlot::default());
             req.extensions_mut().insert(slot.clone());
             (slot, Instant::now(), req.method().clone())
@@ -121,7 +126,18 @@ where
             let res = super::deadline::within(timeout, req, inner).await;
             let res = render_errors(&renderers, &uri, request_id.as_ref(), res).await;
             if let Some((slot, started, method)) = access {
-                log_access(&slot, started, &method, &res, request_id.as_ref(), peer);
+                if metrics {
+                    super::metrics::request(
+                        slot.dialect.get().copied().unwrap_or("-"),
+                        slot.route.get().map_or("-", String::as_str),
+                        &method,
+                        res.status().as_u16(),
+                        started.elapsed().as_secs_f64(),
+                    );
+                }
+                if log {
+                    log_access(&slot, started, &method, &res, request_id.as_ref(), peer);
+                }
             }
             Ok(res)
         })

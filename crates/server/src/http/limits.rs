@@ -258,6 +258,7 @@ impl Limits {
         if wait.is_zero() {
             return Ok(());
         }
+        super::metrics::rate_limited(kind.name());
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         Err(ApiError::too_many_requests(
             format!(
@@ -301,6 +302,7 @@ impl Limits {
     }
 
     fn redis_unavailable(&self, why: &str) {
+        super::metrics::redis_failure();
         let n = self.redis_failures.fetch_add(1, Ordering::Relaxed);
         // One line per 1,000 failures: an outage must not flood the log.
         if n.is_multiple_of(1000) {

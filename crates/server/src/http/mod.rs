@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod limits;
 pub mod listener;
+pub mod metrics;
 pub mod request_id;
 
 pub use auth::Caller;

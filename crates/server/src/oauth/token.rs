@@ -61,6 +61,7 @@ async fn authenticate_client(
     match found {
         Some(c) => Ok(c),
         None => {
+            crate::http::metrics::auth_failure("client_secret");
             limits::count_anonymous(state, ip).await?;
             Err(invalid_client())
         }
