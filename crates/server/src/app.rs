@@ -17,6 +17,7 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::audit_api::Audit;
 use crate::http::connection::Timeouts;
 use crate::http::dialect::{mount, Renderer, Renderers};
 use crate::http::envelope::EnvelopeLayer;
@@ -219,6 +220,7 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
     let well_known = mount::<WellKnown>(crate::oauth::well_known_routes(), &state, &mut doc);
     let sailpoint_v3 = mount::<SailPointV3>(crate::sailpoint::routes(), &state, &mut doc);
     let sailpoint_v1 = mount::<SailPointV1>(crate::sailpoint::routes(), &state, &mut doc);
+    let audit = mount::<Audit>(crate::audit_api::routes(), &state, &mut doc);
     let renderers = Renderers::new(vec![
         Renderer::of::<Scim>(),
         Renderer::of::<Odm>(),
@@ -227,6 +229,7 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
         Renderer::of::<WellKnown>(),
         Renderer::of::<SailPointV3>(),
         Renderer::of::<SailPointV1>(),
+        Renderer::of::<Audit>(),
     ]);
     let _ = state
         .openapi
@@ -239,6 +242,7 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
         .merge(well_known)
         .merge(sailpoint_v3)
         .merge(sailpoint_v1)
+        .merge(audit)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         // One stack, outermost first: every layer given to Router::layer on its own would

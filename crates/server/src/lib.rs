@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit_api;
 pub mod bootstrap;
 pub mod cli;
 pub mod http;

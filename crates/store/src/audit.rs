@@ -31,6 +31,32 @@ pub enum Action {
 }
 
 impl Action {
+    pub const ALL: [Action; 18] = [
+        Action::Bootstrap,
+        Action::UserCreate,
+        Action::UserUpdate,
+        Action::UserDelete,
+        Action::PasswordChange,
+        Action::PermissionGrant,
+        Action::PermissionRevoke,
+        Action::TokenIssue,
+        Action::TokenRevoke,
+        Action::GroupCreate,
+        Action::GroupUpdate,
+        Action::GroupDelete,
+        Action::ClientCreate,
+        Action::ClientRotate,
+        Action::SigningKeyAdd,
+        Action::SecretsRekey,
+        Action::RefreshReuse,
+        Action::CapabilityChange,
+    ];
+
+    /// The action stored under this name.
+    pub fn parse(name: &str) -> Option<Action> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
     /// The name stored in `audit_log.action`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -75,6 +101,12 @@ pub struct AuditQuery {
     pub request_id: Option<String>,
     pub actor: Option<String>,
     pub action: Option<Action>,
+    /// Rows about this resource: a target that is this id, or starts with it and a space
+    /// (`<user id> <token id>`).
+    pub target: Option<String>,
+    /// Rows at or after / before this time (microseconds since the epoch).
+    pub since: Option<i64>,
+    pub until: Option<i64>,
     pub before: Option<i64>,
     pub limit: Option<i64>,
 }

@@ -24,6 +24,22 @@ impl<B: Backend> AuditStore for SqlStore<B> {
             sql.push(" AND action = ")
                 .bind(Arg::Text(a.as_str().to_owned()));
         }
+        if let Some(t) = &q.target {
+            // The id itself, or the id and a space and more: a range, so the index serves it.
+            sql.push(" AND (target = ")
+                .bind(Arg::Text(t.clone()))
+                .push(" OR (target > ")
+                .bind(Arg::Text(format!("{t} ")))
+                .push(" AND target < ")
+                .bind(Arg::Text(format!("{t}!")))
+                .push("))");
+        }
+        if let Some(s) = q.since {
+            sql.push(" AND at >= ").bind(Arg::Int(s));
+        }
+        if let Some(u) = q.until {
+            sql.push(" AND at < ").bind(Arg::Int(u));
+        }
         if let Some(b) = q.before {
             sql.push(" AND seq < ").bind(Arg::Int(b));
         }

@@ -2,6 +2,7 @@
 //! CLI and the process, and the attacks an account could make.
 
 mod access_log;
+mod audit;
 mod cli;
 mod connections;
 mod errors;
