@@ -227,6 +227,10 @@ pub struct ServeArgs {
     /// no metrics. Keep it off the public network.
     #[arg(long, env = "ROSTER_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Delete audit rows older than this many days (in small batches, hourly); unset: keep
+    /// them forever.
+    #[arg(long, env = "ROSTER_AUDIT_RETENTION_DAYS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub audit_retention_days: Option<u64>,
     /// One access-log line per request at `info` (`on`) or none (`off`).
     #[arg(long, env = "ROSTER_ACCESS_LOG", default_value = "on", value_parser = ["on", "off"])]
     pub access_log: String,

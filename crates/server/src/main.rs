@@ -126,6 +126,9 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         let bound = roster_server::http::metrics::serve(addr).await?;
         tracing::info!(metrics = %bound, "serving Prometheus metrics at /metrics");
     }
+    if let Some(days) = args.audit_retention_days {
+        spawn_audit_retention(store.clone(), days);
+    }
     raise_open_file_limit(args.max_connections);
     tracing::info!(
         listen = %listener.local_addr()?,
@@ -194,6 +197,31 @@ fn raise_open_file_limit(max_connections: usize) {
             );
         }
     }
+}
+
+/// Prunes audit rows older than `days`, a minute after start and then hourly, in batches of
+/// 1,000 rows so that writers never wait behind it.
+fn spawn_audit_retention(store: std::sync::Arc<dyn Store>, days: u64) {
+    tokio::spawn(async move {
+        let by = Operator::local("server:audit-retention");
+        let keep = i64::try_from(days.saturating_mul(86_400_000_000)).unwrap_or(i64::MAX);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        loop {
+            let before = roster_core::now_micros().saturating_sub(keep);
+            match store.prune_audit(&by, before, 1000).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    rows = n,
+                    days,
+                    "pruned audit rows past the retention period"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not prune the audit trail; retrying in an hour")
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    });
 }
 
 /// Resolves on SIGTERM or SIGINT; in-flight requests then finish before serve returns.

@@ -28,10 +28,12 @@ pub enum Action {
     RefreshReuse,
     /// A user's capabilities changed (the target says which were added and removed).
     CapabilityChange,
+    /// Rows past the retention period were deleted (the target says how many).
+    AuditPrune,
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::Bootstrap,
         Action::UserCreate,
         Action::UserUpdate,
@@ -50,6 +52,7 @@ impl Action {
         Action::SecretsRekey,
         Action::RefreshReuse,
         Action::CapabilityChange,
+        Action::AuditPrune,
     ];
 
     /// The action stored under this name.
@@ -78,6 +81,7 @@ impl Action {
             Action::SecretsRekey => "secrets.rekey",
             Action::RefreshReuse => "refresh-token.reuse",
             Action::CapabilityChange => "user.capabilities",
+            Action::AuditPrune => "audit.prune",
         }
     }
 }

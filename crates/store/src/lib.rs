@@ -486,6 +486,9 @@ pub trait AccessStore: Send + Sync {
 pub trait AuditStore: Send + Sync {
     /// Matching rows, newest first.
     async fn audit_rows(&self, by: &AuditReader, q: &AuditQuery) -> Result<Vec<AuditRow>>;
+    /// Deletes the rows older than `before` (micros), `batch` rows per transaction so that
+    /// writers never wait long; records the pruning itself as one row. Returns how many.
+    async fn prune_audit(&self, by: &Operator, before: i64, batch: i64) -> Result<u64>;
 }
 
 /// A user or a group, as a search over both finds it.

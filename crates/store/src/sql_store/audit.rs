@@ -1,10 +1,11 @@
 //! Reading the audit trail (rows are written by [`super::Write::commit`]).
 
 use async_trait::async_trait;
-use roster_core::policy::AuditReader;
+use roster_core::policy::{AuditReader, Operator};
 
 use super::SqlStore;
-use crate::audit::{AuditQuery, AuditRow};
+use crate::args;
+use crate::audit::{Action, AuditQuery, AuditRow};
 use crate::db::{Arg, Backend};
 use crate::sql::Sql;
 use crate::{AuditStore, Result};
@@ -60,5 +61,36 @@ impl<B: Backend> AuditStore for SqlStore<B> {
                 })
             })
             .collect()
+    }
+
+    async fn prune_audit(&self, by: &Operator, before: i64, batch: i64) -> Result<u64> {
+        let batch = batch.clamp(1, 10_000);
+        let mut total = 0u64;
+        loop {
+            let mut tx = self.db.begin().await?;
+            let n = tx
+                .execute(
+                    "DELETE FROM audit_log WHERE seq IN \
+                     (SELECT seq FROM audit_log WHERE at < ? ORDER BY seq LIMIT ?)",
+                    &args![before, batch],
+                )
+                .await?;
+            tx.commit().await?;
+            total += n;
+            if n < u64::try_from(batch).unwrap_or(u64::MAX) {
+                break;
+            }
+            // Between batches, let other writers in.
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        if total > 0 {
+            let w = self.write(by.actor(), &crate::WriteCtx::default()).await?;
+            w.commit(
+                Action::AuditPrune,
+                &format!("{total} rows before {}", roster_core::format_micros(before)),
+            )
+            .await?;
+        }
+        Ok(total)
     }
 }

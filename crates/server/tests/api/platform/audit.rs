@@ -116,3 +116,44 @@ async fn the_audit_trail_filtered_and_paged() {
     let r = app.raw(Method::GET, "/api/v1/audit", &[], None).await;
     assert_eq!(r.status, 401);
 }
+
+#[tokio::test]
+async fn retention_prunes_old_rows_in_batches_and_records_it() {
+    let app = TestApp::spawn().await;
+    for i in 0..5 {
+        app.create_user(&format!("old{i}")).await;
+    }
+    let before = audit(&app, "?count=1000", ADMIN_TOKEN).await.body["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(before >= 7, "{before}");
+    let keep_from = roster_core::now_micros();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    app.create_user("new").await;
+    // Batches of 2: several transactions, all of the old rows, none of the new one.
+    let n = app
+        .store
+        .prune_audit(&crate::helpers::operator(), keep_from, 2)
+        .await
+        .unwrap();
+    assert_eq!(n as usize, before);
+    let r = audit(&app, "", ADMIN_TOKEN).await;
+    assert_eq!(
+        actions(&r),
+        vec!["audit.prune", "user.create"],
+        "{}",
+        r.text
+    );
+    assert!(r.body["items"][0]["target"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{before} rows")));
+    assert_eq!(
+        app.store
+            .prune_audit(&crate::helpers::operator(), keep_from, 2)
+            .await
+            .unwrap(),
+        0
+    );
+}

@@ -169,6 +169,8 @@ fn help_documents_every_setting() {
         "ROSTER_TRUSTED_PROXIES",
         "ROSTER_TENANT",
         "ROSTER_ACCESS_LOG",
+        "ROSTER_AUDIT_RETENTION_DAYS",
+        "ROSTER_METRICS_LISTEN",
     ] {
         assert!(out.contains(v), "serve --help lacks {v}");
     }
