@@ -104,13 +104,29 @@ pub const MIN_TOKEN_LEN: usize = 32;
 
 /// 32 random bytes (256 bits), URL-safe base64, behind the public prefix.
 pub fn generate_token() -> NewToken {
+    from_secret(random_secret(TOKEN_PREFIX))
+}
+
+/// `prefix` and 256 random bits in URL-safe base64: every secret Roster mints (API tokens,
+/// client secrets, refresh tokens) has this shape.
+pub fn random_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
-    let secret = format!(
-        "{TOKEN_PREFIX}{}",
+    format!(
+        "{prefix}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    );
-    from_secret(secret)
+    )
+}
+
+/// `n` random lower-case base32 characters (5 bits each): readable public names.
+pub fn random_base32(n: usize) -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut bytes = vec![0u8; n];
+    OsRng.fill_bytes(&mut bytes);
+    bytes
+        .iter()
+        .filter_map(|b| ALPHABET.get(usize::from(b & 31)).copied().map(char::from))
+        .collect()
 }
 
 /// Wraps an operator-chosen secret (the bootstrap token) the same way.
@@ -126,14 +142,7 @@ pub fn from_secret(secret: String) -> NewToken {
 /// `tok_` and 12 random base32 characters (60 bits): unique enough to name a token, and
 /// unrelated to its secret.
 pub fn public_id() -> String {
-    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-    let mut bytes = [0u8; 12];
-    OsRng.fill_bytes(&mut bytes);
-    let id: String = bytes
-        .iter()
-        .filter_map(|b| ALPHABET.get(usize::from(b & 31)).copied().map(char::from))
-        .collect();
-    format!("tok_{id}")
+    format!("tok_{}", random_base32(12))
 }
 
 /// SHA-256, hex. A fast hash is right here: tokens carry 256 bits of entropy, unlike

@@ -10,9 +10,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::RngCore;
 use roster_core::jwt::{self, Claims, JwtError, KeyPair, VerifyingKey};
 use roster_core::policy::Operator;
 use roster_core::sealed::ServerKey;
@@ -31,21 +28,12 @@ const UNKNOWN_KID_RELOAD: Duration = Duration::from_secs(1);
 /// What a client credential and a refresh token look like: `rc-` and 20 base32 characters
 /// (the client id, readable and stable), secrets of 256 bits.
 pub fn new_client_id() -> String {
-    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-    let mut bytes = [0u8; 20];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let id: String = bytes
-        .iter()
-        .filter_map(|b| ALPHABET.get(usize::from(b & 31)).copied().map(char::from))
-        .collect();
-    format!("rc-{id}")
+    format!("rc-{}", secret::random_base32(20))
 }
 
-/// 256 random bits, base64url.
+/// 256 random bits, base64url, behind `prefix`.
 pub fn new_secret(prefix: &str) -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+    secret::random_secret(prefix)
 }
 
 /// Prefix of client secrets and refresh tokens (greppable when leaked).

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::http::auth::{bearer, header_values, single, Caller, Credential};
+use crate::http::body::json_response;
 use crate::http::dialect::{Dialect, ErrorContext};
 use crate::http::extract::QueryPairs;
 use crate::http::ApiError;
@@ -136,14 +137,8 @@ pub async fn list(caller: Caller, q: QueryPairs) -> Result<Response, ApiError> {
                    "target": r.target, "requestId": r.request_id})
         })
         .collect();
-    let mut res = (
+    Ok(json_response(
         StatusCode::OK,
-        json!({"items": items, "next": next}).to_string(),
-    )
-        .into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Ok(res)
+        &json!({"items": items, "next": next}),
+    ))
 }

@@ -11,6 +11,18 @@ use serde_json::Value;
 
 use super::error::{ApiError, Kind};
 
+/// A JSON answer with `Content-Type: application/json` exactly (SailPoint's SDK, for one,
+/// refuses any other), for dialects whose bodies are plain JSON.
+pub fn json_response(status: StatusCode, body: &Value) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut res = (status, body.to_string()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
 /// Which media types a family of endpoints takes for JSON bodies.
 pub trait MediaTypes: Send + Sync + 'static {
     /// Lower-case `type/subtype`s; a request without `Content-Type` is read as JSON too.

@@ -4,20 +4,17 @@
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{json, Value};
 
 use crate::app::AppState;
+use crate::http::body::json_response;
 use crate::http::ApiError;
 
 fn public_json(body: Value, max_age: &'static str) -> Response {
-    let mut res = (StatusCode::OK, body.to_string()).into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(max_age));
+    let mut res = json_response(StatusCode::OK, &body);
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(max_age));
     res
 }
 

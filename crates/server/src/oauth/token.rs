@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use super::form::{client_auth, ClientAuth, Form};
 use crate::app::AppState;
 use crate::http::auth::AuthState;
+use crate::http::body::json_response;
 use crate::http::limits::{self, ClientIp};
 use crate::http::{ApiError, Kind};
 use crate::tokens::{new_secret, REFRESH_PREFIX};
@@ -29,12 +30,8 @@ fn invalid_client() -> ApiError {
 }
 
 fn json_answer(status: StatusCode, body: Value) -> Response {
-    let mut res = (status, body.to_string()).into_response();
+    let mut res = json_response(status, &body);
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
     // RFC 6749 §5.1: token answers are never cached.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

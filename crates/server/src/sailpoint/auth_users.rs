@@ -3,8 +3,8 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
 use roster_core::{capability, format_micros, CoreError};
 use roster_store::Access;
 use serde_json::{json, Value};
@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::http::auth::Caller;
+use crate::http::body::json_response;
 use crate::http::extract::PathParam;
 use crate::http::{ApiError, Kind};
 
@@ -45,12 +46,7 @@ fn not_found(id: Uuid) -> ApiError {
 }
 
 fn json_answer(body: Value) -> Response {
-    let mut res = (StatusCode::OK, body.to_string()).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    res
+    json_response(StatusCode::OK, &body)
 }
 
 fn millis(micros: Option<i64>) -> Value {

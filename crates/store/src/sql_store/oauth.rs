@@ -62,16 +62,18 @@ async fn ensure(
     }
     let s = secret(new_id);
     let now = roster_core::now_micros();
-    ex.execute(
-        "INSERT INTO oauth_clients (user_seq, client_id, secret_hash, secret_sealed, created_at, \
-         rotated_at) VALUES (?, ?, ?, ?, ?, ?)",
-        &args![user_seq, new_id, s.hash, s.sealed, now, now],
-    )
-    .await?;
+    // Another node may create the user's client at the same moment: its client stands.
+    let inserted = ex
+        .execute(
+            "INSERT INTO oauth_clients (user_seq, client_id, secret_hash, secret_sealed, \
+             created_at, rotated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_seq) DO NOTHING",
+            &args![user_seq, new_id, s.hash, s.sealed, now, now],
+        )
+        .await?;
     let c = client_of(ex, user_seq)
         .await?
         .ok_or_else(|| StoreError::Db(sqlx::Error::RowNotFound))?;
-    Ok((c, true))
+    Ok((c, inserted == 1))
 }
 
 /// Rows `seq, id, user_name, permission` of the active user `cond` names (one per permission).
