@@ -51,6 +51,7 @@ fn user() -> User {
         },
         set_password_hash: None,
         groups: None,
+        verified_email: None,
     }
 }
 

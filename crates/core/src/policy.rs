@@ -201,6 +201,31 @@ impl UserAdmin {
     pub fn audit_reader(&self) -> AuditReader {
         AuditReader(())
     }
+    /// Administrators may send any user a reset or verification link.
+    pub fn account_mailer(&self) -> AccountMailer {
+        AccountMailer {
+            actor: self.actor.clone(),
+            scope: Scope::Any,
+        }
+    }
+}
+
+/// May have a password-reset or verification link mailed to a user's own address: an
+/// administrator for anyone, a user for themselves. The link goes only to the user, so the
+/// handle grants no access to the account, only mail to it.
+#[derive(Debug, Clone)]
+pub struct AccountMailer {
+    actor: Actor,
+    scope: Scope,
+}
+
+impl AccountMailer {
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+    pub fn may_mail(&self, id: Uuid) -> bool {
+        self.scope.covers(id)
+    }
 }
 
 /// May change users' capabilities (and with them the permissions ORG_ADMIN stands for).
@@ -237,6 +262,13 @@ impl SelfService {
     }
     pub fn editor(&self) -> UserEditor {
         UserEditor {
+            actor: self.actor.clone(),
+            scope: Scope::Own(self.id),
+        }
+    }
+    /// Links to the caller's own address.
+    pub fn account_mailer(&self) -> AccountMailer {
+        AccountMailer {
             actor: self.actor.clone(),
             scope: Scope::Own(self.id),
         }
@@ -476,5 +508,8 @@ impl Operator {
     }
     pub fn audit_reader(&self) -> AuditReader {
         AuditReader(())
+    }
+    pub fn account_mailer(&self) -> AccountMailer {
+        self.user_admin().account_mailer()
     }
 }

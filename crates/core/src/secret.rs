@@ -30,22 +30,66 @@ impl Default for PasswordPolicy {
     }
 }
 
+/// Why a password is refused, for callers that word it themselves (the account pages, in
+/// the user's language).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordProblem {
+    TooShort {
+        min: usize,
+    },
+    TooLong {
+        max: usize,
+    },
+    /// The account's own userName or one of its emails.
+    OwnName,
+}
+
+impl std::fmt::Display for PasswordProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooShort { min } => write!(f, "password must have at least {min} characters"),
+            Self::TooLong { max } => write!(f, "password must have at most {max} characters"),
+            Self::OwnName => f.write_str("password must not be the account's userName or email"),
+        }
+    }
+}
+
 impl PasswordPolicy {
-    /// Length only (what can be checked before the account is known).
-    pub fn check_length(&self, password: &str) -> Result<(), CoreError> {
+    fn length_problem(&self, password: &str) -> Option<PasswordProblem> {
         let n = password.chars().count();
         if n < self.min_len {
-            return Err(CoreError::invalid_value(format!(
-                "password must have at least {} characters",
-                self.min_len
-            )));
+            Some(PasswordProblem::TooShort { min: self.min_len })
+        } else if n > MAX_PASSWORD_LEN {
+            Some(PasswordProblem::TooLong {
+                max: MAX_PASSWORD_LEN,
+            })
+        } else {
+            None
         }
-        if n > MAX_PASSWORD_LEN {
-            return Err(CoreError::invalid_value(format!(
-                "password must have at most {MAX_PASSWORD_LEN} characters"
-            )));
+    }
+
+    /// Length only (what can be checked before the account is known).
+    pub fn check_length(&self, password: &str) -> Result<(), CoreError> {
+        match self.length_problem(password) {
+            Some(p) => Err(CoreError::invalid_value(p.to_string())),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// What is wrong with `password` for this account, if anything: its length, or that it
+    /// is the account's own login or email.
+    pub fn problem(
+        &self,
+        password: &str,
+        user_name: &str,
+        emails: &[crate::Email],
+    ) -> Option<PasswordProblem> {
+        if let Some(p) = self.length_problem(password) {
+            return Some(p);
+        }
+        let pw = crate::user::fold(password);
+        let own = |v: &str| crate::user::fold(v) == pw;
+        (own(user_name) || emails.iter().any(|e| own(&e.value))).then_some(PasswordProblem::OwnName)
     }
 
     /// Length, and not the account's own login or email.
@@ -55,15 +99,10 @@ impl PasswordPolicy {
         user_name: &str,
         emails: &[crate::Email],
     ) -> Result<(), CoreError> {
-        self.check_length(password)?;
-        let pw = crate::user::fold(password);
-        let own = |v: &str| crate::user::fold(v) == pw;
-        if own(user_name) || emails.iter().any(|e| own(&e.value)) {
-            return Err(CoreError::invalid_value(
-                "password must not be the account's userName or email",
-            ));
+        match self.problem(password, user_name, emails) {
+            Some(p) => Err(CoreError::invalid_value(p.to_string())),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

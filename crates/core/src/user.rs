@@ -293,9 +293,29 @@ pub struct User {
     /// The groups the user is a member of, as far as the reader sees them; `None` when they
     /// were not asked for. Read-only here: memberships change through the group.
     pub groups: Option<Vec<crate::UserGroup>>,
+    /// The address (folded) the user proved to own by following a verification or reset
+    /// link. Read-only here: only redeeming such a link sets it.
+    pub verified_email: Option<String>,
 }
 
 impl User {
+    /// Whether the user proved to own one of their current addresses (changing the address
+    /// to another one ends it).
+    pub fn email_verified(&self) -> bool {
+        self.verified_email
+            .as_deref()
+            .is_some_and(|v| self.emails.iter().any(|e| fold(&e.value) == v))
+    }
+
+    /// Where mail to the user goes: the primary address, else the first.
+    pub fn mail_address(&self) -> Option<&str> {
+        self.emails
+            .iter()
+            .find(|e| e.primary)
+            .or_else(|| self.emails.first())
+            .map(|e| e.value.as_str())
+    }
+
     /// Checks invariants that hold whatever dialect wrote the user.
     pub fn validate(&self) -> Result<(), CoreError> {
         validate_enterprise(&self.enterprise)?;

@@ -9,7 +9,9 @@ use roster_core::sealed::ServerKey;
 use roster_core::{format_micros, secret, Permission, UserName};
 use roster_store::{OAuthClient, Store, WriteCtx};
 
-use crate::cli::{ClientCommand, DbArgs, KeysCommand, SecretsCommand, TokenCommand, UserCommand};
+use crate::cli::{
+    ClientCommand, DbArgs, KeysCommand, MailCommand, SecretsCommand, TokenCommand, UserCommand,
+};
 use crate::secrets::{self, KeySource};
 use crate::tokens;
 
@@ -231,4 +233,51 @@ pub async fn secrets(store: &dyn Store, db: &DbArgs, cmd: SecretsCommand) -> any
         }
     }
     Ok(())
+}
+
+pub async fn mail(store: &dyn Store, cmd: MailCommand) -> anyhow::Result<()> {
+    let operator = Operator::local("cli:mail");
+    match cmd {
+        MailCommand::List { status, limit } => {
+            let rows = store
+                .list_mail(&operator, status.as_deref(), limit.clamp(1, 10_000))
+                .await?;
+            println!(
+                "id\tstatus\tattempts\tkind\trecipient\tcreated\tnext_attempt\tsent\tlast_error"
+            );
+            for m in rows {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    m.id,
+                    m.status,
+                    m.attempts,
+                    m.kind,
+                    m.recipient,
+                    format_micros(m.created_at),
+                    if m.status == "queued" {
+                        format_micros(m.next_attempt_at)
+                    } else {
+                        "-".into()
+                    },
+                    m.sent_at.map_or_else(|| "-".into(), format_micros),
+                    m.last_error
+                        .as_deref()
+                        .unwrap_or("-")
+                        .replace(['\t', '\n', '\r'], " "),
+                );
+            }
+            Ok(())
+        }
+        MailCommand::Retry { id } => {
+            let done = store
+                .retry_mail(&Operator::local("cli:mail-retry"), &WriteCtx::default(), id)
+                .await?;
+            anyhow::ensure!(
+                done,
+                "no mail {id} waiting or failed (sent mails are not sent again)"
+            );
+            eprintln!("mail {id} queued again; a running server sends it within seconds");
+            Ok(())
+        }
+    }
 }

@@ -17,6 +17,8 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::account::Account;
+use crate::account_api::AccountApi;
 use crate::audit_api::Audit;
 use crate::http::connection::Timeouts;
 use crate::http::dialect::{mount, Renderer, Renderers};
@@ -45,6 +47,9 @@ pub struct AppState {
     pub tenant: Arc<str>,
     /// Rate limits (off unless set: `roster serve` sets them from its settings).
     pub limits: Arc<RateLimits>,
+    /// Reset and verification mail (into `.eml` files under the temp dir unless set:
+    /// `roster serve` sets it from its settings).
+    pub mail: Arc<crate::mail::Mail>,
     /// The serialised OpenAPI document, set once the router is built.
     openapi: Arc<std::sync::OnceLock<Vec<u8>>>,
 }
@@ -63,6 +68,10 @@ impl AppState {
             tokens: Arc::new(tokens),
             tenant: "roster".into(),
             limits: RateLimits::off(),
+            mail: crate::mail::Mail::new(
+                crate::mail::MailSettings::files(std::env::temp_dir().join("roster-mail")),
+                public_url,
+            ),
             openapi: Arc::default(),
         }
     }
@@ -221,6 +230,8 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
     let sailpoint_v3 = mount::<SailPointV3>(crate::sailpoint::routes(), &state, &mut doc);
     let sailpoint_v1 = mount::<SailPointV1>(crate::sailpoint::routes(), &state, &mut doc);
     let audit = mount::<Audit>(crate::audit_api::routes(), &state, &mut doc);
+    let accounts = mount::<AccountApi>(crate::account_api::routes(), &state, &mut doc);
+    let account = mount::<Account>(crate::account::routes(), &state, &mut doc);
     let renderers = Renderers::new(vec![
         Renderer::of::<Scim>(),
         Renderer::of::<Odm>(),
@@ -230,6 +241,8 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
         Renderer::of::<SailPointV3>(),
         Renderer::of::<SailPointV1>(),
         Renderer::of::<Audit>(),
+        Renderer::of::<AccountApi>(),
+        Renderer::of::<Account>(),
     ]);
     let _ = state
         .openapi
@@ -243,6 +256,8 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
         .merge(sailpoint_v3)
         .merge(sailpoint_v1)
         .merge(audit)
+        .merge(accounts)
+        .merge(account)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         // One stack, outermost first: every layer given to Router::layer on its own would

@@ -114,6 +114,28 @@ pub enum Command {
     /// Manage the server key that encrypts secrets at rest.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Inspect and retry the mail outbox.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// List mails, newest first: id, status, attempts, kind, recipient, times, last error
+    /// (never a body: it holds a link).
+    List {
+        /// Only mails in this state.
+        #[arg(long, value_parser = ["queued", "sent", "failed"])]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Queue a failed (or waiting) mail again, due now.
+    Retry {
+        /// The mail's id (from `roster mail list`).
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -243,6 +265,32 @@ pub struct ServeArgs {
     /// Lifetime of OAuth refresh tokens (password grant), in seconds.
     #[arg(long, env = "ROSTER_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 86_400)]
     pub refresh_token_ttl_secs: u64,
+    /// Mail server: `smtp://host:25`, `smtp://user:pass@host:587?tls=required` (STARTTLS),
+    /// `smtps://host:465`. Unset: each mail is written as an `.eml` file under
+    /// `<data dir>/mail/` (the log says where).
+    #[arg(long, env = "ROSTER_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of Roster's mail, e.g. `Directory <directory@example.com>`.
+    #[arg(
+        long,
+        env = "ROSTER_MAIL_FROM",
+        default_value = "Roster <roster@localhost>"
+    )]
+    pub mail_from: String,
+    /// Origins a reset or verification link may send the user on to once used
+    /// (`redirectUrl`), comma-separated, e.g. `https://app.example.com`; others are refused.
+    #[arg(long, env = "ROSTER_REDIRECT_ALLOWLIST", value_delimiter = ',')]
+    pub redirect_allowlist: Vec<String>,
+    /// Lifetime of a password-reset link, in seconds.
+    #[arg(long, env = "ROSTER_RESET_TOKEN_TTL_SECS", default_value_t = 3600)]
+    pub reset_token_ttl_secs: u64,
+    /// Lifetime of an email-verification link, in seconds.
+    #[arg(long, env = "ROSTER_VERIFY_TOKEN_TTL_SECS", default_value_t = 86_400)]
+    pub verify_token_ttl_secs: u64,
+    /// Seconds before the first retry of a mail the server did not take (4xx, unreachable);
+    /// the wait doubles per attempt up to 5 minutes, for 24 hours.
+    #[arg(long, env = "ROSTER_MAIL_RETRY_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub mail_retry_secs: u64,
 }
 
 impl ServeArgs {
@@ -286,6 +334,44 @@ impl ServeArgs {
         Ok(RateLimits {
             limits: Limits::new(&specs, self.redis_url.as_deref(), &self.redis_key_prefix).await?,
             trusted_proxies,
+        })
+    }
+
+    /// The mail settings these ask for; `data_dir` holds `.eml` files without an SMTP URL.
+    pub fn mail_settings(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<crate::mail::MailSettings> {
+        use crate::mail::{origin, MailSettings, Transport};
+        let transport = match self.smtp_url.as_deref().map(str::trim) {
+            Some(u) if !u.is_empty() => Transport::Smtp(u.to_owned()),
+            _ => Transport::Dir(std::path::absolute(data_dir)?.join("mail")),
+        };
+        let from = self.mail_from.parse().map_err(|e| {
+            anyhow::anyhow!(
+                "ROSTER_MAIL_FROM {:?} is not a mailbox: {e}",
+                self.mail_from
+            )
+        })?;
+        let redirect_allowlist = self
+            .redirect_allowlist
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(|s| match origin(s) {
+                Some(o) if o.len() == s.trim_end_matches('/').len() => Ok(o),
+                _ => Err(anyhow::anyhow!(
+                    "ROSTER_REDIRECT_ALLOWLIST: {s:?} is not an origin like https://app.example.com"
+                )),
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(MailSettings {
+            transport,
+            from,
+            redirect_allowlist,
+            reset_ttl: Duration::from_secs(self.reset_token_ttl_secs.max(1)),
+            verify_ttl: Duration::from_secs(self.verify_token_ttl_secs.max(1)),
+            retry_base: Duration::from_secs(self.mail_retry_secs),
         })
     }
 

@@ -3,12 +3,15 @@
 //! the store, and render; the rules that differ between dialects are spelled out in those
 //! modules. What the two SCIM-speaking dialects share is [`scim_resource`].
 
+pub mod account;
+pub mod account_api;
 pub mod admin;
 pub mod app;
 pub mod audit_api;
 pub mod bootstrap;
 pub mod cli;
 pub mod http;
+pub mod mail;
 pub mod memory;
 pub mod oauth;
 pub mod odm;

@@ -57,6 +57,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 admin::keys(store.as_ref(), &key, cmd, ttl).await
             }
             Command::Secrets(cmd) => admin::secrets(store.as_ref(), &cli.db, cmd).await,
+            Command::Mail(cmd) => admin::mail(store.as_ref(), cmd).await,
             Command::Serve(_) => Ok(()),
         }
     }
@@ -75,6 +76,8 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     let public_url = public_url(&args, listener.local_addr()?)?;
     let bootstrap = roster_server::bootstrap::prepare(&args)?;
     let limits = std::sync::Arc::new(args.rate_limits().await?);
+    let mail_settings = args.mail_settings(&db.data_dir)?;
+    let outlet = roster_server::mail::sender::Outlet::new(&mail_settings.transport)?;
     let store = open_store(db).await?;
     let (key, source) = secrets::server_key(db, store.as_ref(), true).await?;
     match &source {
@@ -98,6 +101,7 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         access_ttl,
     )
     .await?;
+    let sender_key = key.clone();
     let tokens = TokenService::new(
         key,
         &public_url,
@@ -113,6 +117,17 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     let mut state = AppState::new(store.clone(), &public_url, passwords, tokens);
     state.tenant = args.tenant.as_str().into();
     state.limits = limits;
+    match &mail_settings.transport {
+        roster_server::mail::Transport::Smtp(url) => {
+            tracing::info!(smtp = %roster_store::redact(url), "mail goes out over SMTP")
+        }
+        roster_server::mail::Transport::Dir(dir) => tracing::info!(
+            dir = %dir.display(),
+            "no ROSTER_SMTP_URL: each mail is written as an .eml file here"
+        ),
+    }
+    state.mail = roster_server::mail::Mail::new(mail_settings, &public_url);
+    roster_server::mail::sender::spawn(store.clone(), state.mail.clone(), outlet, sender_key);
     let opts = AppOptions {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs),

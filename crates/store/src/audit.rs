@@ -30,10 +30,16 @@ pub enum Action {
     CapabilityChange,
     /// Rows past the retention period were deleted (the target says how many).
     AuditPrune,
+    /// A password-reset or verification link was mailed (the target names the purpose).
+    LinkIssue,
+    /// A user proved to own their address by following a link.
+    EmailVerify,
+    /// An operator queued a mail again.
+    MailRetry,
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 22] = [
         Action::Bootstrap,
         Action::UserCreate,
         Action::UserUpdate,
@@ -53,6 +59,9 @@ impl Action {
         Action::RefreshReuse,
         Action::CapabilityChange,
         Action::AuditPrune,
+        Action::LinkIssue,
+        Action::EmailVerify,
+        Action::MailRetry,
     ];
 
     /// The action stored under this name.
@@ -82,6 +91,9 @@ impl Action {
             Action::RefreshReuse => "refresh-token.reuse",
             Action::CapabilityChange => "user.capabilities",
             Action::AuditPrune => "audit.prune",
+            Action::LinkIssue => "account-link.issue",
+            Action::EmailVerify => "user.email-verify",
+            Action::MailRetry => "mail.retry",
         }
     }
 }

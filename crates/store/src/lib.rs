@@ -1,6 +1,6 @@
 //! Persistence for the directory model: the [`Store`] supertrait over one trait per
 //! aggregate ([`UserStore`], [`GroupStore`], [`CredentialStore`], [`OAuthStore`],
-//! [`AuditStore`]), one module
+//! [`AccessStore`], [`LinkStore`], [`OutboxStore`], [`AuditStore`]), one module
 //! per backend. Every write is one transaction with its audit row; filters arrive as typed
 //! [`Cond`]s and are compiled to parameterised SQL in [`sql`], never evaluated over a whole
 //! table in Rust.
@@ -49,8 +49,8 @@ pub mod sqlite;
 use async_trait::async_trait;
 use roster_core::group::GroupChange;
 use roster_core::policy::{
-    AuditReader, CapabilityAdmin, GroupCreator, GroupEditor, GroupReader, Operator, TokenAdmin,
-    UserAdmin, UserEditor, UserReader,
+    AccountMailer, AuditReader, CapabilityAdmin, GroupCreator, GroupEditor, GroupReader, Operator,
+    TokenAdmin, UserAdmin, UserEditor, UserReader,
 };
 use roster_core::schema::Cond;
 use roster_core::secret::NewToken;
@@ -481,6 +481,198 @@ pub trait AccessStore: Send + Sync {
     async fn record_sign_in(&self, user_seq: i64) -> Result<()>;
 }
 
+/// What a one-time link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    PasswordReset,
+    EmailVerification,
+}
+
+impl LinkPurpose {
+    /// As stored (`one_time_tokens.purpose`, `mail_outbox.kind`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkPurpose::PasswordReset => "password-reset",
+            LinkPurpose::EmailVerification => "email-verification",
+        }
+    }
+}
+
+/// At most one link of each purpose per user in this long (micros): a flood of requests
+/// must not become a flood of mail to one inbox.
+pub const LINK_INTERVAL_MICROS: i64 = 60_000_000;
+
+/// A one-time link to store: the SHA-256 of its token only.
+#[derive(Debug, Clone)]
+pub struct NewLink<'a> {
+    pub purpose: LinkPurpose,
+    pub hash: &'a str,
+    /// Microseconds since the epoch.
+    pub expires_at: i64,
+    /// Where the page sends the user once the link is used (already checked against the
+    /// allow-list).
+    pub redirect_url: Option<&'a str>,
+    /// No new link of this purpose for the user within this of the last (micros;
+    /// [`LINK_INTERVAL_MICROS`] for links that people ask for).
+    pub min_interval_micros: i64,
+}
+
+/// A mail for the outbox. Its body carries the link's token, so it arrives sealed with the
+/// server key (for [`mail_record`] of its message id).
+#[derive(Debug, Clone)]
+pub struct NewMail {
+    pub message_id: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body_sealed: String,
+}
+
+/// What a value sealed for the mail `message_id` is bound to.
+pub fn mail_record(message_id: &str) -> String {
+    format!("mail:{message_id}")
+}
+
+/// Writes the mail of a link for the user as the transaction loaded them.
+pub type MailFor<'a> = &'a (dyn Fn(&User) -> Result<NewMail, CoreError> + Send + Sync);
+
+/// What asking for a link came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkIssued {
+    /// The link and its mail are stored; the mail is in the outbox under this id.
+    Queued { mail_id: i64 },
+    /// The user got a link of this purpose less than [`NewLink::min_interval_micros`] ago.
+    TooSoon { retry_after_secs: u64 },
+}
+
+/// A stored link that can still be used.
+#[derive(Debug, Clone)]
+pub struct LinkInfo {
+    pub user: User,
+    pub purpose: LinkPurpose,
+    /// The address the link was mailed to.
+    pub email: String,
+    pub redirect_url: Option<String>,
+    pub expires_at: i64,
+}
+
+/// What a presented link token is.
+#[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per page request; boxing would only move the allocation"
+)]
+pub enum LinkState {
+    Valid(LinkInfo),
+    /// Used already, or replaced by a newer link of the same purpose.
+    Spent,
+    Expired,
+    /// No such link (a mistyped or tampered token), or its user is gone.
+    Unknown,
+}
+
+/// What using a link does besides spending it (both mark its address verified).
+#[derive(Debug, Clone, Copy)]
+pub enum Redeem<'a> {
+    VerifyEmail,
+    /// Sets the password (an argon2id PHC string); the user's refresh tokens end and their
+    /// earlier access tokens stop working: whoever knew the old password is signed out.
+    SetPassword {
+        hash: &'a str,
+    },
+}
+
+/// One-time links (password reset, email verification) and the mails that carry them.
+/// Asking for a link takes a handle; using one takes none: the token is the authority.
+#[async_trait]
+pub trait LinkStore: Send + Sync {
+    /// Stores a link for user `id` and its mail (`mail` renders it for the user as locked
+    /// in the transaction) together; the user's earlier links of that purpose stop working.
+    async fn issue_link(
+        &self,
+        by: &AccountMailer,
+        ctx: &WriteCtx,
+        id: Uuid,
+        link: &NewLink<'_>,
+        mail: MailFor<'_>,
+    ) -> Result<LinkIssued>;
+    /// The link with this token hash, if it is for `purpose`.
+    async fn link(&self, hash: &str, purpose: LinkPurpose) -> Result<LinkState>;
+    /// Spends the link if it is still valid and does what `redeem` says, in one
+    /// transaction; answers what the link was (only `Valid` changed anything).
+    async fn redeem_link(
+        &self,
+        ctx: &WriteCtx,
+        hash: &str,
+        purpose: LinkPurpose,
+        redeem: Redeem<'_>,
+    ) -> Result<LinkState>;
+}
+
+/// A mail in the outbox.
+#[derive(Debug, Clone)]
+pub struct MailRow {
+    pub id: i64,
+    pub message_id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    /// Empty once sent.
+    pub body_sealed: String,
+    /// `queued`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+/// What one delivery attempt came to.
+#[derive(Debug, Clone, Copy)]
+pub enum MailOutcome<'a> {
+    Sent,
+    /// Try again at `at` (micros): the server was down or answered 4xx.
+    Retry {
+        at: i64,
+        error: &'a str,
+    },
+    /// Give up: a permanent (5xx) answer, or retried for too long.
+    Failed {
+        error: &'a str,
+    },
+}
+
+/// The mail outbox. Senders on every node claim due mails with a lease, so two nodes never
+/// hold one mail at once, and a node that dies mid-send leaves it to the next claim after
+/// the lease.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Claims up to `limit` queued mails due at `now` whose lease (if any) has run out, for
+    /// `owner` until `lease_until` (micros); counts the attempt.
+    async fn claim_mail(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<MailRow>>;
+    /// Records what delivering a mail claimed by `owner` came to; false when the lease had
+    /// passed to another claim (nothing is recorded then).
+    async fn finish_mail(&self, id: i64, owner: &str, outcome: MailOutcome<'_>) -> Result<bool>;
+    /// When the next queued mail is due (micros), if any.
+    async fn next_mail_due(&self) -> Result<Option<i64>>;
+    /// Mails, newest first, optionally only those with `status`.
+    async fn list_mail(
+        &self,
+        by: &Operator,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<MailRow>>;
+    /// Queues a failed (or queued) mail again, due now; false if there is no such mail or it
+    /// was sent.
+    async fn retry_mail(&self, by: &Operator, ctx: &WriteCtx, id: i64) -> Result<bool>;
+}
+
 /// The audit trail: one row per change, written by the change's own transaction.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -540,6 +732,8 @@ pub trait Store:
     + CredentialStore
     + OAuthStore
     + AccessStore
+    + LinkStore
+    + OutboxStore
     + AuditStore
     + SearchStore
     + Lifecycle
@@ -553,6 +747,8 @@ impl<
             + CredentialStore
             + OAuthStore
             + AccessStore
+            + LinkStore
+            + OutboxStore
             + AuditStore
             + SearchStore
             + Lifecycle

@@ -317,6 +317,7 @@ mod tests {
             },
             set_password_hash: None,
             groups: None,
+            verified_email: None,
         }
     }
 

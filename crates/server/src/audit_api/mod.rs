@@ -2,8 +2,8 @@
 //! by actor, target, action and time, keyset-paged newest first. Errors are RFC 9457
 //! problem JSON.
 
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use roster_core::format_micros;
 use roster_store::{Action, AuditQuery};
 use serde_json::{json, Value};
@@ -11,9 +11,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::http::auth::{bearer, header_values, single, Caller, Credential};
+use crate::http::auth::{bearer_only, Caller, Credential};
 use crate::http::body::json_response;
-use crate::http::dialect::{Dialect, ErrorContext};
+use crate::http::dialect::{problem_json, Dialect, ErrorContext};
 use crate::http::extract::QueryPairs;
 use crate::http::ApiError;
 
@@ -33,23 +33,11 @@ impl Dialect for Audit {
     const TAG: &'static str = "Roster audit";
 
     fn credentials(headers: &HeaderMap) -> Result<Option<Credential<'_>>, ApiError> {
-        let values = header_values(headers, &header::AUTHORIZATION)?;
-        single(values.into_iter().filter_map(bearer).map(Credential::Token))
+        bearer_only(headers)
     }
 
     fn render(e: &ApiError, _: &ErrorContext<'_>) -> Response {
-        let body = json!({
-            "type": "about:blank",
-            "title": e.status().canonical_reason().unwrap_or("Error"),
-            "status": e.status().as_u16(),
-            "detail": e.detail(),
-        });
-        let mut res = body.to_string().into_response();
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        res
+        problem_json(e)
     }
 }
 

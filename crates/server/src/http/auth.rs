@@ -71,6 +71,12 @@ pub fn bearer(value: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
+/// The one `Authorization: Bearer` token of a request (Roster's own APIs take no other).
+pub fn bearer_only(headers: &HeaderMap) -> Result<Option<Credential<'_>>, ApiError> {
+    let values = header_values(headers, &header::AUTHORIZATION)?;
+    single(values.into_iter().filter_map(bearer).map(Credential::Token))
+}
+
 /// Every value of a header (a header may be sent more than once), trimmed; a value that is
 /// not text is refused.
 pub fn header_values<'a>(

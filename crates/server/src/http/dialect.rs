@@ -255,6 +255,11 @@ pub async fn render_errors(
     render_response(res, renderers.for_path(uri.path()), &cx).await
 }
 
+/// Marks an error answer a handler wrote whole in its dialect's format (an HTML page that
+/// says what went wrong and offers the form again), which the error layer leaves as it is.
+#[derive(Clone, Copy)]
+pub struct Rendered;
+
 /// Renders an error response that has not been rendered yet; others pass unchanged.
 pub async fn render_response(
     mut res: Response,
@@ -263,7 +268,9 @@ pub async fn render_response(
 ) -> Response {
     let error = match res.extensions_mut().remove::<Unrendered>() {
         Some(Unrendered(e)) => e,
-        None if is_json(res.headers()) => return res,
+        None if is_json(res.headers()) || res.extensions().get::<Rendered>().is_some() => {
+            return res
+        }
         None => Arc::new(framework_rejection(res).await),
     };
     finish(&error, renderer, cx)
@@ -320,8 +327,9 @@ async fn framework_rejection(res: Response) -> ApiError {
     ApiError::new(Kind::from_status(status), detail)
 }
 
-/// RFC 9457 problem details, for answers outside every dialect.
-fn problem_json(e: &ApiError) -> Response {
+/// RFC 9457 problem details: answers outside every dialect, and the format of Roster's own
+/// APIs.
+pub fn problem_json(e: &ApiError) -> Response {
     let body = json!({
         "type": "about:blank",
         "title": e.status().canonical_reason().unwrap_or("Error"),

@@ -99,3 +99,18 @@ pub fn not_modified_response(etag: &str) -> axum::response::Response {
     }
     res
 }
+
+/// The write context of a request that carries its authority in itself (a one-time link's
+/// token) rather than in a credential: its id for the audit row, its time-out's gate.
+pub struct RequestCtx(pub roster_store::WriteCtx);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestCtx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(roster_store::WriteCtx {
+            request_id: super::request_id::of(&parts.headers).map(str::to_owned),
+            gate: parts.extensions.get::<roster_store::CommitGate>().cloned(),
+        }))
+    }
+}

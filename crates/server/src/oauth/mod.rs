@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::http::auth::{bearer, header_values, single, Credential};
+use crate::http::auth::{bearer_only, Credential};
 use crate::http::dialect::{Dialect, ErrorContext};
 use crate::http::{ApiError, Kind};
 
@@ -47,12 +47,6 @@ fn render(e: &ApiError, _: &ErrorContext<'_>) -> Response {
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
-}
-
-/// `Authorization: Bearer` (introspection callers); client credentials are the handlers'.
-fn bearer_only(headers: &HeaderMap) -> Result<Option<Credential<'_>>, ApiError> {
-    let values = header_values(headers, &header::AUTHORIZATION)?;
-    single(values.into_iter().filter_map(bearer).map(Credential::Token))
 }
 
 const ERROR_BODY: &str =

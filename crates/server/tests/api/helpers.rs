@@ -44,6 +44,9 @@ pub async fn test_tokens(store: &dyn Store, base: &str) -> TokenService {
     TokenService::new(key, base, ttl, std::time::Duration::from_secs(86_400))
 }
 
+/// A change to a test server's state before it serves (its limits, its mail).
+type Adjust = Box<dyn FnOnce(&mut AppState) + Send>;
+
 pub struct Resp {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,
@@ -126,8 +129,38 @@ impl TestApp {
             .await
             .unwrap();
         let issuer = Some(self.base.clone());
-        let limits = Some(limits);
-        Self::serve_with_limits(dir, db, store, AppOptions::default(), None, issuer, limits).await
+        let adjust: Adjust = Box::new(move |s| s.limits = limits);
+        Self::serve_adjusted(dir, db, store, AppOptions::default(), None, issuer, adjust).await
+    }
+
+    /// A fresh database with the bootstrap admin, whose mail follows `settings`; no sender
+    /// runs unless `send` (tests read the outbox through the store otherwise).
+    pub async fn spawn_mail(settings: roster_server::mail::MailSettings, send: bool) -> Self {
+        let plain = Self::spawn().await;
+        let dir = tempfile::tempdir().unwrap();
+        let db = plain.db_url.clone();
+        let store = roster_store::open(&db, &OpenOptions::default())
+            .await
+            .unwrap();
+        let issuer = Some(plain.base.clone());
+        let sender_store = store.clone();
+        let adjust: Adjust = Box::new(move |s| {
+            let outlet = roster_server::mail::sender::Outlet::new(&settings.transport).unwrap();
+            s.mail = roster_server::mail::Mail::new(settings, &s.public_url);
+            if send {
+                roster_server::mail::sender::spawn(
+                    sender_store,
+                    s.mail.clone(),
+                    outlet,
+                    test_server_key(),
+                );
+            }
+        });
+        let mut node =
+            Self::serve_adjusted(dir, db, store, AppOptions::default(), None, issuer, adjust).await;
+        let (dir, _) = plain.stop().await;
+        node.dir = dir;
+        node
     }
 
     async fn serve_full(
@@ -138,26 +171,33 @@ impl TestApp {
         passwords: Option<Passwords>,
         issuer: Option<String>,
     ) -> Self {
-        Self::serve_with_limits(dir, db_url, store, opts, passwords, issuer, None).await
+        Self::serve_adjusted(
+            dir,
+            db_url,
+            store,
+            opts,
+            passwords,
+            issuer,
+            Box::new(|_| {}),
+        )
+        .await
     }
 
-    async fn serve_with_limits(
+    async fn serve_adjusted(
         dir: tempfile::TempDir,
         db_url: String,
         store: Arc<dyn Store>,
         opts: AppOptions,
         passwords: Option<Passwords>,
         issuer: Option<String>,
-        limits: Option<Arc<roster_server::http::limits::RateLimits>>,
+        adjust: Adjust,
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let passwords = passwords.unwrap_or_else(|| Passwords::with_defaults(Default::default()));
         let tokens = test_tokens(store.as_ref(), issuer.as_deref().unwrap_or(&base)).await;
         let mut state = AppState::new(store.clone(), &base, passwords, tokens);
-        if let Some(l) = limits {
-            state.limits = l;
-        }
+        adjust(&mut state);
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             roster_server::app::serve(listener, state, &opts, async {

@@ -5,7 +5,9 @@
 mod access;
 mod audit;
 mod groups;
+mod links;
 mod oauth;
+mod outbox;
 mod search;
 mod tokens;
 mod users;

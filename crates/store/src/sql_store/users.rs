@@ -22,7 +22,7 @@ const COLUMNS: &str = "u.seq, u.id, u.user_name, u.external_id, u.display_name, 
     u.given_name, u.family_name, u.emails, u.active, u.locale, u.created_at, u.modified_at, u.version, \
     u.employee_number, u.cost_center, u.organization, u.division, u.department, u.manager_id, \
     u.nick_name, u.title, u.user_type, u.profile_url, u.preferred_language, u.timezone, \
-    u.name_formatted, u.middle_name, u.honorific_prefix, u.honorific_suffix, u.multi, u.active_assigned";
+    u.name_formatted, u.middle_name, u.honorific_prefix, u.honorific_suffix, u.multi, u.active_assigned, u.verified_email";
 
 fn decode<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
     StoreError::Db(sqlx::Error::Decode(Box::new(e)))
@@ -64,6 +64,7 @@ fn from_row(r: &Row) -> Result<User> {
         },
         set_password_hash: None,
         groups: groups_from_row(r)?,
+        verified_email: r.opt_text("verified_email")?,
     })
 }
 
@@ -201,6 +202,7 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
         },
         set_password_hash: None,
         groups: None,
+        verified_email: None,
     })
 }
 
