@@ -31,6 +31,14 @@ venv() {
     cp "$req" "$dir/.requirements"
   fi
 }
+# Debian's Chromium for the browser tests of the account pages (sdk-tests/platform/test_mail.py);
+# Playwright drives it, and nothing downloads a browser.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing Debian's chromium"
+  as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
+  as_root apt-get install -y -q chromium >/dev/null 2>&1 ||
+    { as_root apt-get update -q >/dev/null && as_root apt-get install -y -q chromium >/dev/null; }
+fi
 venv .venv-sdk-a sdk-tests/requirements-odm.txt
 venv .venv-sdk-scim sdk-tests/requirements-scim.txt
 venv .venv-platform sdk-tests/requirements-platform.txt
