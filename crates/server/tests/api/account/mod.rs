@@ -615,3 +615,61 @@ async fn without_smtp_mail_is_written_to_files_in_the_data_dir() {
     assert_eq!(sent[0].attempts, 1);
     drop(dir);
 }
+
+#[tokio::test]
+async fn a_claimed_mail_is_nobody_elses_until_its_lease_runs_out() {
+    let app = app().await;
+    let id = user_with_email(&app, "lena", None).await;
+    assert_eq!(
+        ask(&app, &id, "password-reset", ADMIN_TOKEN, None)
+            .await
+            .status,
+        202
+    );
+    let now = roster_core::now_micros();
+    // A node claims it and dies mid-send: the mail stays claimed for its lease only.
+    let dead = app
+        .store
+        .claim_mail("dead-node", now, now + 300_000, 10)
+        .await
+        .unwrap();
+    assert_eq!((dead.len(), dead[0].attempts), (1, 1));
+    let now = roster_core::now_micros();
+    assert!(app
+        .store
+        .claim_mail("live-node", now, now + 60_000_000, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let now = roster_core::now_micros();
+    let live = app
+        .store
+        .claim_mail("live-node", now, now + 60_000_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (live.len(), live[0].attempts),
+        (1, 2),
+        "retried after the lease"
+    );
+    // The dead node's late outcome is not recorded; the live node's is.
+    assert!(!app
+        .store
+        .finish_mail(live[0].id, "dead-node", roster_store::MailOutcome::Sent)
+        .await
+        .unwrap());
+    assert!(app
+        .store
+        .finish_mail(live[0].id, "live-node", roster_store::MailOutcome::Sent)
+        .await
+        .unwrap());
+    assert_eq!(
+        app.store
+            .list_mail(&operator(), Some("sent"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
