@@ -52,6 +52,8 @@ fn user() -> User {
         set_password_hash: None,
         groups: None,
         verified_email: None,
+        totp: false,
+        owner: false,
     }
 }
 

@@ -35,6 +35,7 @@ fn user_value(u: &User, f: Field) -> Option<V> {
         Field::FamilyName => lower(&u.family_name),
         Field::Locale => lower(&u.locale),
         Field::Active => Some(V::Bool(u.active)),
+        Field::Owner => Some(V::Bool(u.owner)),
         Field::UserCreated => Some(V::Time(u.meta.created)),
         Field::UserLastModified => Some(V::Time(u.meta.last_modified)),
         Field::EmployeeNumber => text(&e.employee_number),

@@ -266,6 +266,13 @@ impl SelfService {
             scope: Scope::Own(self.id),
         }
     }
+    /// The caller's own credentials (their OAuth client).
+    pub fn token_admin(&self) -> TokenAdmin {
+        TokenAdmin {
+            actor: self.actor.clone(),
+            scope: Scope::Own(self.id),
+        }
+    }
     /// Links to the caller's own address.
     pub fn account_mailer(&self) -> AccountMailer {
         AccountMailer {
@@ -455,15 +462,20 @@ impl GroupEditor {
     }
 }
 
-/// May issue and revoke API tokens (today: the operator, for any user).
+/// May issue and revoke API tokens and show or rotate OAuth clients: the operator for any
+/// user, a user for their own (the store checks whose they are).
 #[derive(Debug, Clone)]
 pub struct TokenAdmin {
     actor: Actor,
+    scope: Scope,
 }
 
 impl TokenAdmin {
     pub fn actor(&self) -> &Actor {
         &self.actor
+    }
+    pub fn may_manage(&self, id: Uuid) -> bool {
+        self.scope.covers(id)
     }
 }
 
@@ -499,6 +511,7 @@ impl Operator {
     pub fn token_admin(&self) -> TokenAdmin {
         TokenAdmin {
             actor: self.actor.clone(),
+            scope: Scope::Any,
         }
     }
     pub fn capability_admin(&self) -> CapabilityAdmin {

@@ -22,6 +22,8 @@ pub enum Field {
     GivenName,
     FamilyName,
     Active,
+    /// The organization's owner (no SCIM attribute: dialects filter on it by name).
+    Owner,
     Locale,
     UserCreated,
     UserLastModified,
@@ -80,7 +82,7 @@ impl Field {
             Profile(_) => FieldType::TextCi,
             UserName | UserDisplayName | GivenName | FamilyName | Locale | EmailValue
             | EmailType | GroupDisplayName | UserGroupDisplay | UserGroupType => FieldType::TextCi,
-            Active | EmailPrimary => FieldType::Bool,
+            Active | Owner | EmailPrimary => FieldType::Bool,
             UserCreated | UserLastModified | GroupCreated | GroupLastModified => {
                 FieldType::DateTime
             }

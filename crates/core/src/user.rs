@@ -296,6 +296,10 @@ pub struct User {
     /// The address (folded) the user proved to own by following a verification or reset
     /// link. Read-only here: only redeeming such a link sets it.
     pub verified_email: Option<String>,
+    /// Two-factor sign-in asked for (Contabo's `totp`).
+    pub totp: bool,
+    /// The organization's owner: the bootstrap admin. Read-only here.
+    pub owner: bool,
 }
 
 impl User {
@@ -395,9 +399,41 @@ pub struct NewUser {
     pub enterprise: Enterprise,
     /// An argon2id PHC string, never a clear password.
     pub password_hash: Option<String>,
+    pub totp: bool,
 }
 
 impl NewUser {
+    /// The user this becomes once stored as `seq` and `id` at `now`: version 1, in no
+    /// group, nothing verified, not the owner.
+    pub fn stored(&self, seq: i64, id: uuid::Uuid, now: Micros) -> User {
+        User {
+            seq,
+            id,
+            user_name: self.user_name.clone(),
+            external_id: self.external_id.clone(),
+            display_name: self.display_name.clone(),
+            given_name: self.given_name.clone(),
+            family_name: self.family_name.clone(),
+            emails: self.emails.clone(),
+            active: self.active,
+            active_assigned: self.active_assigned,
+            locale: self.locale.clone(),
+            profile: self.profile.clone(),
+            multi: self.multi.clone(),
+            enterprise: self.enterprise.clone(),
+            meta: Meta {
+                created: now,
+                last_modified: now,
+                version: 1,
+            },
+            set_password_hash: None,
+            groups: None,
+            verified_email: None,
+            totp: self.totp,
+            owner: false,
+        }
+    }
+
     pub fn new(user_name: UserName) -> Self {
         Self {
             user_name,
@@ -413,6 +449,7 @@ impl NewUser {
             multi: Default::default(),
             enterprise: Enterprise::default(),
             password_hash: None,
+            totp: false,
         }
     }
 

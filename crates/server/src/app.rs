@@ -20,6 +20,7 @@ use utoipa_axum::routes;
 use crate::account::Account;
 use crate::account_api::AccountApi;
 use crate::audit_api::Audit;
+use crate::contabo::Contabo;
 use crate::http::connection::Timeouts;
 use crate::http::dialect::{mount, Renderer, Renderers};
 use crate::http::envelope::EnvelopeLayer;
@@ -45,6 +46,9 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     /// The organization's short name (SailPoint's `tenant`): ROSTER_TENANT.
     pub tenant: Arc<str>,
+    /// The organization's ids as Contabo shows them: ROSTER_TENANT_ID, ROSTER_CUSTOMER_ID.
+    pub tenant_id: Arc<str>,
+    pub customer_id: Arc<str>,
     /// Rate limits (off unless set: `roster serve` sets them from its settings).
     pub limits: Arc<RateLimits>,
     /// Reset and verification mail (into `.eml` files under the temp dir unless set:
@@ -67,6 +71,8 @@ impl AppState {
             passwords: Arc::new(passwords),
             tokens: Arc::new(tokens),
             tenant: "roster".into(),
+            tenant_id: "roster".into(),
+            customer_id: "1".into(),
             limits: RateLimits::off(),
             mail: crate::mail::Mail::new(
                 crate::mail::MailSettings::files(std::env::temp_dir().join("roster-mail")),
@@ -230,6 +236,7 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
     let sailpoint_v3 = mount::<SailPointV3>(crate::sailpoint::routes(), &state, &mut doc);
     let sailpoint_v1 = mount::<SailPointV1>(crate::sailpoint::routes(), &state, &mut doc);
     let audit = mount::<Audit>(crate::audit_api::routes(), &state, &mut doc);
+    let contabo = mount::<Contabo>(crate::contabo::routes(), &state, &mut doc);
     let accounts = mount::<AccountApi>(crate::account_api::routes(), &state, &mut doc);
     let account = mount::<Account>(crate::account::routes(), &state, &mut doc);
     let renderers = Renderers::new(vec![
@@ -241,6 +248,7 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
         Renderer::of::<SailPointV3>(),
         Renderer::of::<SailPointV1>(),
         Renderer::of::<Audit>(),
+        Renderer::of::<Contabo>(),
         Renderer::of::<AccountApi>(),
         Renderer::of::<Account>(),
     ]);
@@ -256,6 +264,7 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
         .merge(sailpoint_v3)
         .merge(sailpoint_v1)
         .merge(audit)
+        .merge(contabo)
         .merge(accounts)
         .merge(account)
         .fallback(no_route)

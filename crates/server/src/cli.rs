@@ -259,6 +259,12 @@ pub struct ServeArgs {
     /// The organization's short name, shown as SailPoint's `tenant`.
     #[arg(long, env = "ROSTER_TENANT", default_value = "roster")]
     pub tenant: String,
+    /// The organization's tenant id, shown as Contabo's `tenantId`.
+    #[arg(long, env = "ROSTER_TENANT_ID", default_value = "roster")]
+    pub tenant_id: String,
+    /// The organization's customer id, shown as Contabo's `customerId`.
+    #[arg(long, env = "ROSTER_CUSTOMER_ID", default_value = "1")]
+    pub customer_id: String,
     /// Lifetime of OAuth access tokens (JWTs), in seconds.
     #[arg(long, env = "ROSTER_ACCESS_TOKEN_TTL_SECS", default_value_t = 3600)]
     pub access_token_ttl_secs: u64,

@@ -10,6 +10,7 @@ pub mod app;
 pub mod audit_api;
 pub mod bootstrap;
 pub mod cli;
+pub mod contabo;
 pub mod http;
 pub mod mail;
 pub mod memory;

@@ -116,6 +116,12 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     );
     let mut state = AppState::new(store.clone(), &public_url, passwords, tokens);
     state.tenant = args.tenant.as_str().into();
+    anyhow::ensure!(
+        !args.tenant_id.trim().is_empty() && !args.customer_id.trim().is_empty(),
+        "ROSTER_TENANT_ID and ROSTER_CUSTOMER_ID must not be empty (Contabo's SDK refuses empty ids)"
+    );
+    state.tenant_id = args.tenant_id.trim().into();
+    state.customer_id = args.customer_id.trim().into();
     state.limits = limits;
     match &mail_settings.transport {
         roster_server::mail::Transport::Smtp(url) => {

@@ -48,6 +48,41 @@ pub fn seal_client_secret(key: &ServerKey, client_id: &str, secret: &str) -> Sea
     }
 }
 
+/// The caller's own OAuth client (created on first use), or with a new secret when
+/// `rotate`: its id and current secret, for dialects that show them (Contabo's
+/// `/v1/users/client`).
+pub async fn own_client(
+    state: &crate::AppState,
+    caller: &crate::http::Caller,
+    rotate: bool,
+) -> Result<(String, String), crate::http::ApiError> {
+    let p = caller.principal();
+    let by = p.self_service().token_admin();
+    let user = roster_core::UserName::parse(&p.user_name)?;
+    let key = state.tokens.server_key();
+    let make = |id: &str| seal_client_secret(key, id, &new_secret(CLIENT_SECRET_PREFIX));
+    let new_id = new_client_id();
+    let store = caller.store();
+    let c = if rotate {
+        store
+            .rotate_client_secret(&by, &caller.ctx(), &user, &new_id, &make)
+            .await?
+    } else {
+        store
+            .ensure_client(&by, &caller.ctx(), &user, &new_id, &make)
+            .await?
+    };
+    let plain = key
+        .open(&roster_store::client_record(&c.client_id), &c.secret_sealed)
+        .map_err(|e| {
+            roster_core::CoreError::Internal(format!("cannot open a client secret: {e}"))
+        })?;
+    let secret = String::from_utf8(plain).map_err(|e| {
+        roster_core::CoreError::Internal(format!("a client secret is not text: {e}"))
+    })?;
+    Ok((c.client_id, secret))
+}
+
 struct KeySet {
     signer: Option<Arc<KeyPair>>,
     verifiers: HashMap<String, VerifyingKey>,

@@ -123,6 +123,8 @@ pub struct UserQuery {
     pub filter: Option<Cond>,
     /// Creation order (or newest first) when `None`.
     pub sort: Option<roster_core::schema::Sort>,
+    /// Further keys after `sort`, in order (Contabo's repeated `orderBy`).
+    pub then_sort: Vec<roster_core::schema::Sort>,
     /// Without a sort, the newest first rather than the oldest.
     pub newest_first: bool,
     pub only_active: bool,

@@ -76,6 +76,7 @@ pub(crate) fn column(f: Field) -> &'static str {
         Field::FamilyName => "lower(u.family_name)",
         Field::Locale => "lower(u.locale)",
         Field::Active => "u.active",
+        Field::Owner => "u.owner",
         Field::UserCreated => "u.created_at",
         Field::UserLastModified => "u.modified_at",
         Field::EmployeeNumber => "u.employee_number",
@@ -105,14 +106,27 @@ pub(crate) fn column(f: Field) -> &'static str {
 /// §3.4.2.3 leaves it open; SQLite and PostgreSQL disagree by default), then creation order
 /// so pages are stable. Without a sort: creation order, or newest first.
 pub fn order_by(sort: Option<&roster_core::schema::Sort>, seq: &str, newest_first: bool) -> String {
-    match sort {
-        None if newest_first => format!(" ORDER BY {seq} DESC"),
-        None => format!(" ORDER BY {seq}"),
-        Some(s) => {
+    order_by_keys(sort.into_iter(), seq, newest_first)
+}
+
+/// ` ORDER BY` the keys in order (nulls last for each), then `seq`; creation order (or the
+/// newest first) without keys.
+pub fn order_by_keys<'a>(
+    keys: impl Iterator<Item = &'a roster_core::schema::Sort>,
+    seq: &str,
+    newest_first: bool,
+) -> String {
+    let parts: Vec<String> = keys
+        .map(|s| {
             let col = column(s.field);
             let dir = if s.descending { "DESC" } else { "ASC" };
-            format!(" ORDER BY ({col} IS NULL), {col} {dir}, {seq}")
-        }
+            format!("({col} IS NULL), {col} {dir}")
+        })
+        .collect();
+    match (parts.is_empty(), newest_first) {
+        (true, true) => format!(" ORDER BY {seq} DESC"),
+        (true, false) => format!(" ORDER BY {seq}"),
+        (false, _) => format!(" ORDER BY {}, {seq}", parts.join(", ")),
     }
 }
 

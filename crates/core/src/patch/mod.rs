@@ -285,40 +285,20 @@ pub use user::{apply_user_patch, parse_bool, parse_manager};
 mod tests {
     use super::*;
     use crate::group::{MemberOp, NewMember, Role};
-    use crate::user::{Email, Meta, User, UserName};
+    use crate::user::{Email, User, UserName};
     use serde_json::json;
     use uuid::Uuid;
 
     fn user() -> User {
-        User {
-            seq: 1,
-            id: Uuid::nil(),
-            user_name: UserName::parse("bjensen").unwrap(),
-            external_id: None,
-            display_name: Some("Barbara".into()),
-            given_name: None,
-            family_name: None,
-            emails: vec![Email {
-                value: "b@x.com".into(),
-                kind: Some("work".into()),
-                primary: true,
-                display: None,
-            }],
-            active: true,
-            active_assigned: true,
-            locale: None,
-            profile: Default::default(),
-            multi: Default::default(),
-            enterprise: Default::default(),
-            meta: Meta {
-                created: 0,
-                last_modified: 0,
-                version: 1,
-            },
-            set_password_hash: None,
-            groups: None,
-            verified_email: None,
-        }
+        let mut new = crate::NewUser::new(UserName::parse("bjensen").unwrap());
+        new.display_name = Some("Barbara".into());
+        new.emails = vec![Email {
+            value: "b@x.com".into(),
+            kind: Some("work".into()),
+            primary: true,
+            display: None,
+        }];
+        new.stored(1, Uuid::nil(), 0)
     }
 
     const ALL: UserPatchProfile = UserPatchProfile::FULL;

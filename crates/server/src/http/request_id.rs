@@ -14,8 +14,21 @@ fn acceptable(v: &HeaderValue) -> Option<&str> {
     visible.then(|| v.to_str().ok()).flatten()
 }
 
+/// On a request whose client sent a non-empty `x-request-id` (dialects that require one
+/// look for it: the header itself is always there after [`ensure`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientRequestId;
+
 /// Makes sure the request has exactly one acceptable id (for `tower::util::MapRequestLayer`).
 pub fn ensure<B>(mut req: Request<B>) -> Request<B> {
+    if req
+        .headers()
+        .get_all(&HEADER)
+        .iter()
+        .any(|v| !v.as_bytes().iter().all(u8::is_ascii_whitespace))
+    {
+        req.extensions_mut().insert(ClientRequestId);
+    }
     let mut ids = req.headers().get_all(&HEADER).iter();
     let kept = match (ids.next().and_then(acceptable), ids.next()) {
         (Some(_), None) => Some(()),

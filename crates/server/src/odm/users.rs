@@ -86,6 +86,7 @@ pub async fn find(caller: Caller, base: BaseUrl, q: QueryPairs) -> Answer {
             &admin.reader(),
             &UserQuery {
                 sort: None,
+                then_sort: Vec::new(),
                 // The seed's order: oldest first.
                 newest_first: false,
                 filter,

@@ -36,6 +36,7 @@ pub async fn search_all(caller: Caller, base: BaseUrl, JsonBody(body, _): ScimJs
             Ok(UserQuery {
                 filter: req.cond(Resource::User)?,
                 sort: req.sort(Resource::User)?,
+                then_sort: Vec::new(),
                 newest_first: NEWEST_FIRST,
                 only_active: false,
                 page: req.page,

@@ -89,6 +89,7 @@ pub async fn list_users(
     let q = UserQuery {
         filter: req.cond(Resource::User)?,
         sort: req.sort(Resource::User)?,
+        then_sort: Vec::new(),
         newest_first: super::NEWEST_FIRST,
         only_active: false,
         page: req.page,

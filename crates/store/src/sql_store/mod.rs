@@ -168,6 +168,13 @@ impl<B: Backend> Lifecycle for SqlStore<B> {
             return Ok(false);
         }
         let user = users::insert(w.ex(), &b.admin).await?;
+        // The first admin owns the organization (Contabo's `owner`).
+        w.ex()
+            .execute(
+                "UPDATE users SET owner = TRUE WHERE seq = ?",
+                &args![user.seq],
+            )
+            .await?;
         for p in Permission::ALL {
             users::grant(w.ex(), user.seq, p).await?;
         }

@@ -166,13 +166,13 @@ impl<B: Backend> OAuthStore for SqlStore<B> {
         // Read first: showing an existing client is no change and needs no write lock.
         {
             let mut r = self.db.reader().await?;
-            let u = users::require_by_name(&mut *r, user).await?;
+            let u = users::require_credentials_of(&mut *r, user, by).await?;
             if let Some(c) = client_of(&mut *r, u.seq).await? {
                 return Ok(c);
             }
         }
         let mut w = self.write(by.actor(), ctx).await?;
-        let u = users::require_by_name(w.ex(), user).await?;
+        let u = users::require_credentials_of(w.ex(), user, by).await?;
         let (c, created) = ensure(w.ex(), u.seq, new_id, secret).await?;
         if created {
             w.commit(Action::ClientCreate, &format!("{} {}", u.id, c.client_id))
@@ -190,7 +190,7 @@ impl<B: Backend> OAuthStore for SqlStore<B> {
         secret: SecretFor<'_>,
     ) -> Result<OAuthClient> {
         let mut w = self.write(by.actor(), ctx).await?;
-        let u = users::require_by_name(w.ex(), user).await?;
+        let u = users::require_credentials_of(w.ex(), user, by).await?;
         let (c, created) = ensure(w.ex(), u.seq, new_id, secret).await?;
         if created {
             w.commit(Action::ClientCreate, &format!("{} {}", u.id, c.client_id))

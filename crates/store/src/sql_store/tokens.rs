@@ -138,7 +138,7 @@ impl<B: Backend> CredentialStore for SqlStore<B> {
         expires_at: Option<i64>,
     ) -> Result<()> {
         let mut w = self.write(by.actor(), ctx).await?;
-        let u = users::require_by_name(w.ex(), user).await?;
+        let u = users::require_credentials_of(w.ex(), user, by).await?;
         insert(w.ex(), u.seq, name, token, expires_at).await?;
         w.commit(Action::TokenIssue, &format!("{} {}", u.id, token.public_id))
             .await
@@ -152,7 +152,7 @@ impl<B: Backend> CredentialStore for SqlStore<B> {
         name: Option<&str>,
     ) -> Result<u64> {
         let mut w = self.write(by.actor(), ctx).await?;
-        let u = users::require_by_name(w.ex(), user).await?;
+        let u = users::require_credentials_of(w.ex(), user, by).await?;
         let n = revoke(w.ex(), u.seq, name).await?;
         let target = match name {
             Some(n) => format!("{} {n}", u.id),
@@ -162,9 +162,9 @@ impl<B: Backend> CredentialStore for SqlStore<B> {
         Ok(n)
     }
 
-    async fn list_tokens(&self, _: &TokenAdmin, user: &UserName) -> Result<Vec<TokenInfo>> {
+    async fn list_tokens(&self, by: &TokenAdmin, user: &UserName) -> Result<Vec<TokenInfo>> {
         let mut r = self.db.reader().await?;
-        let u = users::require_by_name(&mut *r, user).await?;
+        let u = users::require_credentials_of(&mut *r, user, by).await?;
         let rows = r
             .fetch_all(
                 "SELECT name, label, created_at, last_used_at, expires_at, revoked_at \

@@ -15,14 +15,14 @@ use super::{check_version, total, where_clause, SqlStore};
 use crate::args;
 use crate::audit::Action;
 use crate::db::{Arg, Backend, Dialect, Exec, Row};
-use crate::sql::{compile_seeing, order_by, Sql, PROFILE_COLUMNS};
+use crate::sql::{compile_seeing, order_by_keys, Sql, PROFILE_COLUMNS};
 use crate::{Result, StoreError, UserEdit, UserQuery, UserStore, WriteCtx};
 
 const COLUMNS: &str = "u.seq, u.id, u.user_name, u.external_id, u.display_name, \
     u.given_name, u.family_name, u.emails, u.active, u.locale, u.created_at, u.modified_at, u.version, \
     u.employee_number, u.cost_center, u.organization, u.division, u.department, u.manager_id, \
     u.nick_name, u.title, u.user_type, u.profile_url, u.preferred_language, u.timezone, \
-    u.name_formatted, u.middle_name, u.honorific_prefix, u.honorific_suffix, u.multi, u.active_assigned, u.verified_email";
+    u.name_formatted, u.middle_name, u.honorific_prefix, u.honorific_suffix, u.multi, u.active_assigned, u.verified_email, u.totp, u.owner";
 
 fn decode<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
     StoreError::Db(sqlx::Error::Decode(Box::new(e)))
@@ -65,6 +65,8 @@ fn from_row(r: &Row) -> Result<User> {
         set_password_hash: None,
         groups: groups_from_row(r)?,
         verified_email: r.opt_text("verified_email")?,
+        totp: r.bool("totp")?,
+        owner: r.bool("owner")?,
     })
 }
 
@@ -140,8 +142,8 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
              family_name, emails, active, locale, password_hash, created_at, modified_at, version, \
              employee_number, cost_center, organization, division, department, manager_id, \
              nick_name, title, user_type, profile_url, preferred_language, timezone, \
-             name_formatted, middle_name, honorific_prefix, honorific_suffix, multi, active_assigned) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             name_formatted, middle_name, honorific_prefix, honorific_suffix, multi, active_assigned, totp) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              RETURNING seq",
             &args![
                 id.to_string(),
@@ -175,35 +177,13 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
                 new.profile[9].clone(),
                 multi_json(&new.multi)?,
                 new.active_assigned,
+                new.totp,
             ],
         )
         .await?;
     let seq = row.int("seq")?;
     write_email_index(tx, seq, &new.emails).await?;
-    Ok(User {
-        seq,
-        id,
-        user_name: new.user_name.clone(),
-        external_id: new.external_id.clone(),
-        display_name: new.display_name.clone(),
-        given_name: new.given_name.clone(),
-        family_name: new.family_name.clone(),
-        emails: new.emails.clone(),
-        active: new.active,
-        active_assigned: new.active_assigned,
-        locale: new.locale.clone(),
-        profile: new.profile.clone(),
-        multi: new.multi.clone(),
-        enterprise: new.enterprise.clone(),
-        meta: Meta {
-            created: now,
-            last_modified: now,
-            version: 1,
-        },
-        set_password_hash: None,
-        groups: None,
-        verified_email: None,
-    })
+    Ok(new.stored(seq, id, now))
 }
 
 /// Writes back an edited user, bumping its version; the `version` guard turns a
@@ -226,7 +206,7 @@ pub(super) async fn write(
              employee_number = ?, cost_center = ?, organization = ?, division = ?, department = ?, \
              manager_id = ?, nick_name = ?, title = ?, user_type = ?, profile_url = ?, \
              preferred_language = ?, timezone = ?, name_formatted = ?, middle_name = ?, \
-             honorific_prefix = ?, honorific_suffix = ?, multi = ?, active_assigned = ?, \
+             honorific_prefix = ?, honorific_suffix = ?, multi = ?, active_assigned = ?, totp = ?, \
              version = version + 1 WHERE seq = ? AND version = ?",
             &args![
                 user.user_name.as_str(),
@@ -257,6 +237,7 @@ pub(super) async fn write(
                 user.profile[9].clone(),
                 multi_json(&user.multi)?,
                 user.active_assigned,
+                user.totp,
                 user.seq,
                 user.meta.version,
             ],
@@ -325,6 +306,21 @@ pub(super) async fn require_by_name(ex: &mut dyn Exec, name: &UserName) -> Resul
     load(ex, "u.user_name_key = ?", name.key().into(), "")
         .await?
         .ok_or_else(|| StoreError::NotFound(Entity::UserNamed(name.as_str().to_owned())))
+}
+
+/// The user named `name` if `by` may manage their credentials (others read as absent).
+pub(super) async fn require_credentials_of(
+    ex: &mut dyn Exec,
+    name: &UserName,
+    by: &roster_core::policy::TokenAdmin,
+) -> Result<User> {
+    let u = require_by_name(ex, name).await?;
+    if !by.may_manage(u.id) {
+        return Err(StoreError::NotFound(Entity::UserNamed(
+            name.as_str().to_owned(),
+        )));
+    }
+    Ok(u)
 }
 
 pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> Result<Page<User>> {
@@ -402,7 +398,7 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
             ex.fetch_all(
                 &format!(
                     "SELECT {cols} FROM users u{wc}{} LIMIT ? OFFSET ?",
-                    order_by(q.sort.as_ref(), "u.seq", q.newest_first)
+                    order_by_keys(q.sort.iter().chain(&q.then_sort), "u.seq", q.newest_first)
                 ),
                 &a,
             )
