@@ -204,3 +204,67 @@ def test_request_ids_are_echoed_and_huge_bodies_are_413_in_contabo_json(roster):
     assert status == 413 and got["statusCode"] == 413, got
     status, _, got = raw(roster, "GET", "/v1/nothing-here")
     assert status == 404 and got["statusCode"] == 404
+
+
+def test_roles_are_held_shown_and_an_admin_role_gives_user_management(roster, admin_api, api_for):
+    perms = '[{"apiName": "/v1/compute/instances", "actions": ["CREATE", "READ"], "resources": [{"tagId": 12, "tagName": "web"}]}]'
+    admins = json.loads(roster.cli("role", "create", "--name", "admins", "--admin", "--access-all-resources",
+                                   "--permissions", perms).stdout)
+    status, _, viewers = raw(roster, "POST", "/v1/roles", {"name": "viewers", "permissions": []})
+    assert status == 201, viewers
+    viewers = viewers["data"][0]
+    assert viewers["type"] == "custom" and viewers["admin"] is False
+
+    uid = new_user(admin_api, "rolf@example.com", roles=[viewers["roleId"]])
+    u = admin_api.retrieve_user(rid(), uid).data[0]
+    assert [(r.role_id, r.name, r.admin) for r in u.roles] == [(viewers["roleId"], "viewers", False)]
+    token = roster.issue_token("rolf@example.com")
+    rolf = api_for(token)
+    with pytest.raises(ForbiddenException):
+        rolf.retrieve_user_list(rid())
+
+    # An unknown id refuses the whole change: names stay, roles stay.
+    with pytest.raises(BadRequestException):
+        admin_api.update_user(rid(), uid, pc.UpdateUserRequest(first_name="Changed", roles=[admins["roleId"], 999999]))
+    u = admin_api.retrieve_user(rid(), uid).data[0]
+    assert u.first_name == "rolf" and [r.name for r in u.roles] == ["viewers"]
+    before = admin_api.retrieve_user_list(rid(), email="ghost").pagination.total_elements
+    with pytest.raises(BadRequestException):
+        new_user(admin_api, "ghost@example.com", roles=[999999])
+    assert admin_api.retrieve_user_list(rid(), email="ghost").pagination.total_elements == before
+
+    # The admin role gives user management while held.
+    admin_api.update_user(rid(), uid, pc.UpdateUserRequest(roles=[admins["roleId"], viewers["roleId"]]))
+    u = admin_api.retrieve_user(rid(), uid).data[0]
+    assert sorted(r.name for r in u.roles) == ["admins", "viewers"]
+    admin_role = next(r for r in u.roles if r.name == "admins")
+    assert admin_role.access_all_resources and admin_role.permissions[0].api_name == "/v1/compute/instances"
+    assert admin_role.permissions[0].resources[0].tag_name == "web"
+    assert rolf.retrieve_user_list(rid()).pagination.total_elements >= 1
+    # Making the role plain takes it back from every holder at once.
+    status, _, _ = raw(roster, "PUT", f"/v1/roles/{admins['roleId']}", {"name": "admins", "admin": False})
+    assert status == 200
+    with pytest.raises(ForbiddenException):
+        rolf.retrieve_user_list(rid())
+    raw(roster, "PUT", f"/v1/roles/{admins['roleId']}", {"name": "admins", "admin": True})
+    assert rolf.retrieve_user_list(rid()).pagination.total_elements >= 1
+    # A grant made directly outlives the role; deleting the role ends what only it gave.
+    roster.grant("rolf@example.com", "manage-organization")
+    admin_api.update_user(rid(), uid, pc.UpdateUserRequest(roles=[]))
+    assert rolf.retrieve_user_list(rid()).pagination.total_elements >= 1
+    roster.cli("user", "revoke", "rolf@example.com", "manage-organization")
+    admin_api.update_user(rid(), uid, pc.UpdateUserRequest(roles=[admins["roleId"]]))
+    assert raw(roster, "DELETE", f"/v1/roles/{admins['roleId']}")[0] == 204
+    with pytest.raises(ForbiddenException):
+        rolf.retrieve_user_list(rid())
+    assert admin_api.retrieve_user(rid(), uid).data[0].roles == []
+    status, _, got = raw(roster, "GET", "/v1/roles")
+    assert status == 200 and [r["name"] for r in got["data"]] == ["viewers"] and got["_pagination"]["totalElements"] == 1
+    assert raw(roster, "GET", "/v1/roles/999999")[0] == 404
+    assert raw(roster, "GET", "/v1/roles/abc")[0] == 404
+    assert raw(roster, "POST", "/v1/roles", {"name": "viewers"})[0] == 409
+    assert raw(roster, "POST", "/v1/roles", {"name": "x", "permissions": [{"apiName": "a", "actions": ["FLY"]}]})[0] == 400
+    status, _, _ = raw(roster, "GET", "/v1/roles", headers={"Authorization": f"Bearer {token}"})
+    assert status == 403
+    admin_api.delete_user(rid(), uid)
+    raw(roster, "DELETE", f"/v1/roles/{viewers['roleId']}")

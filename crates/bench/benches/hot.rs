@@ -7,7 +7,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use roster_core::filter::parse_filter;
 use roster_core::patch::{apply_user_patch, parse_patch, UserPatchProfile};
 use roster_core::schema::{resolve, Resource};
-use roster_core::{Email, Meta, User, UserName};
+use roster_core::{Email, NewUser, User, UserName};
 use roster_server::scim::render::user_json;
 use roster_server::scim_resource::Links;
 use roster_store::db::Dialect;
@@ -24,37 +24,25 @@ const SQLITE: Dialect = Dialect::SQLITE;
 const PROFILE: UserPatchProfile = UserPatchProfile::FULL;
 
 fn user() -> User {
-    User {
-        seq: 12_345,
-        id: uuid::Uuid::from_u128(0x1234_5678_9abc_def0_1234_5678_9abc_def0),
-        user_name: UserName::parse("bench-a1b2c3-0012345").unwrap(),
-        external_id: Some("ext-12345".into()),
-        display_name: Some("Bench User 12345".into()),
-        given_name: Some("Bench".into()),
-        family_name: Some("User".into()),
-        emails: vec![Email {
-            value: "bench-a1b2c3-0012345@example.com".into(),
-            kind: Some("work".into()),
-            primary: true,
-            display: None,
-        }],
-        active: true,
-        active_assigned: true,
-        locale: Some("en-GB".into()),
-        profile: Default::default(),
-        multi: Default::default(),
-        enterprise: Default::default(),
-        meta: Meta {
-            created: 1_767_225_600_000_000,
-            last_modified: 1_767_225_600_000_000,
-            version: 3,
-        },
-        set_password_hash: None,
-        groups: None,
-        verified_email: None,
-        totp: false,
-        owner: false,
-    }
+    let mut new = NewUser::new(UserName::parse("bench-a1b2c3-0012345").unwrap());
+    new.external_id = Some("ext-12345".into());
+    new.display_name = Some("Bench User 12345".into());
+    new.given_name = Some("Bench".into());
+    new.family_name = Some("User".into());
+    new.emails = vec![Email {
+        value: "bench-a1b2c3-0012345@example.com".into(),
+        kind: Some("work".into()),
+        primary: true,
+        display: None,
+    }];
+    new.locale = Some("en-GB".into());
+    let mut u = new.stored(
+        12_345,
+        uuid::Uuid::from_u128(0x1234_5678_9abc_def0_1234_5678_9abc_def0),
+        1_767_225_600_000_000,
+    );
+    u.meta.version = 3;
+    u
 }
 
 fn filters(c: &mut Criterion) {

@@ -38,6 +38,10 @@ pub const NAMES: &[&str] = &[
 
 pub const ORG_ADMIN: &str = "ORG_ADMIN";
 
+/// What a role with `admin: true` (Contabo's admin role, [`crate::role`]) gives every holder,
+/// for as long as they hold one: the same permission table as the capabilities.
+pub const ROLE_ADMIN_GRANTS: Permission = Permission::ManageOrganization;
+
 /// What `ORG_ADMIN` stands for, in the one table.
 pub const ORG_ADMIN_PERMISSIONS: [Permission; 2] =
     [Permission::ManageOrganization, Permission::ManageGroups];

@@ -58,12 +58,15 @@ pub enum Entity {
     /// A user named by login (the CLI addresses users by userName).
     UserNamed(String),
     Group(Uuid),
+    /// A role users hold ([`crate::role`]).
+    Role(i64),
 }
 
 impl fmt::Display for Entity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Entity::User(id) => write!(f, "no user with id {id}"),
+            Entity::Role(id) => write!(f, "no role with id {id}"),
             Entity::UserNamed(n) => write!(f, "no user named {n:?}"),
             Entity::Group(id) => write!(f, "no group with id {id}"),
         }

@@ -18,6 +18,7 @@ pub mod paging;
 pub mod patch;
 pub mod permission;
 pub mod policy;
+pub mod role;
 pub mod schema;
 pub mod sealed;
 pub mod secret;

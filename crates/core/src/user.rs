@@ -290,6 +290,9 @@ pub struct User {
     /// A password change to write with the next save (`Some(None)` clears it). Never
     /// loaded: the stored hash does not leave the store.
     pub set_password_hash: Option<Option<String>>,
+    /// The roles the user holds from the next save on (`Some(vec![])` removes all). Never
+    /// loaded: the store lists a user's roles separately.
+    pub set_roles: Option<Vec<i64>>,
     /// The groups the user is a member of, as far as the reader sees them; `None` when they
     /// were not asked for. Read-only here: memberships change through the group.
     pub groups: Option<Vec<crate::UserGroup>>,
@@ -400,6 +403,8 @@ pub struct NewUser {
     /// An argon2id PHC string, never a clear password.
     pub password_hash: Option<String>,
     pub totp: bool,
+    /// Ids of the roles ([`crate::role`]) the user holds from the start.
+    pub roles: Vec<i64>,
 }
 
 impl NewUser {
@@ -427,6 +432,7 @@ impl NewUser {
                 version: 1,
             },
             set_password_hash: None,
+            set_roles: None,
             groups: None,
             verified_email: None,
             totp: self.totp,
@@ -450,6 +456,7 @@ impl NewUser {
             enterprise: Enterprise::default(),
             password_hash: None,
             totp: false,
+            roles: Vec::new(),
         }
     }
 

@@ -10,7 +10,8 @@ use roster_core::{format_micros, secret, Permission, UserName};
 use roster_store::{OAuthClient, Store, WriteCtx};
 
 use crate::cli::{
-    ClientCommand, DbArgs, KeysCommand, MailCommand, SecretsCommand, TokenCommand, UserCommand,
+    ClientCommand, DbArgs, KeysCommand, MailCommand, RoleArgs, RoleCommand, SecretsCommand,
+    TokenCommand, UserCommand,
 };
 use crate::secrets::{self, KeySource};
 use crate::tokens;
@@ -280,4 +281,65 @@ pub async fn mail(store: &dyn Store, cmd: MailCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn role_of(args: RoleArgs) -> anyhow::Result<roster_core::role::NewRole> {
+    let permissions = serde_json::from_str(&args.permissions)
+        .context("--permissions must be a JSON list of {apiName, actions, resources}")?;
+    let role = roster_core::role::NewRole {
+        name: args.name,
+        admin: args.admin,
+        access_all_resources: args.access_all_resources,
+        kind: roster_core::role::RoleKind::Custom,
+        permissions,
+    };
+    role.validate()?;
+    Ok(role)
+}
+
+fn role_json(r: &roster_core::role::OrgRole) -> String {
+    serde_json::json!({
+        "roleId": r.id, "name": r.role.name, "admin": r.role.admin,
+        "accessAllResources": r.role.access_all_resources, "type": r.role.kind.as_str(),
+        "permissions": r.role.permissions,
+    })
+    .to_string()
+}
+
+pub async fn role(store: &dyn Store, cmd: RoleCommand) -> anyhow::Result<()> {
+    let by = Operator::local("cli:role").user_admin();
+    let ctx = WriteCtx::default();
+    match cmd {
+        RoleCommand::Create(args) => {
+            let r = store.create_role(&by, &ctx, &role_of(args)?).await?;
+            println!("{}", role_json(&r));
+        }
+        RoleCommand::List => {
+            let mut start_index = 1;
+            loop {
+                let page = store
+                    .list_roles(&roster_core::PageRequest {
+                        start_index,
+                        count: 1000,
+                    })
+                    .await?;
+                for r in &page.items {
+                    println!("{}", role_json(r));
+                }
+                if page.items.len() < 1000 {
+                    break;
+                }
+                start_index += 1000;
+            }
+        }
+        RoleCommand::Update { id, role } => {
+            let r = store.update_role(&by, &ctx, id, &role_of(role)?).await?;
+            println!("{}", role_json(&r));
+        }
+        RoleCommand::Delete { id } => {
+            store.delete_role(&by, &ctx, id).await?;
+            eprintln!("deleted role {id}");
+        }
+    }
+    Ok(())
 }

@@ -117,6 +117,43 @@ pub enum Command {
     /// Inspect and retry the mail outbox.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Manage the roles users hold (Contabo's roles; `--admin` gives manage-organization).
+    #[command(subcommand)]
+    Role(RoleCommand),
+}
+
+/// A role as the CLI writes it.
+#[derive(Debug, Args)]
+pub struct RoleArgs {
+    /// The role's name (unique).
+    #[arg(long)]
+    pub name: String,
+    /// Its holders get manage-organization.
+    #[arg(long)]
+    pub admin: bool,
+    /// It reaches every resource.
+    #[arg(long)]
+    pub access_all_resources: bool,
+    /// Its permissions as JSON: `[{"apiName": "/v1/compute/instances", "actions": ["READ"],
+    /// "resources": [{"tagId": 1, "tagName": "web"}]}]`.
+    #[arg(long, default_value = "[]")]
+    pub permissions: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// Create a role and print it as JSON.
+    Create(RoleArgs),
+    /// Print every role as JSON, one per line.
+    List,
+    /// Replace the role with this id.
+    Update {
+        id: i64,
+        #[command(flatten)]
+        role: RoleArgs,
+    },
+    /// Delete the role with this id (its holders lose it).
+    Delete { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]

@@ -58,6 +58,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Command::Secrets(cmd) => admin::secrets(store.as_ref(), &cli.db, cmd).await,
             Command::Mail(cmd) => admin::mail(store.as_ref(), cmd).await,
+            Command::Role(cmd) => admin::role(store.as_ref(), cmd).await,
             Command::Serve(_) => Ok(()),
         }
     }

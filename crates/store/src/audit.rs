@@ -36,10 +36,13 @@ pub enum Action {
     EmailVerify,
     /// An operator queued a mail again.
     MailRetry,
+    RoleCreate,
+    RoleUpdate,
+    RoleDelete,
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 25] = [
         Action::Bootstrap,
         Action::UserCreate,
         Action::UserUpdate,
@@ -62,6 +65,9 @@ impl Action {
         Action::LinkIssue,
         Action::EmailVerify,
         Action::MailRetry,
+        Action::RoleCreate,
+        Action::RoleUpdate,
+        Action::RoleDelete,
     ];
 
     /// The action stored under this name.
@@ -94,6 +100,9 @@ impl Action {
             Action::LinkIssue => "account-link.issue",
             Action::EmailVerify => "user.email-verify",
             Action::MailRetry => "mail.retry",
+            Action::RoleCreate => "role.create",
+            Action::RoleUpdate => "role.update",
+            Action::RoleDelete => "role.delete",
         }
     }
 }

@@ -52,6 +52,7 @@ use roster_core::policy::{
     AccountMailer, AuditReader, CapabilityAdmin, GroupCreator, GroupEditor, GroupReader, Operator,
     TokenAdmin, UserAdmin, UserEditor, UserReader,
 };
+use roster_core::role::{NewRole, OrgRole};
 use roster_core::schema::Cond;
 use roster_core::secret::NewToken;
 use roster_core::{
@@ -610,6 +611,28 @@ pub trait LinkStore: Send + Sync {
     ) -> Result<LinkState>;
 }
 
+/// Roles users hold (Contabo's roles). Reads take no handle: a role says what it allows, not
+/// who holds it.
+#[async_trait]
+pub trait RoleStore: Send + Sync {
+    async fn create_role(&self, by: &UserAdmin, ctx: &WriteCtx, new: &NewRole) -> Result<OrgRole>;
+    async fn get_role(&self, id: i64) -> Result<Option<OrgRole>>;
+    /// Oldest first.
+    async fn list_roles(&self, page: &PageRequest) -> Result<Page<OrgRole>>;
+    /// Replaces the role; its holders gain or lose what `admin` gives at once.
+    async fn update_role(
+        &self,
+        by: &UserAdmin,
+        ctx: &WriteCtx,
+        id: i64,
+        new: &NewRole,
+    ) -> Result<OrgRole>;
+    /// Deletes the role; its holders lose it (and what it gave).
+    async fn delete_role(&self, by: &UserAdmin, ctx: &WriteCtx, id: i64) -> Result<()>;
+    /// The roles each of `users` (seqs) holds, by user, then role id.
+    async fn roles_of(&self, users: &[i64]) -> Result<Vec<(i64, OrgRole)>>;
+}
+
 /// A mail in the outbox.
 #[derive(Debug, Clone)]
 pub struct MailRow {
@@ -736,6 +759,7 @@ pub trait Store:
     + AccessStore
     + LinkStore
     + OutboxStore
+    + RoleStore
     + AuditStore
     + SearchStore
     + Lifecycle
@@ -751,6 +775,7 @@ impl<
             + AccessStore
             + LinkStore
             + OutboxStore
+            + RoleStore
             + AuditStore
             + SearchStore
             + Lifecycle

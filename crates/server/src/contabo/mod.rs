@@ -14,6 +14,7 @@
 
 mod client;
 mod render;
+mod roles;
 mod users;
 
 use axum::extract::Request;
@@ -25,8 +26,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::AppState;
 use crate::http::auth::{bearer_only, Credential};
-use crate::http::body::json_response;
+use crate::http::body::{json_response, JsonBody, MediaTypes};
 use crate::http::dialect::{Dialect, ErrorContext};
+use crate::http::extract::QueryPairs;
 use crate::http::request_id::ClientRequestId;
 use crate::http::ApiError;
 
@@ -80,6 +82,7 @@ async fn request_headers(req: Request, next: Next) -> Response {
 pub fn routes() -> OpenApiRouter<AppState> {
     users::routes()
         .merge(client::routes())
+        .merge(roles::routes())
         .layer(axum::middleware::from_fn(request_headers))
 }
 
@@ -89,4 +92,65 @@ fn found(status: StatusCode, data: Vec<serde_json::Value>, self_link: &str) -> R
         status,
         &json!({"data": data, "_links": {"self": self_link}}),
     )
+}
+
+pub struct ContaboJson;
+
+impl MediaTypes for ContaboJson {
+    const ACCEPTED: &'static [&'static str] = &["application/json"];
+}
+
+/// A JSON object body, as Contabo's SDK sends it.
+type Body = JsonBody<ContaboJson>;
+
+/// Largest page of a list, and the default.
+const MAX_SIZE: i64 = 1000;
+const DEFAULT_SIZE: i64 = 10;
+
+fn query_int(q: &QueryPairs, name: &str, default: i64, max: i64) -> Result<i64, ApiError> {
+    match q.get(name) {
+        None | Some("") => Ok(default),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::invalid_value(format!(
+                "{name} must be a whole number from 1 to {max}"
+            ))),
+        },
+    }
+}
+
+/// `page` (1-based) and `size` of a list.
+fn page_params(q: &QueryPairs) -> Result<(i64, i64), ApiError> {
+    Ok((
+        query_int(q, "page", 1, i64::from(u32::MAX))?,
+        query_int(q, "size", DEFAULT_SIZE, MAX_SIZE)?,
+    ))
+}
+
+/// A list's `_links`: this page, the first, the last, and the neighbours (null at the
+/// ends), each with the request's other parameters.
+fn list_links(path: &str, q: &QueryPairs, page: i64, size: i64, pages: i64) -> serde_json::Value {
+    let link = |p: i64| {
+        let mut params: Vec<(String, String)> = vec![
+            ("page".into(), p.to_string()),
+            ("size".into(), size.to_string()),
+        ];
+        for (k, v) in &q.0 {
+            if k != "page" && k != "size" {
+                params.push((k.clone(), v.clone()));
+            }
+        }
+        let qs: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        format!("{path}?{qs}")
+    };
+    let last = pages.max(1);
+    json!({
+        "self": link(page),
+        "first": link(1),
+        "previous": (page > 1).then(|| link((page - 1).min(last))),
+        "next": (page < pages).then(|| link(page + 1)),
+        "last": link(last),
+    })
 }

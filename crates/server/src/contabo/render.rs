@@ -1,6 +1,7 @@
 //! Contabo's response shapes. The SDK's models are strict: every field of a UserResponse is
 //! required, names and email are 1–255 characters, `locale` one of four values.
 
+use roster_core::role::OrgRole;
 use roster_core::User;
 use serde_json::{json, Value};
 
@@ -50,7 +51,20 @@ pub fn locale(user: &User) -> &'static str {
     }
 }
 
-pub fn user(state: &AppState, user: &User) -> Value {
+pub fn role(state: &AppState, r: &OrgRole) -> Value {
+    json!({
+        "roleId": r.id,
+        "tenantId": state.tenant_id.as_ref(),
+        "customerId": state.customer_id.as_ref(),
+        "name": r.role.name,
+        "admin": r.role.admin,
+        "accessAllResources": r.role.access_all_resources,
+        "type": r.role.kind.as_str(),
+        "permissions": r.role.permissions,
+    })
+}
+
+pub fn user(state: &AppState, user: &User, roles: &[&OrgRole]) -> Value {
     json!({
         "tenantId": state.tenant_id.as_ref(),
         "customerId": state.customer_id.as_ref(),
@@ -62,7 +76,7 @@ pub fn user(state: &AppState, user: &User) -> Value {
         "enabled": user.active,
         "totp": user.totp,
         "locale": locale(user),
-        "roles": [],
+        "roles": roles.iter().map(|r| role(state, r)).collect::<Vec<_>>(),
         "owner": user.owner,
     })
 }

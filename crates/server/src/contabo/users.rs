@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use roster_core::filter::CompareOp;
+use roster_core::role::OrgRole;
 use roster_core::schema::{Collection, Cond, Field, Scalar, Sort};
 use roster_core::{CoreError, Email, NewUser, PageRequest, User, UserName};
 use roster_store::{LinkPurpose, UserQuery};
@@ -13,26 +14,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::found;
 use super::render::{self, LOCALES};
+use super::{found, list_links, page_params, Body};
 use crate::app::AppState;
 use crate::http::auth::Caller;
-use crate::http::body::{json_response, JsonBody, MediaTypes};
+use crate::http::body::{json_response, JsonBody};
 use crate::http::error::Kind;
 use crate::http::extract::{PathParam, QueryPairs};
 use crate::http::ApiError;
-
-pub struct ContaboJson;
-
-impl MediaTypes for ContaboJson {
-    const ACCEPTED: &'static [&'static str] = &["application/json"];
-}
-
-type Body = JsonBody<ContaboJson>;
-
-/// Largest page of a list, and the default.
-const MAX_SIZE: i64 = 1000;
-const DEFAULT_SIZE: i64 = 10;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -99,20 +88,42 @@ fn locale_of(body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// `roles`: role ids. Roles are not stored yet, so every id is unknown (400) and only `[]`
-/// passes.
-fn roles_of(body: &Map<String, Value>) -> Result<(), ApiError> {
+/// `roles`: role ids (the store refuses an unknown one, changing nothing).
+fn roles_of(body: &Map<String, Value>) -> Result<Option<Vec<i64>>, ApiError> {
+    let bad = || ApiError::invalid_value("roles must be a list of role ids (integers)");
     match body.get("roles") {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::Array(ids)) => match ids.first() {
-            None => Ok(()),
-            Some(Value::Number(n)) if n.is_i64() => {
-                Err(ApiError::invalid_value(format!("unknown role id {n}")))
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(ids)) => {
+            if ids.len() > roster_core::role::MAX_ROLES_PER_USER {
+                return Err(ApiError::from(CoreError::TooMany(format!(
+                    "a user holds at most {} roles",
+                    roster_core::role::MAX_ROLES_PER_USER
+                ))));
             }
-            Some(_) => Err(ApiError::invalid_value("roles must be a list of role ids")),
-        },
-        Some(_) => Err(ApiError::invalid_value("roles must be a list of role ids")),
+            ids.iter()
+                .map(|v| v.as_i64().ok_or_else(bad))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some)
+        }
+        Some(_) => Err(bad()),
     }
+}
+
+/// Each user rendered with the roles they hold (one query for the lot).
+async fn with_roles(state: &AppState, users: &[User]) -> Result<Vec<Value>, ApiError> {
+    let seqs: Vec<i64> = users.iter().map(|u| u.seq).collect();
+    let held = state.store.roles_of(&seqs).await?;
+    Ok(users
+        .iter()
+        .map(|u| {
+            let mine: Vec<&OrgRole> = held
+                .iter()
+                .filter(|(seq, _)| *seq == u.seq)
+                .map(|(_, r)| r)
+                .collect();
+            render::user(state, u, &mine)
+        })
+        .collect())
 }
 
 /// What a create or update body may not carry.
@@ -154,7 +165,7 @@ pub async fn create(
     let enabled = required(flag(&b, "enabled")?, "enabled")?;
     let totp = required(flag(&b, "totp")?, "totp")?;
     let locale = required(locale_of(&b)?, "locale")?;
-    roles_of(&b)?;
+    let roles = roles_of(&b)?.unwrap_or_default();
     let mut new = NewUser::new(UserName::parse(&email)?);
     new.given_name = text(&b, "firstName")?;
     new.family_name = text(&b, "lastName")?;
@@ -163,6 +174,7 @@ pub async fn create(
     new.active_assigned = true;
     new.locale = Some(locale);
     new.totp = totp;
+    new.roles = roles;
     let user = caller
         .store()
         .create_user(&admin, &caller.ctx(), &new)
@@ -233,18 +245,6 @@ fn query_flag(q: &QueryPairs, name: &str) -> Result<Option<bool>, ApiError> {
     }
 }
 
-fn query_int(q: &QueryPairs, name: &str, default: i64, max: i64) -> Result<i64, ApiError> {
-    match q.get(name) {
-        None | Some("") => Ok(default),
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::invalid_value(format!(
-                "{name} must be a whole number from 1 to {max}"
-            ))),
-        },
-    }
-}
-
 fn and(a: Option<Cond>, b: Cond) -> Option<Cond> {
     Some(match a {
         Some(a) => Cond::And(Box::new(a), Box::new(b)),
@@ -269,8 +269,7 @@ pub async fn list(
     q: QueryPairs,
 ) -> Result<Response, ApiError> {
     let admin = caller.principal().user_admin()?;
-    let page = query_int(&q, "page", 1, i64::from(u32::MAX))?;
-    let size = query_int(&q, "size", DEFAULT_SIZE, MAX_SIZE)?;
+    let (page, size) = page_params(&q)?;
     let order: Vec<&str> = q.all("orderBy").collect();
     if order.len() > 8 {
         return Err(ApiError::invalid_value("at most 8 orderBy keys"));
@@ -317,41 +316,15 @@ pub async fn list(
         ..Default::default()
     };
     let found = caller.store().list_users(&admin.reader(), &query).await?;
-    let data: Vec<Value> = found
-        .items
-        .iter()
-        .map(|u| render::user(&state, u))
-        .collect();
+    let data = with_roles(&state, &found.items).await?;
     let total = found.total;
     let pages = (total + size - 1) / size;
-    let link = |p: i64| {
-        let mut params: Vec<(String, String)> = vec![
-            ("page".into(), p.to_string()),
-            ("size".into(), size.to_string()),
-        ];
-        for (k, v) in &q.0 {
-            if k != "page" && k != "size" {
-                params.push((k.clone(), v.clone()));
-            }
-        }
-        let qs: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(params)
-            .finish();
-        format!("/v1/users?{qs}")
-    };
-    let last = pages.max(1);
     Ok(json_response(
         StatusCode::OK,
         &json!({
             "_pagination": {"size": size, "totalElements": total, "totalPages": pages, "page": page},
             "data": data,
-            "_links": {
-                "self": link(page),
-                "first": link(1),
-                "previous": (page > 1).then(|| link((page - 1).min(last))),
-                "next": (page < pages).then(|| link(page + 1)),
-                "last": link(last),
-            },
+            "_links": list_links("/v1/users", &q, page, size, pages),
         }),
     ))
 }
@@ -384,7 +357,7 @@ pub async fn get(
     let user = visible(&caller, &raw).await?;
     Ok(found(
         StatusCode::OK,
-        vec![render::user(&state, &user)],
+        with_roles(&state, std::slice::from_ref(&user)).await?,
         &format!("/v1/users/{}", user.id),
     ))
 }
@@ -410,7 +383,7 @@ pub async fn update(
     let enabled = flag(&b, "enabled")?;
     let totp = flag(&b, "totp")?;
     let locale = locale_of(&b)?;
-    roles_of(&b)?;
+    let roles = roles_of(&b)?;
     let login = email.as_deref().map(UserName::parse).transpose()?;
     let edit = move |u: &mut User| -> Result<(), CoreError> {
         if let Some(f) = &first {
@@ -433,6 +406,7 @@ pub async fn update(
         if let Some(l) = &locale {
             u.locale = Some(l.clone());
         }
+        u.set_roles.clone_from(&roles);
         Ok(())
     };
     let user = caller
@@ -445,7 +419,7 @@ pub async fn update(
         })?;
     Ok(found(
         StatusCode::OK,
-        vec![render::user(&state, &user)],
+        with_roles(&state, std::slice::from_ref(&user)).await?,
         &format!("/v1/users/{id}"),
     ))
 }

@@ -89,6 +89,7 @@ impl<B: Backend> AccessStore for SqlStore<B> {
                 )
                 .await?;
         }
+        super::roles::sync_admin(w.ex(), "(?)", &args![seq]).await?;
         w.ex()
             .execute(
                 "DELETE FROM user_capabilities WHERE user_seq = ?",

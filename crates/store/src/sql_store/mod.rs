@@ -8,6 +8,7 @@ mod groups;
 mod links;
 mod oauth;
 mod outbox;
+mod roles;
 mod search;
 mod tokens;
 mod users;

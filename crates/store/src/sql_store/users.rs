@@ -63,6 +63,7 @@ fn from_row(r: &Row) -> Result<User> {
             version: r.int("version")?,
         },
         set_password_hash: None,
+        set_roles: None,
         groups: groups_from_row(r)?,
         verified_email: r.opt_text("verified_email")?,
         totp: r.bool("totp")?,
@@ -183,6 +184,9 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
         .await?;
     let seq = row.int("seq")?;
     write_email_index(tx, seq, &new.emails).await?;
+    if !new.roles.is_empty() {
+        super::roles::hold(tx, seq, &new.roles).await?;
+    }
     Ok(new.stored(seq, id, now))
 }
 
@@ -264,6 +268,9 @@ pub(super) async fn write(
         )
         .await?;
     }
+    if let Some(ids) = user.set_roles.take() {
+        super::roles::hold(tx, user.seq, &ids).await?;
+    }
     if let Some(hash) = user.set_password_hash.take() {
         tx.execute(
             "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE seq = ?",
@@ -278,7 +285,9 @@ pub(super) async fn write(
 
 pub(super) async fn grant(tx: &mut dyn Exec, seq: i64, p: Permission) -> Result<()> {
     tx.execute(
-        "INSERT INTO user_permissions (user_seq, permission) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        // Granted directly: no longer only through a role (see migration 0015).
+        "INSERT INTO user_permissions (user_seq, permission, via_role) VALUES (?, ?, FALSE) \
+         ON CONFLICT (user_seq, permission) DO UPDATE SET via_role = FALSE",
         &args![seq, p.as_str()],
     )
     .await?;
@@ -604,6 +613,8 @@ impl<B: Backend> UserStore for SqlStore<B> {
                     &args![u.seq, permission.as_str()],
                 )
                 .await?;
+            // An admin role the user still holds keeps giving what it gives.
+            super::roles::sync_admin(w.ex(), "(?)", &args![u.seq]).await?;
         }
         let action = if granted {
             Action::PermissionGrant
