@@ -268,3 +268,69 @@ def test_roles_are_held_shown_and_an_admin_role_gives_user_management(roster, ad
     assert status == 403
     admin_api.delete_user(rid(), uid)
     raw(roster, "DELETE", f"/v1/roles/{viewers['roleId']}")
+
+
+def stored_secrets(roster) -> list[str]:
+    """Every stored secret_sealed value, read straight from the database."""
+    url = roster.env["ROSTER_DATABASE_URL"]
+    sql = "SELECT secret_sealed FROM storage_credentials"
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        with sqlite3.connect(url.removeprefix("sqlite://")) as db:
+            return [r[0] for r in db.execute(sql)]
+    import subprocess
+
+    base, _, opts = url.partition("?options=")
+    schema = urllib.parse.unquote(opts).split("search_path=")[1]
+    out = subprocess.run(["psql", base, "-qtAc", f"SET search_path={schema}; {sql}"],
+                         check=True, capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line]
+
+
+def test_object_storage_credentials_are_listed_shown_and_regenerated(roster, admin_api, api_for):
+    uid = new_user(admin_api, "s3user@example.com")
+    creds = admin_api.list_object_storage_credentials(rid(), uid, page=1, size=10)
+    assert creds.pagination.total_elements == 1
+    c = creds.data[0]
+    assert (c.display_name, c.region) == ("Object Storage", "European Union")
+    assert len(c.access_key) == 20 and len(c.secret_key) == 40 and isinstance(c.credential_id, (int, float))
+    got = admin_api.get_object_storage_credentials(rid(), uid, c.object_storage_id, int(c.credential_id)).data[0]
+    assert (got.access_key, got.secret_key) == (c.access_key, c.secret_key)
+    assert all(c.secret_key not in s for s in stored_secrets(roster)), "sealed at rest, never in clear"
+
+    new = admin_api.regenerate_object_storage_credentials(rid(), uid, c.object_storage_id, int(c.credential_id)).data[0]
+    assert new.access_key == c.access_key and new.secret_key != c.secret_key
+    again = admin_api.get_object_storage_credentials(rid(), uid, c.object_storage_id, int(c.credential_id)).data[0]
+    assert again.secret_key == new.secret_key
+
+    # A second storage: every user gets a credential for it; filters and order work.
+    out = roster.cli("storage", "add", "--name", "Object Storage SIN", "--region", "Asia (Singapore)").stdout
+    sin = out.split("\t")[0]
+    both = admin_api.list_object_storage_credentials(rid(), uid, order_by=["region:asc"])
+    assert [x.region for x in both.data] == ["Asia (Singapore)", "European Union"]
+    only = admin_api.list_object_storage_credentials(rid(), uid, region_name="Asia (Singapore)")
+    assert [x.object_storage_id for x in only.data] == [sin]
+    only = admin_api.list_object_storage_credentials(rid(), uid, object_storage_id=sin, display_name="Object Storage SIN")
+    assert only.pagination.total_elements == 1
+    paged = admin_api.list_object_storage_credentials(rid(), uid, page=2, size=1, order_by=["name:desc"])
+    assert [x.display_name for x in paged.data] == ["Object Storage"] and paged.links.next is None
+
+    # A user reads their own, not another's.
+    mine = api_for(roster.issue_token("s3user@example.com"))
+    assert mine.list_object_storage_credentials(rid(), uid).pagination.total_elements == 2
+    admin_id = admin_api.retrieve_user_list(rid(), owner=True).data[0].user_id
+    with pytest.raises(ForbiddenException):
+        mine.list_object_storage_credentials(rid(), admin_id)
+    with pytest.raises(NotFoundException):
+        admin_api.get_object_storage_credentials(rid(), uid, c.object_storage_id, 999999)
+    with pytest.raises(NotFoundException):
+        admin_api.get_object_storage_credentials(rid(), uid, "00000000-0000-4000-8000-000000000000", int(c.credential_id))
+    status, _, body = raw(roster, "GET", f"/v1/users/{uid}/object-storages/{c.object_storage_id}/credentials/abc")
+    assert status == 400 and body["statusCode"] == 400 and "credentialId" in body["message"]
+
+    roster.cli("storage", "remove", sin)
+    assert admin_api.list_object_storage_credentials(rid(), uid).pagination.total_elements == 1
+    admin_api.delete_user(rid(), uid)
+    with pytest.raises(NotFoundException):
+        admin_api.list_object_storage_credentials(rid(), uid)

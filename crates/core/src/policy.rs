@@ -201,6 +201,13 @@ impl UserAdmin {
     pub fn audit_reader(&self) -> AuditReader {
         AuditReader(())
     }
+    /// Administrators manage anyone's credentials (clients, object-storage keys).
+    pub fn credential_admin(&self) -> TokenAdmin {
+        TokenAdmin {
+            actor: self.actor.clone(),
+            scope: Scope::Any,
+        }
+    }
     /// Administrators may send any user a reset or verification link.
     pub fn account_mailer(&self) -> AccountMailer {
         AccountMailer {

@@ -11,7 +11,7 @@ use roster_store::{OAuthClient, Store, WriteCtx};
 
 use crate::cli::{
     ClientCommand, DbArgs, KeysCommand, MailCommand, RoleArgs, RoleCommand, SecretsCommand,
-    TokenCommand, UserCommand,
+    StorageCommand, TokenCommand, UserCommand,
 };
 use crate::secrets::{self, KeySource};
 use crate::tokens;
@@ -339,6 +339,38 @@ pub async fn role(store: &dyn Store, cmd: RoleCommand) -> anyhow::Result<()> {
         RoleCommand::Delete { id } => {
             store.delete_role(&by, &ctx, id).await?;
             eprintln!("deleted role {id}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn storage(store: &dyn Store, cmd: StorageCommand) -> anyhow::Result<()> {
+    match cmd {
+        StorageCommand::Add { name, region } => {
+            let s = store
+                .add_storage(
+                    &Operator::local("cli:storage-add"),
+                    &WriteCtx::default(),
+                    &name,
+                    &region,
+                )
+                .await?;
+            println!("{}\t{}\t{}", s.id, s.display_name, s.region);
+        }
+        StorageCommand::List => {
+            for s in store.list_storages().await? {
+                println!("{}\t{}\t{}", s.id, s.display_name, s.region);
+            }
+        }
+        StorageCommand::Remove { id } => {
+            store
+                .remove_storage(
+                    &Operator::local("cli:storage-remove"),
+                    &WriteCtx::default(),
+                    id,
+                )
+                .await?;
+            eprintln!("removed object storage {id} and its credentials");
         }
     }
     Ok(())

@@ -120,6 +120,24 @@ pub enum Command {
     /// Manage the roles users hold (Contabo's roles; `--admin` gives manage-organization).
     #[command(subcommand)]
     Role(RoleCommand),
+    /// Manage the S3-compatible object storages users get credentials for.
+    #[command(subcommand)]
+    Storage(StorageCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Add an object storage (every user gets a credential for it on first use) and print it.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        region: String,
+    },
+    /// Print every object storage: id, name, region.
+    List,
+    /// Remove an object storage and every credential for it.
+    Remove { id: uuid::Uuid },
 }
 
 /// A role as the CLI writes it.
@@ -302,6 +320,20 @@ pub struct ServeArgs {
     /// The organization's customer id, shown as Contabo's `customerId`.
     #[arg(long, env = "ROSTER_CUSTOMER_ID", default_value = "1")]
     pub customer_id: String,
+    /// Name of the object storage a fresh deployment starts with (`roster storage` adds more).
+    #[arg(
+        long,
+        env = "ROSTER_OBJECT_STORAGE_NAME",
+        default_value = "Object Storage"
+    )]
+    pub object_storage_name: String,
+    /// Region of that object storage.
+    #[arg(
+        long,
+        env = "ROSTER_OBJECT_STORAGE_REGION",
+        default_value = "European Union"
+    )]
+    pub object_storage_region: String,
     /// Lifetime of OAuth access tokens (JWTs), in seconds.
     #[arg(long, env = "ROSTER_ACCESS_TOKEN_TTL_SECS", default_value_t = 3600)]
     pub access_token_ttl_secs: u64,

@@ -59,6 +59,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Secrets(cmd) => admin::secrets(store.as_ref(), &cli.db, cmd).await,
             Command::Mail(cmd) => admin::mail(store.as_ref(), cmd).await,
             Command::Role(cmd) => admin::role(store.as_ref(), cmd).await,
+            Command::Storage(cmd) => admin::storage(store.as_ref(), cmd).await,
             Command::Serve(_) => Ok(()),
         }
     }
@@ -94,6 +95,16 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         _ => tracing::info!(source = %source, fingerprint = key.fingerprint(), "server key loaded"),
     }
     roster_server::bootstrap::run(store.as_ref(), bootstrap).await?;
+    if store
+        .ensure_storage(
+            &Operator::local("server:object-storage"),
+            &args.object_storage_name,
+            &args.object_storage_region,
+        )
+        .await?
+    {
+        tracing::info!(name = %args.object_storage_name, region = %args.object_storage_region, "added the first object storage");
+    }
     let access_ttl = Duration::from_secs(args.access_token_ttl_secs.max(1));
     tokens::ensure_signing_key(
         store.as_ref(),

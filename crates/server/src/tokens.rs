@@ -83,6 +83,22 @@ pub async fn own_client(
     Ok((c.client_id, secret))
 }
 
+/// A new S3-style key pair: a 20-character access key (upper-case base32, like AWS's) and a
+/// 40-character secret key (240 random bits), the secret sealed for the access key.
+pub fn new_key_pair(key: &ServerKey) -> (String, String) {
+    let access = format!("RK{}", secret::random_base32(18).to_ascii_uppercase());
+    (access.clone(), seal_secret_key(key, &access))
+}
+
+/// A new secret key sealed for `access_key`.
+pub fn seal_secret_key(key: &ServerKey, access_key: &str) -> String {
+    let secret: String = new_secret("").chars().take(40).collect();
+    key.seal(
+        &roster_store::storage_credential_record(access_key),
+        secret.as_bytes(),
+    )
+}
+
 struct KeySet {
     signer: Option<Arc<KeyPair>>,
     verifiers: HashMap<String, VerifyingKey>,

@@ -39,10 +39,15 @@ pub enum Action {
     RoleCreate,
     RoleUpdate,
     RoleDelete,
+    StorageAdd,
+    StorageRemove,
+    /// A user's credentials for storages they had none for were made.
+    CredentialCreate,
+    CredentialRegenerate,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 29] = [
         Action::Bootstrap,
         Action::UserCreate,
         Action::UserUpdate,
@@ -68,6 +73,10 @@ impl Action {
         Action::RoleCreate,
         Action::RoleUpdate,
         Action::RoleDelete,
+        Action::StorageAdd,
+        Action::StorageRemove,
+        Action::CredentialCreate,
+        Action::CredentialRegenerate,
     ];
 
     /// The action stored under this name.
@@ -103,6 +112,10 @@ impl Action {
             Action::RoleCreate => "role.create",
             Action::RoleUpdate => "role.update",
             Action::RoleDelete => "role.delete",
+            Action::StorageAdd => "object-storage.add",
+            Action::StorageRemove => "object-storage.remove",
+            Action::CredentialCreate => "storage-credential.create",
+            Action::CredentialRegenerate => "storage-credential.regenerate",
         }
     }
 }

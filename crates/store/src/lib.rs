@@ -633,6 +633,99 @@ pub trait RoleStore: Send + Sync {
     async fn roles_of(&self, users: &[i64]) -> Result<Vec<(i64, OrgRole)>>;
 }
 
+/// An S3-compatible object storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectStorage {
+    pub id: Uuid,
+    pub display_name: String,
+    pub region: String,
+}
+
+/// A user's key pair for one object storage; the secret key sealed for
+/// [`storage_credential_record`] of its access key.
+#[derive(Debug, Clone)]
+pub struct StorageCredential {
+    pub id: i64,
+    pub storage: ObjectStorage,
+    pub access_key: String,
+    pub secret_sealed: String,
+}
+
+/// What a value sealed for the credential with access key `access_key` is bound to.
+pub fn storage_credential_record(access_key: &str) -> String {
+    format!("storage_credential:{access_key}")
+}
+
+/// A new key pair: (access key, secret key sealed for it).
+pub type KeyPairFor<'a> = &'a (dyn Fn() -> (String, String) + Send + Sync);
+/// A new secret key sealed for this access key.
+pub type SecretKeyFor<'a> = &'a (dyn Fn(&str) -> String + Send + Sync);
+
+/// What a credential list sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialOrder {
+    CredentialId,
+    DisplayName,
+    Region,
+    ObjectStorageId,
+}
+
+/// Which of a user's credentials a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialQuery {
+    pub storage: Option<Uuid>,
+    pub region: Option<String>,
+    pub display_name: Option<String>,
+    /// Keys in order, each descending or not; credential id last.
+    pub order: Vec<(CredentialOrder, bool)>,
+    pub page: PageRequest,
+}
+
+/// Object storages and users' credentials for them. Every user has one credential per
+/// storage, made on first use (it needs the server key, which the store does not hold).
+#[async_trait]
+pub trait StorageStore: Send + Sync {
+    async fn add_storage(
+        &self,
+        by: &Operator,
+        ctx: &WriteCtx,
+        display_name: &str,
+        region: &str,
+    ) -> Result<ObjectStorage>;
+    /// Adds this storage if there is none at all (a fresh deployment's); returns whether.
+    async fn ensure_storage(&self, by: &Operator, display_name: &str, region: &str)
+        -> Result<bool>;
+    async fn list_storages(&self) -> Result<Vec<ObjectStorage>>;
+    /// Removes the storage and every credential for it.
+    async fn remove_storage(&self, by: &Operator, ctx: &WriteCtx, id: Uuid) -> Result<()>;
+    /// The user's credentials as `q` asks, after making the ones the user lacks with `make`.
+    async fn credentials(
+        &self,
+        by: &TokenAdmin,
+        ctx: &WriteCtx,
+        user: Uuid,
+        make: KeyPairFor<'_>,
+        q: &CredentialQuery,
+    ) -> Result<Page<StorageCredential>>;
+    async fn credential(
+        &self,
+        by: &TokenAdmin,
+        user: Uuid,
+        storage: Uuid,
+        id: i64,
+    ) -> Result<Option<StorageCredential>>;
+    /// A new secret key for the credential (the access key stays); the old one is gone.
+    async fn regenerate_credential(
+        &self,
+        by: &TokenAdmin,
+        ctx: &WriteCtx,
+        user: Uuid,
+        storage: Uuid,
+        id: i64,
+        secret: SecretKeyFor<'_>,
+    ) -> Result<StorageCredential>;
+}
+
 /// A mail in the outbox.
 #[derive(Debug, Clone)]
 pub struct MailRow {
@@ -760,6 +853,7 @@ pub trait Store:
     + LinkStore
     + OutboxStore
     + RoleStore
+    + StorageStore
     + AuditStore
     + SearchStore
     + Lifecycle
@@ -776,6 +870,7 @@ impl<
             + LinkStore
             + OutboxStore
             + RoleStore
+            + StorageStore
             + AuditStore
             + SearchStore
             + Lifecycle

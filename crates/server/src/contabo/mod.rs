@@ -13,6 +13,7 @@
 //! - no password can be set here (the reset mail is how a user chooses one).
 
 mod client;
+mod credentials;
 mod render;
 mod roles;
 mod users;
@@ -83,6 +84,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     users::routes()
         .merge(client::routes())
         .merge(roles::routes())
+        .merge(credentials::routes())
         .layer(axum::middleware::from_fn(request_headers))
 }
 

@@ -10,6 +10,7 @@ mod oauth;
 mod outbox;
 mod roles;
 mod search;
+mod storage;
 mod tokens;
 mod users;
 

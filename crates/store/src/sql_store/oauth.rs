@@ -10,9 +10,9 @@ use crate::args;
 use crate::audit::Action;
 use crate::db::{Backend, Exec, Row};
 use crate::{
-    client_record, mail_record, signing_key_record, GrantClient, NewRefresh, OAuthClient,
-    OAuthStore, RefreshInfo, RefreshUse, Reseal, Result, SecretFor, SigningKeyRecord, StoreError,
-    WriteCtx, KEY_CHECK_RECORD,
+    client_record, mail_record, signing_key_record, storage_credential_record, GrantClient,
+    NewRefresh, OAuthClient, OAuthStore, RefreshInfo, RefreshUse, Reseal, Result, SecretFor,
+    SigningKeyRecord, StoreError, WriteCtx, KEY_CHECK_RECORD,
 };
 
 /// How many sealed rows a re-encryption reads at a time (it never holds a whole table).
@@ -446,11 +446,17 @@ impl<B: Backend> OAuthStore for SqlStore<B> {
         let fail = |m: String| StoreError::Config(format!("cannot re-encrypt: {m}"));
         let mut n = 0u64;
         // (table, key column, sealed column, how a row's record is named)
-        let tables: [(&str, &str, &str, fn(&str) -> String); 3] = [
+        let tables: [(&str, &str, &str, fn(&str) -> String); 4] = [
             ("oauth_clients", "client_id", "secret_sealed", client_record),
             ("signing_keys", "kid", "private_sealed", signing_key_record),
             // Sent mails keep no body (empty), so nothing to re-encrypt there.
             ("mail_outbox", "message_id", "body_sealed", mail_record),
+            (
+                "storage_credentials",
+                "access_key",
+                "secret_sealed",
+                storage_credential_record,
+            ),
         ];
         for (table, key, col, record) in tables {
             let mut after = String::new();
