@@ -72,6 +72,11 @@ def test_create_read_list_update_delete(roster, admin_api):
     # The same user on /scim/v2, by the same id, with the email as its login.
     status, _, body = scim(roster, "GET", f"/Users/{uid}")
     assert status == 200 and body["userName"] == "john@example.com" and body["name"]["givenName"] == "Jonathan"
+    # ... and on ODM and SailPoint.
+    status, _, body = roster.http("GET", f"/api/v1/scim/Users/{uid}", headers={"Genestack-API-Token": roster.admin_token})
+    assert status == 200 and body["userName"] == "john@example.com", body
+    status, _, body = roster.http("GET", f"/v3/auth-users/{uid}", headers={"Authorization": f"Bearer {roster.admin_token}"})
+    assert status == 200 and body["id"] == uid and body["email"] == "john@example.com", body
 
     assert admin_api.delete_user(rid(), uid) is None
     with pytest.raises(NotFoundException):
