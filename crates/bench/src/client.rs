@@ -67,6 +67,8 @@ pub struct Req {
     pub auth: Auth,
     /// `Content-Type` of a body (SCIM JSON unless set).
     pub content_type: &'static str,
+    /// Send an `x-request-id` (Contabo's routes require one).
+    pub request_id: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -87,6 +89,7 @@ impl Req {
             must_contain: None,
             auth: Auth::Default,
             content_type: "application/scim+json",
+            request_id: false,
         }
     }
 
@@ -99,11 +102,17 @@ impl Req {
             must_contain: None,
             auth: Auth::Default,
             content_type: "application/scim+json",
+            request_id: false,
         }
     }
 
     pub fn auth(mut self, auth: Auth) -> Self {
         self.auth = auth;
+        self
+    }
+
+    pub fn with_request_id(mut self) -> Self {
+        self.request_id = true;
         self
     }
 
@@ -178,6 +187,9 @@ impl Conn {
         }
         if req.body.is_some() {
             builder = builder.header(CONTENT_TYPE, req.content_type);
+        }
+        if req.request_id {
+            builder = builder.header("x-request-id", "0b6f1f6e-bench-4c2e-9d1a-roster");
         }
         let request = builder.body(Full::new(req.body.clone().unwrap_or_default()))?;
         let sender = self.connect().await?;

@@ -39,16 +39,22 @@ pub enum Kind {
     Grant,
     /// GET /Users/{id} as `Get`, authenticated with an OAuth access token (JWT).
     GetJwt,
+    /// Contabo's GET /v1/users/{id} of a random seeded user (the same user as `Get`).
+    ContaboGet,
+    /// Contabo's page of 100 users at the same deep position as `Page`.
+    ContaboPage,
 }
 
 impl Kind {
     /// Run order: reads first, then the writes that grow the data.
-    pub const ORDER: [Kind; 12] = [
+    pub const ORDER: [Kind; 14] = [
         Kind::Get,
+        Kind::ContaboGet,
         Kind::GetJwt,
         Kind::Grant,
         Kind::Filter,
         Kind::Page,
+        Kind::ContaboPage,
         Kind::Co,
         Kind::Group,
         Kind::Post,
@@ -58,12 +64,14 @@ impl Kind {
         Kind::Abuse,
     ];
     /// What `--workloads all` means.
-    pub const ALL_DEFAULT: [Kind; 10] = [
+    pub const ALL_DEFAULT: [Kind; 12] = [
         Kind::Get,
+        Kind::ContaboGet,
         Kind::GetJwt,
         Kind::Grant,
         Kind::Filter,
         Kind::Page,
+        Kind::ContaboPage,
         Kind::Co,
         Kind::Group,
         Kind::Post,
@@ -85,6 +93,8 @@ impl Kind {
             "abuse" => Kind::Abuse,
             "grant" => Kind::Grant,
             "get-jwt" => Kind::GetJwt,
+            "contabo-get" => Kind::ContaboGet,
+            "contabo-page" => Kind::ContaboPage,
             _ => return None,
         })
     }
@@ -133,6 +143,27 @@ pub fn build(
                 let id = &m.users[rng.gen_range(0..n)];
                 Req::get(format!("/scim/v2/Users/{id}"))
             })]
+        }
+        Kind::ContaboGet => {
+            let m = m.clone();
+            vec![workload("contabo get /v1/users/{id}", move |rng, _, _| {
+                let id = &m.users[rng.gen_range(0..n)];
+                Req::get(format!("/v1/users/{id}"))
+                    .with_request_id()
+                    .containing("\"userId\"")
+            })]
+        }
+        Kind::ContaboPage => {
+            // Contabo pages are 1-based pages of `size`: the page holding entry page_start.
+            let page = page_start.saturating_sub(1) / 100 + 1;
+            vec![workload(
+                format!("contabo page of 100 @ {}", (page - 1) * 100 + 1),
+                move |_, _, _| {
+                    Req::get(format!("/v1/users?size=100&page={page}"))
+                        .with_request_id()
+                        .containing("\"size\":100")
+                },
+            )]
         }
         Kind::Filter => {
             let m = m.clone();

@@ -296,6 +296,8 @@ pub struct User {
     /// The groups the user is a member of, as far as the reader sees them; `None` when they
     /// were not asked for. Read-only here: memberships change through the group.
     pub groups: Option<Vec<crate::UserGroup>>,
+    /// The roles the user holds, oldest first; `None` when they were not asked for.
+    pub roles: Option<Vec<crate::role::OrgRole>>,
     /// The address (folded) the user proved to own by following a verification or reset
     /// link. Read-only here: only redeeming such a link sets it.
     pub verified_email: Option<String>,
@@ -434,6 +436,7 @@ impl NewUser {
             set_password_hash: None,
             set_roles: None,
             groups: None,
+            roles: None,
             verified_email: None,
             totp: self.totp,
             owner: false,

@@ -204,8 +204,9 @@ pub struct Dialect {
     /// find their first row by summing the counts, and the unfiltered total is their sum.
     /// Not on PostgreSQL: one counter row per block would serialise concurrent inserts.
     pub seq_buckets: bool,
-    /// A subquery whose rows become one JSON array of arrays, in membership order:
-    /// `{open}a, b{row} FROM memberships m ... WHERE ...{close}`.
+    /// A subquery whose rows become one JSON array of arrays, in the order of its index:
+    /// `{open}a, b{row} FROM memberships m ... WHERE ...{close}`, `{order}` in `row` replaced
+    /// by that index's column (PostgreSQL sorts by it; SQLite walks the index in order).
     pub json_rows: JsonRows,
 }
 
@@ -238,7 +239,7 @@ impl Dialect {
         seq_buckets: false,
         json_rows: JsonRows {
             open: "(SELECT COALESCE(json_agg(json_build_array(",
-            row: ") ORDER BY m.group_seq), '[]')::text",
+            row: ") ORDER BY {order}), '[]')::text",
             close: ")",
         },
     };

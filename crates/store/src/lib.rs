@@ -135,6 +135,8 @@ pub struct UserQuery {
     pub groups: Option<GroupReader>,
     /// Load each user's [`User::groups`] (in the same statement).
     pub with_groups: bool,
+    /// Load each user's [`User::roles`] (in the same statement).
+    pub with_roles: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -175,6 +177,8 @@ pub trait UserStore: Send + Sync {
         groups: &GroupReader,
         id: Uuid,
     ) -> Result<Option<User>>;
+    /// The user with [`User::roles`], in the same statement.
+    async fn get_user_with_roles(&self, by: &UserReader, id: Uuid) -> Result<Option<User>>;
     async fn find_user_by_name(&self, by: &UserReader, name: &UserName) -> Result<Option<User>>;
     async fn list_users(&self, by: &UserReader, q: &UserQuery) -> Result<Page<User>>;
     /// Loads, edits and writes back one user in a transaction; `if_match` is the version
@@ -627,10 +631,9 @@ pub trait RoleStore: Send + Sync {
         id: i64,
         new: &NewRole,
     ) -> Result<OrgRole>;
-    /// Deletes the role; its holders lose it (and what it gave).
+    /// Deletes the role; its holders lose it (and what it gave). A user's roles are read
+    /// with the user ([`UserStore::get_user_with_roles`], [`UserQuery::with_roles`]).
     async fn delete_role(&self, by: &UserAdmin, ctx: &WriteCtx, id: i64) -> Result<()>;
-    /// The roles each of `users` (seqs) holds, by user, then role id.
-    async fn roles_of(&self, users: &[i64]) -> Result<Vec<(i64, OrgRole)>>;
 }
 
 /// An S3-compatible object storage.

@@ -109,21 +109,15 @@ fn roles_of(body: &Map<String, Value>) -> Result<Option<Vec<i64>>, ApiError> {
     }
 }
 
-/// Each user rendered with the roles they hold (one query for the lot).
-async fn with_roles(state: &AppState, users: &[User]) -> Result<Vec<Value>, ApiError> {
-    let seqs: Vec<i64> = users.iter().map(|u| u.seq).collect();
-    let held = state.store.roles_of(&seqs).await?;
-    Ok(users
+/// Each user rendered with the roles they hold (loaded with the users: [`User::roles`]).
+fn rendered(state: &AppState, users: &[User]) -> Vec<Value> {
+    users
         .iter()
         .map(|u| {
-            let mine: Vec<&OrgRole> = held
-                .iter()
-                .filter(|(seq, _)| *seq == u.seq)
-                .map(|(_, r)| r)
-                .collect();
-            render::user(state, u, &mine)
+            let roles: Vec<&OrgRole> = u.roles.iter().flatten().collect();
+            render::user(state, u, &roles)
         })
-        .collect())
+        .collect()
 }
 
 /// What a create or update body may not carry.
@@ -309,6 +303,7 @@ pub async fn list(
         filter,
         sort: first,
         then_sort: sorts,
+        with_roles: true,
         page: PageRequest {
             start_index: (page - 1).saturating_mul(size).saturating_add(1),
             count: size,
@@ -316,7 +311,7 @@ pub async fn list(
         ..Default::default()
     };
     let found = caller.store().list_users(&admin.reader(), &query).await?;
-    let data = with_roles(&state, &found.items).await?;
+    let data = rendered(&state, &found.items);
     let total = found.total;
     let pages = (total + size - 1) / size;
     Ok(json_response(
@@ -340,7 +335,7 @@ async fn visible(caller: &Caller, raw: &str) -> Result<User, ApiError> {
     };
     caller
         .store()
-        .get_user(&reader, id)
+        .get_user_with_roles(&reader, id)
         .await?
         .ok_or_else(|| not_found(raw))
 }
@@ -357,7 +352,7 @@ pub async fn get(
     let user = visible(&caller, &raw).await?;
     Ok(found(
         StatusCode::OK,
-        with_roles(&state, std::slice::from_ref(&user)).await?,
+        rendered(&state, std::slice::from_ref(&user)),
         &format!("/v1/users/{}", user.id),
     ))
 }
@@ -417,9 +412,15 @@ pub async fn update(
             roster_store::StoreError::NotFound(_) => not_found(&raw),
             other => other.into(),
         })?;
+    // Shown as a read shows it, with the roles it holds now.
+    let user = caller
+        .store()
+        .get_user_with_roles(&admin.reader(), id)
+        .await?
+        .unwrap_or(user);
     Ok(found(
         StatusCode::OK,
-        with_roles(&state, std::slice::from_ref(&user)).await?,
+        rendered(&state, std::slice::from_ref(&user)),
         &format!("/v1/users/{id}"),
     ))
 }

@@ -95,6 +95,7 @@ pub async fn find(caller: Caller, base: BaseUrl, q: QueryPairs) -> Answer {
                 // ODM's filters cannot name groups, and its users do not show them.
                 groups: None,
                 with_groups: false,
+                with_roles: false,
             },
         )
         .await?;

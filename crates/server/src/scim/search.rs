@@ -42,6 +42,7 @@ pub async fn search_all(caller: Caller, base: BaseUrl, JsonBody(body, _): ScimJs
                 page: req.page,
                 groups: Some(seen_groups.clone()),
                 with_groups: req.projection.includes("groups"),
+                with_roles: false,
             })
         })
         .transpose()?;

@@ -95,6 +95,7 @@ pub async fn list_users(
         page: req.page,
         groups: Some(groups.clone()),
         with_groups: req.projection.includes("groups"),
+        with_roles: false,
     };
     Ok(store.list_users(reader, &q).await?)
 }

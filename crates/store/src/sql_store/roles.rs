@@ -244,27 +244,4 @@ impl<B: Backend> RoleStore for SqlStore<B> {
         }
         w.commit(Action::RoleDelete, &format!("role {id}")).await
     }
-
-    async fn roles_of(&self, users: &[i64]) -> Result<Vec<(i64, OrgRole)>> {
-        let mut r = self.db.reader().await?;
-        let mut out = Vec::new();
-        for chunk in users.chunks(500) {
-            let list = crate::db::placeholders(chunk.len());
-            let args: Vec<Arg> = chunk.iter().map(|s| Arg::from(*s)).collect();
-            let rows = r
-                .fetch_all(
-                    &format!(
-                        "SELECT ur.user_seq, r.id, r.name, r.admin, r.access_all_resources, r.kind, \
-                         r.permissions FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-                         WHERE ur.user_seq IN ({list}) ORDER BY ur.user_seq, r.id"
-                    ),
-                    &args,
-                )
-                .await?;
-            for row in &rows {
-                out.push((row.int("user_seq")?, from_row(row)?));
-            }
-        }
-        Ok(out)
-    }
 }

@@ -65,6 +65,7 @@ fn from_row(r: &Row) -> Result<User> {
         set_password_hash: None,
         set_roles: None,
         groups: groups_from_row(r)?,
+        roles: roles_from_row(r)?,
         verified_email: r.opt_text("verified_email")?,
         totp: r.bool("totp")?,
         owner: r.bool("owner")?,
@@ -86,7 +87,9 @@ pub(super) fn groups_column(dialect: Dialect, scope: GroupScope) -> String {
     format!(
         ", {}g.id, g.display_name{} FROM memberships m JOIN groups g ON g.seq = m.group_seq \
          WHERE m.user_seq = u.seq{visible}{} AS groups_json",
-        j.open, j.row, j.close
+        j.open,
+        j.row.replace("{order}", "m.group_seq"),
+        j.close
     )
 }
 
@@ -105,6 +108,46 @@ fn groups_from_row(r: &Row) -> Result<Option<Vec<UserGroup>>> {
                 user_seq,
                 id: Uuid::parse_str(&id).map_err(decode)?,
                 display_name,
+            })
+        })
+        .collect::<Result<_>>()
+        .map(Some)
+}
+
+/// The user's roles as one JSON column (`roles_json`), oldest first.
+pub(super) fn roles_column(dialect: Dialect) -> String {
+    let j = dialect.json_rows;
+    format!(
+        ", {}r.id, r.name, r.admin, r.access_all_resources, r.kind, r.permissions{} \
+         FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_seq = u.seq{} AS roles_json",
+        j.open,
+        j.row.replace("{order}", "r.id"),
+        j.close
+    )
+}
+
+/// The user's roles from a `roles_json` column, when the statement selected one. Booleans
+/// arrive as JSON booleans (PostgreSQL) or 0/1 (SQLite); permissions as their stored text.
+fn roles_from_row(r: &Row) -> Result<Option<Vec<roster_core::role::OrgRole>>> {
+    use roster_core::role::{NewRole, OrgRole, RoleKind};
+    use serde_json::Value;
+    if !r.has("roles_json") {
+        return Ok(None);
+    }
+    let rows: Vec<(i64, String, Value, Value, String, String)> =
+        serde_json::from_str(&r.text("roles_json")?).map_err(decode)?;
+    let truth = |v: &Value| v.as_bool().unwrap_or_else(|| v.as_i64() == Some(1));
+    rows.into_iter()
+        .map(|(id, name, admin, all, kind, permissions)| {
+            Ok(OrgRole {
+                id,
+                role: NewRole {
+                    name,
+                    admin: truth(&admin),
+                    access_all_resources: truth(&all),
+                    kind: RoleKind::parse(&kind).unwrap_or(RoleKind::Custom),
+                    permissions: serde_json::from_str(&permissions).map_err(decode)?,
+                },
             })
         })
         .collect::<Result<_>>()
@@ -351,11 +394,14 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
     let wc = where_clause(filter.as_ref(), extra);
     let args = filter.map(|f| f.args).unwrap_or_default();
     let buckets = dialect.seq_buckets && wc.is_empty();
-    let cols = match (&q.groups, q.with_groups) {
+    let mut cols = match (&q.groups, q.with_groups) {
         (Some(g), true) => format!("{COLUMNS}{}", groups_column(dialect, g.scope())),
         (None, true) => format!("{COLUMNS}, '[]' AS groups_json"),
         (_, false) => COLUMNS.to_owned(),
     };
+    if q.with_roles {
+        cols.push_str(&roles_column(dialect));
+    }
     let mut items = Vec::new();
     if q.page.count > 0 {
         // Oldest first walks seqs up from the page's first; newest first walks them down.
@@ -527,6 +573,21 @@ impl<B: Backend> UserStore for SqlStore<B> {
             return Ok(None);
         }
         let cols = groups_column(self.db.dialect(), groups.scope());
+        let mut r = self.db.reader().await?;
+        let row = r
+            .fetch_optional(
+                &format!("SELECT {COLUMNS}{cols} FROM users u WHERE u.id = ?"),
+                &args![id.to_string()],
+            )
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    async fn get_user_with_roles(&self, by: &UserReader, id: Uuid) -> Result<Option<User>> {
+        if !by.may_read(id) {
+            return Ok(None);
+        }
+        let cols = roles_column(self.db.dialect());
         let mut r = self.db.reader().await?;
         let row = r
             .fetch_optional(
