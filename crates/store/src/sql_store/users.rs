@@ -512,6 +512,20 @@ pub(super) async fn load_by_seqs(
     super::search::by_seqs(ex, &select, "u", seqs, from_row).await
 }
 
+impl<B: Backend> SqlStore<B> {
+    /// User `id` with these extra columns (`groups_json`, `roles_json`) in one statement.
+    async fn get_with(&self, id: Uuid, cols: &str) -> Result<Option<User>> {
+        let mut r = self.db.reader().await?;
+        let row = r
+            .fetch_optional(
+                &format!("SELECT {COLUMNS}{cols} FROM users u WHERE u.id = ?"),
+                &args![id.to_string()],
+            )
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+}
+
 #[async_trait]
 impl<B: Backend> UserStore for SqlStore<B> {
     async fn create_user(&self, by: &UserAdmin, ctx: &WriteCtx, new: &NewUser) -> Result<User> {
@@ -573,14 +587,7 @@ impl<B: Backend> UserStore for SqlStore<B> {
             return Ok(None);
         }
         let cols = groups_column(self.db.dialect(), groups.scope());
-        let mut r = self.db.reader().await?;
-        let row = r
-            .fetch_optional(
-                &format!("SELECT {COLUMNS}{cols} FROM users u WHERE u.id = ?"),
-                &args![id.to_string()],
-            )
-            .await?;
-        row.as_ref().map(from_row).transpose()
+        self.get_with(id, &cols).await
     }
 
     async fn get_user_with_roles(&self, by: &UserReader, id: Uuid) -> Result<Option<User>> {
@@ -588,14 +595,7 @@ impl<B: Backend> UserStore for SqlStore<B> {
             return Ok(None);
         }
         let cols = roles_column(self.db.dialect());
-        let mut r = self.db.reader().await?;
-        let row = r
-            .fetch_optional(
-                &format!("SELECT {COLUMNS}{cols} FROM users u WHERE u.id = ?"),
-                &args![id.to_string()],
-            )
-            .await?;
-        row.as_ref().map(from_row).transpose()
+        self.get_with(id, &cols).await
     }
 
     async fn find_user_by_name(&self, by: &UserReader, name: &UserName) -> Result<Option<User>> {
