@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::missing_as;
 use super::{found, list_links, page_params};
 use crate::app::AppState;
 use crate::http::auth::Caller;
@@ -156,10 +157,7 @@ pub async fn list(
         .store()
         .credentials(&by, &caller.ctx(), user, &make, &query)
         .await
-        .map_err(|e| match ApiError::from(e) {
-            e if e.status() == StatusCode::NOT_FOUND => user_not_found(&raw_user),
-            e => e,
-        })?;
+        .map_err(|e| missing_as(e, || user_not_found(&raw_user)))?;
     let data = got
         .items
         .iter()
@@ -206,10 +204,7 @@ pub async fn get(
         .store()
         .credential(&by, user, storage, id)
         .await
-        .map_err(|e| match ApiError::from(e) {
-            e if e.status() == StatusCode::NOT_FOUND => user_not_found(&path.0),
-            e => e,
-        })?
+        .map_err(|e| missing_as(e, || user_not_found(&path.0)))?
         .ok_or_else(|| credential_not_found(&path.2))?;
     Ok(found(
         StatusCode::OK,
@@ -236,10 +231,7 @@ pub async fn regenerate(
         .store()
         .regenerate_credential(&by, &caller.ctx(), user, storage, id, &secret)
         .await
-        .map_err(|e| match ApiError::from(e) {
-            e if e.status() == StatusCode::NOT_FOUND => credential_not_found(&path.2),
-            e => e,
-        })?;
+        .map_err(|e| missing_as(e, || credential_not_found(&path.2)))?;
     Ok(found(
         StatusCode::OK,
         vec![render(&state, &c)?],

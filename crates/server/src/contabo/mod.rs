@@ -156,3 +156,12 @@ fn list_links(path: &str, q: &QueryPairs, page: i64, size: i64, pages: i64) -> s
         "last": link(last),
     })
 }
+
+/// A store error as this dialect answers it: "not found" in the caller's own words (which
+/// entry, by which id), anything else as it is.
+fn missing_as(e: roster_store::StoreError, not_found: impl FnOnce() -> ApiError) -> ApiError {
+    match ApiError::from(e) {
+        e if e.status() == StatusCode::NOT_FOUND => not_found(),
+        e => e,
+    }
+}

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::missing_as;
 use super::{found, list_links, page_params, render, Body};
 use crate::app::AppState;
 use crate::http::auth::Caller;
@@ -169,10 +170,7 @@ pub async fn update(
         .store()
         .update_role(&admin, &caller.ctx(), id, &new)
         .await
-        .map_err(|e| match ApiError::from(e) {
-            e if e.status() == StatusCode::NOT_FOUND => not_found(&raw),
-            e => e,
-        })?;
+        .map_err(|e| missing_as(e, || not_found(&raw)))?;
     Ok(found(
         StatusCode::OK,
         vec![render::role(&state, &role)],
@@ -191,9 +189,6 @@ pub async fn delete(caller: Caller, PathParam(raw): PathParam) -> Result<StatusC
         .store()
         .delete_role(&admin, &caller.ctx(), id)
         .await
-        .map_err(|e| match ApiError::from(e) {
-            e if e.status() == StatusCode::NOT_FOUND => not_found(&raw),
-            e => e,
-        })?;
+        .map_err(|e| missing_as(e, || not_found(&raw)))?;
     Ok(StatusCode::NO_CONTENT)
 }

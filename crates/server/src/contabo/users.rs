@@ -14,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::missing_as;
 use super::render::{self, LOCALES};
 use super::{found, list_links, page_params, Body};
 use crate::app::AppState;
@@ -408,10 +409,7 @@ pub async fn update(
         .store()
         .update_user(&admin.editor(), &caller.ctx(), id, None, &edit)
         .await
-        .map_err(|e| match e {
-            roster_store::StoreError::NotFound(_) => not_found(&raw),
-            other => other.into(),
-        })?;
+        .map_err(|e| missing_as(e, || not_found(&raw)))?;
     // Shown as a read shows it, with the roles it holds now.
     let user = caller
         .store()
@@ -436,10 +434,7 @@ pub async fn delete(caller: Caller, PathParam(raw): PathParam) -> Result<StatusC
         .store()
         .delete_user(&admin, &caller.ctx(), id, None)
         .await
-        .map_err(|e| match e {
-            roster_store::StoreError::NotFound(_) => not_found(&raw),
-            other => other.into(),
-        })?;
+        .map_err(|e| missing_as(e, || not_found(&raw)))?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -45,6 +45,26 @@ fn bounded(what: &str, v: &str) -> Result<()> {
     Ok(())
 }
 
+/// Adds a storage inside the caller's transaction.
+async fn insert(ex: &mut dyn Exec, display_name: &str, region: &str) -> Result<ObjectStorage> {
+    let added = ObjectStorage {
+        id: Uuid::new_v4(),
+        display_name: display_name.trim().to_owned(),
+        region: region.trim().to_owned(),
+    };
+    ex.execute(
+        "INSERT INTO object_storages (id, display_name, region, created_at) VALUES (?, ?, ?, ?)",
+        &args![
+            added.id.to_string(),
+            added.display_name.as_str(),
+            added.region.as_str(),
+            roster_core::now_micros()
+        ],
+    )
+    .await?;
+    Ok(added)
+}
+
 /// The seq of user `id` if `by` may manage their credentials.
 async fn owner_seq(ex: &mut dyn Exec, by: &TokenAdmin, id: Uuid) -> Result<i64> {
     if !by.may_manage(id) {
@@ -84,25 +104,10 @@ impl<B: Backend> StorageStore for SqlStore<B> {
     ) -> Result<ObjectStorage> {
         bounded("the storage's name", display_name)?;
         bounded("the storage's region", region)?;
-        let id = Uuid::new_v4();
         let mut w = self.write(by.actor(), ctx).await?;
-        w.ex()
-            .execute(
-                "INSERT INTO object_storages (id, display_name, region, created_at) VALUES (?, ?, ?, ?)",
-                &args![
-                    id.to_string(),
-                    display_name.trim(),
-                    region.trim(),
-                    roster_core::now_micros()
-                ],
-            )
-            .await?;
-        w.commit(Action::StorageAdd, &id.to_string()).await?;
-        Ok(ObjectStorage {
-            id,
-            display_name: display_name.trim().to_owned(),
-            region: region.trim().to_owned(),
-        })
+        let added = insert(w.ex(), display_name, region).await?;
+        w.commit(Action::StorageAdd, &added.id.to_string()).await?;
+        Ok(added)
     }
 
     async fn ensure_storage(
@@ -111,35 +116,28 @@ impl<B: Backend> StorageStore for SqlStore<B> {
         display_name: &str,
         region: &str,
     ) -> Result<bool> {
-        if !self.list_storages().await?.is_empty() {
+        let any = "SELECT seq FROM object_storages LIMIT 1";
+        if self
+            .db
+            .reader()
+            .await?
+            .fetch_optional(any, &[])
+            .await?
+            .is_some()
+        {
             return Ok(false);
         }
         let mut w = self.write(by.actor(), &WriteCtx::default()).await?;
         // Another node may have added it meanwhile: the check repeats under the write lock
         // (PostgreSQL: the first writer's row is seen once it commits; two racing first
         // starts may each add one, which an operator can remove).
-        if w.ex()
-            .fetch_optional("SELECT seq FROM object_storages LIMIT 1", &[])
-            .await?
-            .is_some()
-        {
+        if w.ex().fetch_optional(any, &[]).await?.is_some() {
             return Ok(false);
         }
         bounded("ROSTER_OBJECT_STORAGE_NAME", display_name)?;
         bounded("ROSTER_OBJECT_STORAGE_REGION", region)?;
-        let id = Uuid::new_v4();
-        w.ex()
-            .execute(
-                "INSERT INTO object_storages (id, display_name, region, created_at) VALUES (?, ?, ?, ?)",
-                &args![
-                    id.to_string(),
-                    display_name.trim(),
-                    region.trim(),
-                    roster_core::now_micros()
-                ],
-            )
-            .await?;
-        w.commit(Action::StorageAdd, &id.to_string()).await?;
+        let added = insert(w.ex(), display_name, region).await?;
+        w.commit(Action::StorageAdd, &added.id.to_string()).await?;
         Ok(true)
     }
 
