@@ -46,6 +46,32 @@ pub const ROLE_ADMIN_GRANTS: Permission = Permission::ManageOrganization;
 pub const ORG_ADMIN_PERMISSIONS: [Permission; 2] =
     [Permission::ManageOrganization, Permission::ManageGroups];
 
+/// CVAT's user groups in the same table, highest first: `admin` is the `ORG_ADMIN` pair,
+/// `business` (who may create organizations, which are groups here) manage-groups alone,
+/// `user` neither. CVAT's `worker` (less than a user) has no counterpart: Roster gives a
+/// user nothing less than `user`.
+pub const CVAT_GROUPS: [(&str, &[Permission]); 3] = [
+    ("admin", &ORG_ADMIN_PERMISSIONS),
+    ("business", &[Permission::ManageGroups]),
+    ("user", &[]),
+];
+
+/// The CVAT group these permissions show as: the highest whose permissions are all held.
+pub fn cvat_group(permissions: &PermissionSet) -> &'static str {
+    CVAT_GROUPS
+        .iter()
+        .find(|(_, needs)| needs.iter().all(|p| permissions.contains(p)))
+        .map_or("user", |(name, _)| name)
+}
+
+/// The permissions a CVAT group stands for, by name.
+pub fn cvat_group_permissions(name: &str) -> Option<&'static [Permission]> {
+    CVAT_GROUPS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, p)| *p)
+}
+
 /// A known capability name (exact spelling: the SDK's enum is case-sensitive).
 pub fn parse(name: &str) -> Result<&'static str, CoreError> {
     NAMES.iter().copied().find(|n| *n == name).ok_or_else(|| {
@@ -110,6 +136,18 @@ pub fn change(permissions: &PermissionSet, after: &[String]) -> Result<Change, C
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cvat_groups_read_back_as_written() {
+        for (name, perms) in CVAT_GROUPS {
+            let set: PermissionSet = perms.iter().copied().collect();
+            assert_eq!(cvat_group(&set), name);
+            assert_eq!(cvat_group_permissions(name), Some(perms));
+        }
+        let only_org: PermissionSet = [Permission::ManageOrganization].into_iter().collect();
+        assert_eq!(cvat_group(&only_org), "user");
+        assert_eq!(cvat_group_permissions("worker"), None);
+    }
 
     #[test]
     fn org_admin_is_the_two_permissions() {

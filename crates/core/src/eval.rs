@@ -12,6 +12,7 @@ enum V {
     Text(String),
     Bool(bool),
     Time(i64),
+    Int(i64),
 }
 
 fn text(s: &Option<String>) -> Option<V> {
@@ -29,6 +30,7 @@ fn user_value(u: &User, f: Field) -> Option<V> {
     match f {
         Field::UserId => Some(V::Text(u.id.to_string())),
         Field::UserName => Some(V::Text(u.user_name.key())),
+        Field::UserSeq => Some(V::Int(u.seq)),
         Field::UserExternalId => text(&u.external_id),
         Field::UserDisplayName => lower(&u.display_name),
         Field::GivenName => lower(&u.given_name),
@@ -64,6 +66,7 @@ fn scalar(s: &Scalar) -> V {
         Scalar::Bool(b) => V::Bool(*b),
         Scalar::Text(t) => V::Text(t.clone()),
         Scalar::Time(t) => V::Time(*t),
+        Scalar::Int(i) => V::Int(*i),
     }
 }
 
@@ -75,7 +78,7 @@ fn compare(have: Option<V>, op: CompareOp, want: &Scalar) -> bool {
     let ord = match (&have, &want) {
         (V::Text(a), V::Text(b)) => a.as_bytes().cmp(b.as_bytes()),
         (V::Bool(a), V::Bool(b)) => a.cmp(b),
-        (V::Time(a), V::Time(b)) => a.cmp(b),
+        (V::Time(a), V::Time(b)) | (V::Int(a), V::Int(b)) => a.cmp(b),
         _ => return false,
     };
     match (op, &have, &want) {

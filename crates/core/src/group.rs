@@ -80,6 +80,8 @@ pub struct Group {
     /// `None` when members were not loaded (excludedAttributes=members): loading them is the
     /// expensive part of a group read.
     pub members: Option<Vec<Member>>,
+    /// Set when the group is an organization ([`validate_slug`]).
+    pub slug: Option<String>,
     pub meta: Meta,
 }
 
@@ -146,5 +148,24 @@ impl GroupChange {
             check_text("externalId", e)?;
         }
         Ok(())
+    }
+}
+
+/// Longest organization slug (CVAT's limit).
+pub const MAX_SLUG_LEN: usize = 16;
+
+/// An organization's slug: 1 to 16 of `A-Z a-z 0-9 - _` (what CVAT accepts).
+pub fn validate_slug(slug: &str) -> Result<(), CoreError> {
+    let ok = !slug.is_empty()
+        && slug.len() <= MAX_SLUG_LEN
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(CoreError::invalid_value(format!(
+            "an organization slug is 1 to {MAX_SLUG_LEN} of A-Z a-z 0-9 - _"
+        )))
     }
 }

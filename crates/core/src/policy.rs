@@ -134,6 +134,13 @@ impl Principal {
     }
 
     /// The caller's own record: always granted, limited to it and to the personal profile.
+    /// Every user, for a directory view that shows others only their public names (CVAT's
+    /// BasicUser: a signed-in user may look colleagues up to assign work). The dialect that
+    /// takes this renders others that way; writes still need [`Self::user_admin`].
+    pub fn directory_reader(&self) -> UserReader {
+        UserReader { scope: Scope::Any }
+    }
+
     pub fn self_service(&self) -> SelfService {
         SelfService {
             actor: self.actor(),
@@ -195,6 +202,7 @@ impl UserAdmin {
         UserEditor {
             actor: self.actor.clone(),
             scope: Scope::Any,
+            own_emails: true,
         }
     }
     /// The audit trail is the organization's administrators' to read.
@@ -271,6 +279,15 @@ impl SelfService {
         UserEditor {
             actor: self.actor.clone(),
             scope: Scope::Own(self.id),
+            own_emails: false,
+        }
+    }
+    /// The personal profile and the account's email addresses (CVAT lets its users change
+    /// their own email).
+    pub fn contact_editor(&self) -> UserEditor {
+        UserEditor {
+            own_emails: true,
+            ..self.editor()
         }
     }
     /// The caller's own credentials (their OAuth client).
@@ -313,6 +330,9 @@ impl UserReader {
 pub struct UserEditor {
     actor: Actor,
     scope: Scope,
+    /// Self-service may also change the account's email addresses (a changed address is
+    /// unverified until its owner follows a verification link).
+    own_emails: bool,
 }
 
 impl UserEditor {
@@ -336,14 +356,16 @@ impl UserEditor {
             let i = crate::user::profile_index(name);
             i.map(|i| before.profile.get(i)) == i.map(|i| after.profile.get(i))
         };
-        let fixed: [(&str, bool); 10] = [
+        let fixed: [(&str, bool); 12] = [
             ("userName", before.user_name == after.user_name),
             ("externalId", before.external_id == after.external_id),
             (
                 "active",
                 before.active == after.active && before.active_assigned == after.active_assigned,
             ),
-            ("emails", before.emails == after.emails),
+            ("emails", self.own_emails || before.emails == after.emails),
+            ("the roles held", after.set_roles.is_none()),
+            ("permissions", after.set_permissions.is_none()),
             ("title", profile("title")),
             ("userType", profile("userType")),
             ("entitlements", multi("entitlements")),
@@ -370,6 +392,9 @@ pub struct GroupManager {
 }
 
 impl GroupManager {
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
     pub fn reader(&self) -> GroupReader {
         GroupReader {
             scope: GroupScope::All,

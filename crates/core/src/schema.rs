@@ -12,12 +12,17 @@ use crate::{parse_datetime, CoreError, Micros};
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// Roster's extension of Group: an organization's `slug` (read-only; `roster org`).
+pub const ROSTER_GROUP_SCHEMA: &str = "urn:roster:params:scim:schemas:extension:roster:2.0:Group";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
     UserId,
     UserName,
     UserExternalId,
+    /// The user's number (`seq`): no SCIM attribute; dialects with integer ids filter and
+    /// sort on it by name.
+    UserSeq,
     UserDisplayName,
     GivenName,
     FamilyName,
@@ -68,6 +73,7 @@ pub enum FieldType {
     Text,
     Bool,
     DateTime,
+    Int,
 }
 
 impl Field {
@@ -83,6 +89,7 @@ impl Field {
             UserName | UserDisplayName | GivenName | FamilyName | Locale | EmailValue
             | EmailType | GroupDisplayName | UserGroupDisplay | UserGroupType => FieldType::TextCi,
             Active | Owner | EmailPrimary => FieldType::Bool,
+            UserSeq => FieldType::Int,
             UserCreated | UserLastModified | GroupCreated | GroupLastModified => {
                 FieldType::DateTime
             }
@@ -96,6 +103,7 @@ pub enum Scalar {
     Bool(bool),
     Text(String),
     Time(Micros),
+    Int(i64),
 }
 
 /// A filter resolved against a schema; what the store compiles to SQL.
@@ -350,6 +358,12 @@ fn compare(f: Field, op: CompareOp, value: &Value) -> Result<Cond, CoreError> {
         };
     }
     let scalar = match (f.ty(), value) {
+        // No stored text holds a NUL (writes refuse it), and PostgreSQL cannot take one.
+        (_, Value::String(s)) if s.contains('\0') => {
+            return Err(CoreError::InvalidFilter(
+                "a filter value must not contain NUL".into(),
+            ))
+        }
         (FieldType::TextCi, Value::String(s)) => Scalar::Text(fold(s)),
         (FieldType::Text, Value::String(s)) => {
             if matches!(
@@ -387,6 +401,13 @@ fn compare(f: Field, op: CompareOp, value: &Value) -> Result<Cond, CoreError> {
         (FieldType::TextCi | FieldType::Text, _) => return Err(mismatch("a \"string\"")),
         (FieldType::Bool, _) => return Err(mismatch("true or false")),
         (FieldType::DateTime, _) => return Err(mismatch("a \"date-time\" string")),
+        (FieldType::Int, Value::Number(n)) => {
+            if matches!(op, Co | Sw | Ew) {
+                return Err(mismatch("eq ne gt ge lt le"));
+            }
+            Scalar::Int(n.as_i64().ok_or_else(|| mismatch("an integer"))?)
+        }
+        (FieldType::Int, _) => return Err(mismatch("an integer")),
     };
     Ok(Cond::Cmp(f, op, scalar))
 }

@@ -293,6 +293,9 @@ pub struct User {
     /// The roles the user holds from the next save on (`Some(vec![])` removes all). Never
     /// loaded: the store lists a user's roles separately.
     pub set_roles: Option<Vec<i64>>,
+    /// Write-only: permissions to grant (`true`) or revoke with this update, in its
+    /// transaction (a dialect whose user shape carries permissions).
+    pub set_permissions: Option<Vec<(crate::Permission, bool)>>,
     /// The groups the user is a member of, as far as the reader sees them; `None` when they
     /// were not asked for. Read-only here: memberships change through the group.
     pub groups: Option<Vec<crate::UserGroup>>,
@@ -435,6 +438,7 @@ impl NewUser {
             },
             set_password_hash: None,
             set_roles: None,
+            set_permissions: None,
             groups: None,
             roles: None,
             verified_email: None,

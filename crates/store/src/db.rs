@@ -197,7 +197,8 @@ pub trait Tx: Exec {
 pub struct Dialect {
     /// Appended to the SELECT that loads a row to be rewritten in a transaction.
     pub lock_for_update: &'static str,
-    /// How `co`/`ew` on email values reach the engine's trigram index.
+    /// How `co`/`ew` on email values, userName and the given and family names reach the
+    /// engine's trigram indexes.
     pub email_substring: EmailSubstring,
     /// `user_seq_buckets` exists (SQLite migration 0008): exact row counts of `users` per
     /// block of 1,024 seq values, kept by triggers in the writing transaction. Deep pages
@@ -245,12 +246,13 @@ impl Dialect {
     };
 }
 
-/// The SQL for a substring filter on `user_emails.value_key`.
+/// The SQL for a substring filter on `user_emails.value_key` and the users' names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmailSubstring {
     /// `LIKE` on the column, which PostgreSQL's pg_trgm GIN index serves as it is.
     Like,
-    /// A rowid lookup in the FTS5 trigram table `user_emails_fts` (SQLite migration 0007)
+    /// A rowid lookup in the FTS5 trigram tables `user_emails_fts` (SQLite migration 0007)
+    /// and `users_names_fts` (0017)
     /// with a GLOB pattern: SQLite never answers a LIKE on the content table from it.
     /// Prefixes (`sw`) stay LIKE, a range of the B-tree index on the column.
     Fts5Glob,

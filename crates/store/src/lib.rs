@@ -49,8 +49,8 @@ pub mod sqlite;
 use async_trait::async_trait;
 use roster_core::group::GroupChange;
 use roster_core::policy::{
-    AccountMailer, AuditReader, CapabilityAdmin, GroupCreator, GroupEditor, GroupReader, Operator,
-    TokenAdmin, UserAdmin, UserEditor, UserReader,
+    AccountMailer, AuditReader, CapabilityAdmin, GroupCreator, GroupEditor, GroupManager,
+    GroupReader, Operator, TokenAdmin, UserAdmin, UserEditor, UserReader,
 };
 use roster_core::role::{NewRole, OrgRole};
 use roster_core::schema::Cond;
@@ -137,6 +137,8 @@ pub struct UserQuery {
     pub with_groups: bool,
     /// Load each user's [`User::roles`] (in the same statement).
     pub with_roles: bool,
+    /// Only members of the group with this seq (an organization's members).
+    pub member_of: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -486,6 +488,13 @@ pub trait AccessStore: Send + Sync {
     ) -> Result<Access>;
     /// Records a sign-in of user `user_seq` now: the current sign-in becomes the last one.
     async fn record_sign_in(&self, user_seq: i64) -> Result<()>;
+    /// Permissions and last sign-in of the users with these seqs that `by` may read
+    /// (one statement; seqs it may not read or that do not exist are left out).
+    async fn authz_of(
+        &self,
+        by: &UserReader,
+        seqs: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Authz>>;
 }
 
 /// What a one-time link is for.
@@ -613,6 +622,109 @@ pub trait LinkStore: Send + Sync {
         purpose: LinkPurpose,
         redeem: Redeem<'_>,
     ) -> Result<LinkState>;
+}
+
+/// A session to store: hashes of its three secrets, and the password it was opened with.
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    pub id_hash: &'a str,
+    pub key_hash: &'a str,
+    pub csrf_hash: &'a str,
+    pub user_seq: i64,
+    /// [`Login::password_stamp`] as the password was checked.
+    pub password_stamp: i64,
+    pub expires_at: i64,
+}
+
+/// An active user a sign-in names, with what checks their password.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub user_seq: i64,
+    pub password_hash: Option<String>,
+    /// When the password last changed (0 for never): a session or a remembered Basic
+    /// credential stays valid only while it is the same.
+    pub password_stamp: i64,
+}
+
+/// A live session's user and the hash of its CSRF token.
+#[derive(Debug, Clone)]
+pub struct SessionAuth {
+    pub principal: Principal,
+    pub csrf_hash: String,
+}
+
+/// How a session is named: by its cookie or by its login key.
+#[derive(Debug, Clone, Copy)]
+pub enum SessionKey<'a> {
+    Cookie(&'a str),
+    Key(&'a str),
+}
+
+/// Sign-in sessions (CVAT's cookies and login keys), kept in the database so every node
+/// sees them. Like refresh tokens they are the bookkeeping of a password check the caller
+/// has just passed, so they take no capability handle. A session ends at its expiry, at
+/// logout, when its user is deactivated or deleted, and when the password changes.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// The active user `login` names: their userName, else the one user with that email
+    /// address (an address two users share names nobody).
+    async fn login(&self, login: &str) -> Result<Option<Login>>;
+    /// Stores a session (and drops expired ones).
+    async fn create_session(&self, s: &NewSession<'_>) -> Result<()>;
+    /// The session's user, if the session is live.
+    async fn session(&self, key: SessionKey<'_>) -> Result<Option<SessionAuth>>;
+    /// Ends the session; false when there was none.
+    async fn end_session(&self, key: SessionKey<'_>) -> Result<bool>;
+    /// User `user_seq` if active and their password is still the one of `password_stamp`
+    /// (a remembered Basic credential).
+    async fn principal_with_password(
+        &self,
+        user_seq: i64,
+        password_stamp: i64,
+    ) -> Result<Option<Principal>>;
+}
+
+/// An organization (CVAT): a group with a unique slug.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    /// The group's seq (CVAT's `org_id`).
+    pub seq: i64,
+    pub id: Uuid,
+    pub slug: String,
+    pub display_name: String,
+}
+
+/// Which organization.
+#[derive(Debug, Clone, Copy)]
+pub enum OrgKey<'a> {
+    Slug(&'a str),
+    Seq(i64),
+}
+
+/// Organizations. Reads take no handle: an organization's slug and name are what every
+/// member's client sends; its members are read through [`UserQuery::member_of`].
+#[async_trait]
+pub trait OrgStore: Send + Sync {
+    /// Creates the group and its slug in one transaction.
+    async fn create_org(
+        &self,
+        by: &GroupManager,
+        ctx: &WriteCtx,
+        slug: &str,
+        display_name: &str,
+    ) -> Result<Org>;
+    async fn org(&self, key: OrgKey<'_>) -> Result<Option<Org>>;
+    /// Oldest first.
+    async fn list_orgs(&self) -> Result<Vec<Org>>;
+    /// Deletes the organization's group (its memberships with it); false when unknown.
+    async fn delete_org(&self, by: &GroupManager, ctx: &WriteCtx, slug: &str) -> Result<bool>;
+}
+
+/// What authorises each of some users, for dialects that show it in lists.
+#[derive(Debug, Clone, Default)]
+pub struct Authz {
+    pub permissions: PermissionSet,
+    pub last_login_at: Option<i64>,
 }
 
 /// Roles users hold (Contabo's roles). Reads take no handle: a role says what it allows, not
@@ -857,6 +969,8 @@ pub trait Store:
     + OutboxStore
     + RoleStore
     + StorageStore
+    + SessionStore
+    + OrgStore
     + AuditStore
     + SearchStore
     + Lifecycle
@@ -874,6 +988,8 @@ impl<
             + OutboxStore
             + RoleStore
             + StorageStore
+            + SessionStore
+            + OrgStore
             + AuditStore
             + SearchStore
             + Lifecycle

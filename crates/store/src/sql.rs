@@ -3,7 +3,8 @@
 //! The SQL is kept to what SQLite and PostgreSQL share (EXISTS, LIKE ... ESCAPE); LIKE is
 //! case-sensitive on both (SQLite runs with case_sensitive_like), case-insensitive
 //! attributes being folded on both sides. Substring filters on email values are the one
-//! place the engines differ ([`Dialect::email_substring`]): each has its own trigram index.
+//! place the engines differ ([`Dialect::email_substring`], also for userName and the
+//! given and family names): each has its own trigram index.
 
 use roster_core::filter::CompareOp;
 use roster_core::policy::GroupScope;
@@ -70,6 +71,7 @@ pub(crate) fn column(f: Field) -> &'static str {
         Field::UserId => "u.id",
         Field::UserName => "u.user_name_key",
         Field::UserExternalId => "u.external_id",
+        Field::UserSeq => "u.seq",
         // No folded column for these: lower() matches Roster's fold for ASCII text.
         Field::UserDisplayName => "lower(u.display_name)",
         Field::GivenName => "lower(u.given_name)",
@@ -169,7 +171,7 @@ fn arg(s: &Scalar) -> Arg {
     match s {
         Scalar::Bool(b) => Arg::Bool(*b),
         Scalar::Text(t) => Arg::Text(t.clone()),
-        Scalar::Time(t) => Arg::Int(*t),
+        Scalar::Time(t) | Scalar::Int(t) => Arg::Int(*t),
     }
 }
 
@@ -210,7 +212,7 @@ pub fn compile_seeing(c: &Cond, sql: &mut Sql, dialect: Dialect, groups: Option<
                 FieldType::Text | FieldType::TextCi => {
                     sql.push(&format!("({col} IS NOT NULL AND {col} <> '')"));
                 }
-                FieldType::Bool | FieldType::DateTime => {
+                FieldType::Bool | FieldType::DateTime | FieldType::Int => {
                     sql.push(&format!("{col} IS NOT NULL"));
                 }
             }
@@ -243,22 +245,30 @@ pub fn compile_seeing(c: &Cond, sql: &mut Sql, dialect: Dialect, groups: Option<
                     };
                     // `sw` stays LIKE everywhere: with case_sensitive_like SQLite answers a
                     // prefix LIKE from the B-tree index on value_key, faster than trigrams.
-                    if *f == Field::EmailValue
-                        && *op != CompareOp::Sw
-                        && dialect.email_substring == EmailSubstring::Fts5Glob
-                        && has_trigram(t)
-                    {
+                    let fts = match f {
+                        Field::EmailValue => Some(("e.seq", "user_emails_fts", "value_key")),
+                        Field::UserName => Some(("u.seq", "users_names_fts", "user_name_key")),
+                        Field::GivenName => Some(("u.seq", "users_names_fts", "given_key")),
+                        Field::FamilyName => Some(("u.seq", "users_names_fts", "family_key")),
+                        _ => None,
+                    };
+                    if let Some((key, table, fts_col)) = fts.filter(|_| {
+                        *op != CompareOp::Sw
+                            && dialect.email_substring == EmailSubstring::Fts5Glob
+                            && has_trigram(t)
+                    }) {
                         // GLOB, not LIKE: FTS5 answers LIKE only from case-insensitive
-                        // trigrams, and this match is case-sensitive as LIKE is elsewhere.
+                        // trigrams, and this match is case-sensitive as LIKE is elsewhere
+                        // (the indexed values are folded as the column expressions are).
                         let e = escape_glob(t);
                         let pattern = if *op == CompareOp::Co {
                             format!("*{e}*")
                         } else {
                             format!("*{e}")
                         };
-                        sql.push(
-                            "e.seq IN (SELECT f.rowid FROM user_emails_fts f WHERE f.value_key GLOB ",
-                        )
+                        sql.push(&format!(
+                            "{key} IN (SELECT f.rowid FROM {table} f WHERE f.{fts_col} GLOB "
+                        ))
                         .bind(Arg::Text(pattern))
                         .push(")");
                         return;

@@ -5,10 +5,12 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
 use proptest::prelude::*;
+use roster_core::filter::jsonlogic;
 use roster_core::filter::{AttrPath, CompareOp, Filter, Value};
-use roster_core::schema::{resolve, Resource};
+use roster_core::schema::{resolve, Cond, Field, Resource};
 use roster_core::{Email, NewUser, PageRequest, User, UserName};
 use roster_store::{OpenOptions, Store, UserQuery, WriteCtx};
+use serde_json::json;
 
 mod common;
 use common::{database_url, on_postgres};
@@ -31,6 +33,10 @@ const EMAIL_PARTS: &[&str] = &[
     "x.ex",
 ];
 const TYPES: &[&str] = &["work", "home", "Work"];
+/// Pieces of userNames and given names long enough for a trigram lookup.
+const NAME_PARTS: &[&str] = &[
+    "user1", "ser", "User7", "a*buser", "given", "bgiven3", "%given", "ven1",
+];
 
 struct Fixture {
     rt: tokio::runtime::Runtime,
@@ -60,6 +66,10 @@ fn fixture() -> &'static Fixture {
             let opt = |k: usize| Some(pick(i, k).to_owned()).filter(|_| !(i + k).is_multiple_of(4));
             u.display_name = opt(2).filter(|s| s.is_ascii());
             u.family_name = opt(3).filter(|s| s.is_ascii());
+            // Long enough for the trigram lookups of givenName co/ew (SQLite migration 0017).
+            u.given_name = opt(6)
+                .filter(|s| s.is_ascii())
+                .map(|s| format!("{s}given{}", i % 5));
             u.external_id = opt(4);
             u.enterprise.department = opt(5).filter(|s| s.is_ascii());
             u.active = !i.is_multiple_of(3);
@@ -127,6 +137,11 @@ fn text_attrs() -> Vec<AttrPath> {
         },
         AttrPath {
             uri: None,
+            name: "name".into(),
+            sub: Some("givenName".into()),
+        },
+        AttrPath {
+            uri: None,
             name: "emails".into(),
             sub: Some("value".into()),
         },
@@ -150,6 +165,7 @@ fn text_attr() -> impl Strategy<Value = AttrPath> {
 fn text_value() -> impl Strategy<Value = Value> {
     prop_oneof![
         proptest::sample::select(TEXTS.to_vec()).prop_map(|s| Value::String(s.to_owned())),
+        proptest::sample::select(NAME_PARTS.to_vec()).prop_map(|s| Value::String(s.to_owned())),
         proptest::sample::select(EMAIL_PARTS.to_vec()).prop_map(|s| Value::String(s.to_owned())),
         Just(Value::String("work".into())),
         Just(Value::Null),
@@ -202,8 +218,11 @@ fn filter() -> impl Strategy<Value = Filter> {
 
 /// The ids `f` selects in SQL and in memory, and the SQL total.
 fn select(f: &Filter) -> (BTreeSet<String>, BTreeSet<String>, usize) {
+    select_cond(resolve(Resource::User, f).unwrap())
+}
+
+fn select_cond(cond: Cond) -> (BTreeSet<String>, BTreeSet<String>, usize) {
     let fx = fixture();
-    let cond = resolve(Resource::User, f).unwrap();
     let want: BTreeSet<String> = fx
         .users
         .iter()
@@ -257,5 +276,77 @@ fn substring_filters_agree() {
                 assert_eq!(got, want, "filter: {f}");
             }
         }
+    }
+}
+
+/// CVAT's JSON-Logic field names (the CVAT dialect's table).
+fn cvat_field(name: &str) -> Option<Field> {
+    Some(match name {
+        "username" => Field::UserName,
+        "first_name" => Field::GivenName,
+        "last_name" => Field::FamilyName,
+        "id" => Field::UserSeq,
+        "is_active" => Field::Active,
+        _ => return None,
+    })
+}
+
+/// A JSON-Logic comparison: text fields with text (no ordering on PostgreSQL, whose
+/// collation orders text unlike bytes), ids with integers, is_active with booleans, `in`
+/// both ways, `!!`.
+fn logic_leaf() -> impl Strategy<Value = serde_json::Value> {
+    let text_ops: Vec<&str> = if on_postgres() {
+        vec!["==", "!="]
+    } else {
+        vec!["==", "!=", "<", "<=", ">", ">="]
+    };
+    let text = || {
+        prop_oneof![
+            proptest::sample::select(TEXTS.to_vec()),
+            proptest::sample::select(NAME_PARTS.to_vec()),
+        ]
+        .prop_map(str::to_owned)
+    };
+    let text_field = || proptest::sample::select(vec!["username", "first_name", "last_name"]);
+    prop_oneof![
+        (text_field(), proptest::sample::select(text_ops), text())
+            .prop_map(|(f, op, v)| json!({ op: [{"var": f}, v] })),
+        (
+            proptest::sample::select(vec!["==", "!=", "<", "<=", ">", ">="]),
+            0i64..90
+        )
+            .prop_map(|(op, n)| json!({ op: [{"var": "id"}, n] })),
+        (0i64..90, 0i64..90).prop_map(|(a, b)| json!({"<=": [a, {"var": "id"}, b]})),
+        any::<bool>().prop_map(|b| json!({"==": [{"var": "is_active"}, b]})),
+        proptest::collection::vec(0i64..90, 0..4)
+            .prop_map(|ids| json!({"in": [{"var": "id"}, ids]})),
+        (text_field(), proptest::collection::vec(text(), 1..3))
+            .prop_map(|(f, vs)| json!({"in": [{"var": f}, vs]})),
+        (text(), text_field()).prop_map(|(v, f)| json!({"in": [v, {"var": f}]})),
+        text_field().prop_map(|f| json!({"!!": [{"var": f}]})),
+    ]
+}
+
+fn logic() -> impl Strategy<Value = serde_json::Value> {
+    logic_leaf().prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 1..3).prop_map(|v| json!({"and": v})),
+            proptest::collection::vec(inner.clone(), 1..3).prop_map(|v| json!({"or": v})),
+            inner.prop_map(|a| json!({"!": a})),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// CVAT's `filter=`: JSON-Logic resolved into the same condition SCIM filters become
+    /// selects in SQL what the in-memory evaluator selects.
+    #[test]
+    fn jsonlogic_sql_and_memory_agree(rule in logic()) {
+        let cond = jsonlogic::parse(&rule.to_string(), &cvat_field).unwrap();
+        let (got, want, total) = select_cond(cond);
+        prop_assert_eq!(total, got.len());
+        prop_assert_eq!(got, want, "rule: {}", rule);
     }
 }

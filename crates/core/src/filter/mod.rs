@@ -3,6 +3,7 @@
 //! are resolved against a schema in [`crate::schema`] before the store compiles them to SQL.
 
 mod ast;
+pub mod jsonlogic;
 mod parser;
 
 pub use ast::{AttrPath, CompareOp, Filter, Value};

@@ -96,6 +96,7 @@ pub async fn find(caller: Caller, base: BaseUrl, q: QueryPairs) -> Answer {
                 groups: None,
                 with_groups: false,
                 with_roles: false,
+                member_of: None,
             },
         )
         .await?;

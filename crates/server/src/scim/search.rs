@@ -43,6 +43,7 @@ pub async fn search_all(caller: Caller, base: BaseUrl, JsonBody(body, _): ScimJs
                 groups: Some(seen_groups.clone()),
                 with_groups: req.projection.includes("groups"),
                 with_roles: false,
+                member_of: None,
             })
         })
         .transpose()?;

@@ -96,6 +96,7 @@ pub async fn list_users(
         groups: Some(groups.clone()),
         with_groups: req.projection.includes("groups"),
         with_roles: false,
+        member_of: None,
     };
     Ok(store.list_users(reader, &q).await?)
 }

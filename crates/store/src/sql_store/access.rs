@@ -8,8 +8,8 @@ use uuid::Uuid;
 use super::{users, SqlStore};
 use crate::args;
 use crate::audit::Action;
-use crate::db::{Backend, Exec};
-use crate::{Access, AccessStore, CapabilityEdit, Result, StoreError, WriteCtx};
+use crate::db::{placeholders, Arg, Backend, Exec};
+use crate::{Access, AccessStore, Authz, CapabilityEdit, Result, StoreError, WriteCtx};
 
 /// A sign-in within this of the recorded one is the same sign-in (an SDK that fetches a
 /// token per call must not make every call a write).
@@ -135,6 +135,41 @@ impl<B: Backend> AccessStore for SqlStore<B> {
         load(&mut *r, id, "")
             .await?
             .ok_or(StoreError::NotFound(Entity::User(id)))
+    }
+
+    async fn authz_of(
+        &self,
+        by: &UserReader,
+        seqs: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Authz>> {
+        let mut out = std::collections::HashMap::with_capacity(seqs.len());
+        // A page of a list: at most a few hundred seqs, well under the parameter limits.
+        for chunk in seqs.chunks(500) {
+            let mut r = self.db.reader().await?;
+            let rows = r
+                .fetch_all(
+                    &format!(
+                        "SELECT u.seq, u.id, u.last_login_at, p.permission FROM users u \
+                         LEFT JOIN user_permissions p ON p.user_seq = u.seq WHERE u.seq IN ({})",
+                        placeholders(chunk.len())
+                    ),
+                    &chunk.iter().map(|s| Arg::Int(*s)).collect::<Vec<_>>(),
+                )
+                .await?;
+            for row in &rows {
+                let id = Uuid::parse_str(&row.text("id")?)
+                    .map_err(|e| StoreError::Db(sqlx::Error::Decode(e.into())))?;
+                if !by.may_read(id) {
+                    continue;
+                }
+                let a: &mut Authz = out.entry(row.int("seq")?).or_default();
+                a.last_login_at = row.opt_int("last_login_at")?;
+                if let Some(p) = row.opt_text("permission")?.and_then(|p| p.parse().ok()) {
+                    a.permissions.insert(p);
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn record_sign_in(&self, user_seq: i64) -> Result<()> {

@@ -19,7 +19,7 @@ use crate::sql::{compile, order_by, Sql};
 use crate::{GroupQuery, GroupStore, Result, StoreError, WriteCtx};
 
 const COLUMNS: &str =
-    "g.seq, g.id, g.display_name, g.external_id, g.created_at, g.modified_at, g.version";
+    "g.seq, g.id, g.display_name, g.external_id, g.slug, g.created_at, g.modified_at, g.version";
 /// Ids per `IN (...)` list: well under SQLite's and PostgreSQL's parameter limits.
 const CHUNK: usize = 500;
 
@@ -34,6 +34,7 @@ fn from_row(r: &Row) -> Result<Group> {
         display_name: r.text("display_name")?,
         external_id: r.opt_text("external_id")?,
         members: None,
+        slug: r.opt_text("slug")?,
         meta: Meta {
             created: r.int("created_at")?,
             last_modified: r.int("modified_at")?,
@@ -151,6 +152,7 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewGroup) -> Result<Group> {
         display_name: new.display_name.clone(),
         external_id: new.external_id.clone(),
         members: None,
+        slug: None,
         meta: Meta {
             created: now,
             last_modified: now,

@@ -64,6 +64,7 @@ fn from_row(r: &Row) -> Result<User> {
         },
         set_password_hash: None,
         set_roles: None,
+        set_permissions: None,
         groups: groups_from_row(r)?,
         roles: roles_from_row(r)?,
         verified_email: r.opt_text("verified_email")?,
@@ -298,6 +299,8 @@ pub(super) async fn write(
     }
     if was_active && !user.active {
         super::tokens::revoke(tx, user.seq, None).await?;
+        tx.execute("DELETE FROM sessions WHERE user_seq = ?", &args![user.seq])
+            .await?;
         // OAuth too, for good: refresh tokens end, and access tokens issued before now stay
         // void after a reactivation.
         tx.execute(
@@ -313,6 +316,21 @@ pub(super) async fn write(
     }
     if let Some(ids) = user.set_roles.take() {
         super::roles::hold(tx, user.seq, &ids).await?;
+    }
+    if let Some(changes) = user.set_permissions.take() {
+        for (p, granted) in changes {
+            if granted {
+                grant(tx, user.seq, p).await?;
+            } else {
+                tx.execute(
+                    "DELETE FROM user_permissions WHERE user_seq = ? AND permission = ?",
+                    &args![user.seq, p.as_str()],
+                )
+                .await?;
+            }
+        }
+        // An admin role the user still holds keeps giving what it gives.
+        super::roles::sync_admin(tx, "(?)", &args![user.seq]).await?;
     }
     if let Some(hash) = user.set_password_hash.take() {
         tx.execute(
@@ -386,12 +404,19 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
         );
         s
     });
-    let extra: &[&str] = if q.only_active {
-        &["u.active = TRUE"]
-    } else {
-        &[]
-    };
-    let wc = where_clause(filter.as_ref(), extra);
+    let mut extra: Vec<String> = Vec::new();
+    if q.only_active {
+        extra.push("u.active = TRUE".to_owned());
+    }
+    if let Some(g) = q.member_of {
+        // A seq from the database, written into the SQL so the filter's placeholders stay
+        // where the seek queries below expect them.
+        extra.push(format!(
+            "u.seq IN (SELECT om.user_seq FROM memberships om WHERE om.group_seq = {g})"
+        ));
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let wc = where_clause(filter.as_ref(), &extra);
     let args = filter.map(|f| f.args).unwrap_or_default();
     let buckets = dialect.seq_buckets && wc.is_empty();
     let mut cols = match (&q.groups, q.with_groups) {
