@@ -10,8 +10,8 @@ use roster_core::{format_micros, secret, Permission, UserName};
 use roster_store::{OAuthClient, Store, WriteCtx};
 
 use crate::cli::{
-    ClientCommand, DbArgs, KeysCommand, MailCommand, RoleArgs, RoleCommand, SecretsCommand,
-    StorageCommand, TokenCommand, UserCommand,
+    ClientCommand, DbArgs, KeysCommand, MailCommand, OrgCommand, RoleArgs, RoleCommand,
+    SecretsCommand, StorageCommand, TokenCommand, UserCommand,
 };
 use crate::secrets::{self, KeySource};
 use crate::tokens;
@@ -339,6 +339,30 @@ pub async fn role(store: &dyn Store, cmd: RoleCommand) -> anyhow::Result<()> {
         RoleCommand::Delete { id } => {
             store.delete_role(&by, &ctx, id).await?;
             eprintln!("deleted role {id}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn org(store: &dyn Store, cmd: OrgCommand) -> anyhow::Result<()> {
+    let by = Operator::local("cli:org").group_manager();
+    let ctx = WriteCtx::default();
+    match cmd {
+        OrgCommand::Create { slug, name } => {
+            let name = name.unwrap_or_else(|| slug.clone());
+            let o = store.create_org(&by, &ctx, &slug, &name).await?;
+            println!("{}", o.id);
+        }
+        OrgCommand::List => {
+            for o in store.list_orgs().await? {
+                println!("{}\t{}\t{}\t{}", o.slug, o.seq, o.id, o.display_name);
+            }
+        }
+        OrgCommand::Delete { slug } => {
+            if !store.delete_org(&by, &ctx, &slug).await? {
+                anyhow::bail!("no organization has the slug {slug:?}");
+            }
+            eprintln!("deleted organization {slug}");
         }
     }
     Ok(())

@@ -21,6 +21,7 @@ use crate::account::Account;
 use crate::account_api::AccountApi;
 use crate::audit_api::Audit;
 use crate::contabo::Contabo;
+use crate::cvat::Cvat;
 use crate::http::connection::Timeouts;
 use crate::http::dialect::{mount, Renderer, Renderers};
 use crate::http::envelope::EnvelopeLayer;
@@ -54,6 +55,8 @@ pub struct AppState {
     /// Reset and verification mail (into `.eml` files under the temp dir unless set:
     /// `roster serve` sets it from its settings).
     pub mail: Arc<crate::mail::Mail>,
+    /// Password sign-ins: Basic credentials and sessions.
+    pub signin: Arc<crate::signin::SignIn>,
     /// The serialised OpenAPI document, set once the router is built.
     openapi: Arc<std::sync::OnceLock<Vec<u8>>>,
 }
@@ -78,6 +81,7 @@ impl AppState {
                 crate::mail::MailSettings::files(std::env::temp_dir().join("roster-mail")),
                 public_url,
             ),
+            signin: Arc::new(crate::signin::SignIn::new(Duration::from_secs(14 * 86_400))),
             openapi: Arc::default(),
         }
     }
@@ -199,6 +203,29 @@ fn base_document() -> utoipa::openapi::OpenApi {
             "genestack_api_token",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("Genestack-API-Token"))),
         )
+        .security_scheme(
+            "password",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some("A user's userName (or email) and password"))
+                    .build(),
+            ),
+        )
+        .security_scheme(
+            "login_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`Token <key>`: the key a login (/api/auth/login) answered with",
+            ))),
+        )
+        .security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "sessionid",
+                "The session cookie of a login; unsafe methods also need X-CSRFToken (the csrftoken cookie) and a matching Origin",
+            ))),
+        )
         .build();
     OpenApiBuilder::new()
         .info(
@@ -237,6 +264,7 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
     let sailpoint_v1 = mount::<SailPointV1>(crate::sailpoint::routes(), &state, &mut doc);
     let audit = mount::<Audit>(crate::audit_api::routes(), &state, &mut doc);
     let contabo = mount::<Contabo>(crate::contabo::routes(), &state, &mut doc);
+    let cvat = mount::<Cvat>(crate::cvat::routes(&state), &state, &mut doc);
     let accounts = mount::<AccountApi>(crate::account_api::routes(), &state, &mut doc);
     let account = mount::<Account>(crate::account::routes(), &state, &mut doc);
     let renderers = Renderers::new(vec![
@@ -249,6 +277,7 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
         Renderer::of::<SailPointV1>(),
         Renderer::of::<Audit>(),
         Renderer::of::<Contabo>(),
+        Renderer::of::<Cvat>(),
         Renderer::of::<AccountApi>(),
         Renderer::of::<Account>(),
     ]);
@@ -265,6 +294,7 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
         .merge(sailpoint_v1)
         .merge(audit)
         .merge(contabo)
+        .merge(cvat)
         .merge(accounts)
         .merge(account)
         .fallback(no_route)

@@ -123,6 +123,26 @@ pub enum Command {
     /// Manage the S3-compatible object storages users get credentials for.
     #[command(subcommand)]
     Storage(StorageCommand),
+    /// Manage organizations (CVAT's): groups with a unique slug; members through the
+    /// group (SCIM /Groups).
+    #[command(subcommand)]
+    Org(OrgCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization (a new group) and print its group's SCIM id.
+    Create {
+        /// 1 to 16 of A-Z a-z 0-9 - _ (what CVAT accepts).
+        slug: String,
+        /// The group's displayName (default: the slug).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Print every organization: slug, org_id, group id, name (tab-separated).
+    List,
+    /// Delete the organization and its group (memberships with it).
+    Delete { slug: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -366,6 +386,10 @@ pub struct ServeArgs {
     /// the wait doubles per attempt up to 5 minutes, for 24 hours.
     #[arg(long, env = "ROSTER_MAIL_RETRY_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub mail_retry_secs: u64,
+    /// Lifetime of a sign-in session (CVAT's login cookies and key), in seconds from the
+    /// login; logout, deactivation and a password change end it sooner.
+    #[arg(long, env = "ROSTER_SESSION_TTL_SECS", default_value_t = 1_209_600, value_parser = clap::value_parser!(u64).range(60..=31_536_000))]
+    pub session_ttl_secs: u64,
 }
 
 impl ServeArgs {

@@ -11,6 +11,7 @@ pub mod audit_api;
 pub mod bootstrap;
 pub mod cli;
 pub mod contabo;
+pub mod cvat;
 pub mod http;
 pub mod mail;
 pub mod memory;
@@ -21,6 +22,7 @@ pub mod sailpoint;
 pub mod scim;
 pub mod scim_resource;
 pub mod secrets;
+pub mod signin;
 pub mod tokens;
 
 pub use app::{router, AppState};

@@ -59,6 +59,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Secrets(cmd) => admin::secrets(store.as_ref(), &cli.db, cmd).await,
             Command::Mail(cmd) => admin::mail(store.as_ref(), cmd).await,
             Command::Role(cmd) => admin::role(store.as_ref(), cmd).await,
+            Command::Org(cmd) => admin::org(store.as_ref(), cmd).await,
             Command::Storage(cmd) => admin::storage(store.as_ref(), cmd).await,
             Command::Serve(_) => Ok(()),
         }
@@ -135,6 +136,9 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     state.tenant_id = args.tenant_id.trim().into();
     state.customer_id = args.customer_id.trim().into();
     state.limits = limits;
+    state.signin = std::sync::Arc::new(roster_server::signin::SignIn::new(
+        std::time::Duration::from_secs(args.session_ttl_secs),
+    ));
     match &mail_settings.transport {
         roster_server::mail::Transport::Smtp(url) => {
             tracing::info!(smtp = %roster_store::redact(url), "mail goes out over SMTP")

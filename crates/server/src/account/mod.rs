@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::http::auth::Credential;
+use crate::http::auth::{cookie, Credential};
 use crate::http::dialect::{Dialect, ErrorContext, Rendered};
 use crate::http::extract::{QueryPairs, RequestCtx};
 use crate::http::ApiError;
@@ -288,17 +288,6 @@ async fn reset_form(
         LinkState::Valid(info) => Ok(form_page(&state, &info, token, None, StatusCode::OK)),
         other => Ok(link_error(&state, lang, &other)),
     }
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 #[utoipa::path(post, path = "/reset-password", security(()),

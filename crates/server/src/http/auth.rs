@@ -5,9 +5,9 @@
 //! it), and handlers that need a caller take [`Caller`].
 //!
 //! A Bearer credential is an API token or an OAuth access token (a JWT, told apart by its
-//! shape): every dialect that takes Bearer tokens takes both. New credential kinds (HTTP
-//! Basic, browser sessions) are a new [`Credential`] variant checked in [`resolve`];
-//! dialects only list them.
+//! shape): every dialect that takes Bearer tokens takes both. HTTP Basic, login keys and
+//! session cookies are checked by [`crate::signin`]. A new credential kind is a new
+//! [`Credential`] variant checked in [`resolve`]; dialects only list the ones they read.
 
 use std::sync::Arc;
 
@@ -25,6 +25,12 @@ use crate::app::AppState;
 pub enum Credential<'a> {
     /// An API token (`Authorization: Bearer`, or a dialect's own API-key header).
     Token(&'a str),
+    /// `Authorization: Basic`: the base64 of a userName or email, a colon and a password.
+    Basic(&'a str),
+    /// A login key from a sign-in (`Authorization: Token <key>`).
+    LoginKey(&'a str),
+    /// A session cookie from a sign-in.
+    Session(&'a str),
 }
 
 impl Credential<'_> {
@@ -33,6 +39,9 @@ impl Credential<'_> {
         match self {
             Credential::Token(t) if roster_core::jwt::looks_like_jwt(t) => "jwt",
             Credential::Token(_) => "token",
+            Credential::Basic(_) => "basic",
+            Credential::LoginKey(_) => "login-key",
+            Credential::Session(_) => "session",
         }
     }
 }
@@ -43,6 +52,12 @@ pub enum AuthMethod {
     ApiToken,
     /// An OAuth access token (JWT) from /oauth/token.
     OAuth,
+    /// A password on the request itself (HTTP Basic).
+    Password,
+    /// A login key.
+    LoginKey,
+    /// A session cookie: unsafe methods need the session's CSRF token too.
+    Session,
 }
 
 /// A verified caller.
@@ -50,6 +65,8 @@ pub enum AuthMethod {
 pub struct Authenticated {
     pub principal: Principal,
     pub method: AuthMethod,
+    /// For a session, the hash of its CSRF token.
+    pub csrf_hash: Option<String>,
 }
 
 /// What authentication made of a request (in its extensions).
@@ -115,18 +132,66 @@ pub fn single<'a>(
     Ok(one)
 }
 
-/// Checks the credential: `None` when it names no valid identity.
+/// `Authorization: <scheme> <value>` (scheme case-insensitive), if that is the scheme.
+pub fn with_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
+    let (s, rest) = value.trim().split_once(' ')?;
+    s.eq_ignore_ascii_case(scheme).then(|| rest.trim())
+}
+
+/// The value of cookie `name` (exact name), from any `Cookie` header.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn signed_in(principal: Principal, method: AuthMethod) -> Authenticated {
+    Authenticated {
+        principal,
+        method,
+        csrf_hash: None,
+    }
+}
+
+/// Checks the credential (`ip`: the client's, for the password rate limits): `None` when it
+/// names no valid identity.
 pub async fn resolve(
     state: &AppState,
     credential: Credential<'_>,
+    ip: Option<std::net::IpAddr>,
 ) -> Result<Option<Authenticated>, ApiError> {
+    use roster_store::SessionKey;
     match credential {
+        Credential::Basic(payload) => Ok(state
+            .signin
+            .basic(state, ip, payload)
+            .await?
+            .map(|p| signed_in(p, AuthMethod::Password))),
+        Credential::LoginKey(k) | Credential::Session(k) if k.len() > MAX_CREDENTIAL_LEN => {
+            Ok(None)
+        }
+        Credential::LoginKey(k) => {
+            let hash = secret::hash_token(k);
+            let found = state.store.session(SessionKey::Key(&hash)).await?;
+            Ok(found.map(|s| signed_in(s.principal, AuthMethod::LoginKey)))
+        }
+        Credential::Session(id) => {
+            let hash = secret::hash_token(id);
+            let found = state.store.session(SessionKey::Cookie(&hash)).await?;
+            Ok(found.map(|s| Authenticated {
+                principal: s.principal,
+                method: AuthMethod::Session,
+                csrf_hash: Some(s.csrf_hash),
+            }))
+        }
         Credential::Token(t) if roster_core::jwt::looks_like_jwt(t) => {
             let found = state.tokens.principal(state.store.as_ref(), t).await?;
-            Ok(found.map(|principal| Authenticated {
-                principal,
-                method: AuthMethod::OAuth,
-            }))
+            Ok(found.map(|principal| signed_in(principal, AuthMethod::OAuth)))
         }
         Credential::Token(t) => {
             if t.len() > MAX_CREDENTIAL_LEN {
@@ -136,10 +201,7 @@ pub async fn resolve(
                 .store
                 .principal_for_token(&secret::hash_token(t))
                 .await?;
-            Ok(found.map(|principal| Authenticated {
-                principal,
-                method: AuthMethod::ApiToken,
-            }))
+            Ok(found.map(|principal| signed_in(principal, AuthMethod::ApiToken)))
         }
     }
 }

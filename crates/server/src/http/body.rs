@@ -27,6 +27,8 @@ pub fn json_response(status: StatusCode, body: &Value) -> axum::response::Respon
 pub trait MediaTypes: Send + Sync + 'static {
     /// Lower-case `type/subtype`s; a request without `Content-Type` is read as JSON too.
     const ACCEPTED: &'static [&'static str];
+    /// An empty body reads as `{}` (CVAT's SDK sends a PATCH without a body so).
+    const EMPTY_IS_EMPTY_OBJECT: bool = false;
 }
 
 /// A JSON object body (see the module docs).
@@ -66,6 +68,9 @@ impl<S: Send + Sync, M: MediaTypes> FromRequest<S> for JsonBody<M> {
                 ApiError::invalid_syntax(format!("could not read the request body: {e}"))
             }
         })?;
+        if bytes.is_empty() && M::EMPTY_IS_EMPTY_OBJECT {
+            return Ok(JsonBody(Value::Object(serde_json::Map::new()), PhantomData));
+        }
         if bytes.is_empty() {
             return Err(ApiError::invalid_syntax(
                 "request body is empty; a JSON object is required",

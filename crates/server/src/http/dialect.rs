@@ -190,9 +190,10 @@ async fn authenticate<D: Dialect>(
     if req.extensions().get::<AuthState>().is_some() {
         return next.run(req).await;
     }
+    let ip = limits::ip_from(req.extensions(), req.headers(), &state);
     let outcome = match D::credentials(req.headers()) {
         Ok(None) => AuthState::Anonymous,
-        Ok(Some(c)) => match resolve(&state, c).await {
+        Ok(Some(c)) => match resolve(&state, c, ip).await {
             Ok(Some(a)) => AuthState::Authenticated(Arc::new(a)),
             Ok(None) => {
                 super::metrics::auth_failure(c.scheme());
@@ -208,10 +209,7 @@ async fn authenticate<D: Dialect>(
     // callers per credential (when that limit is on).
     let limited = match &outcome {
         AuthState::Anonymous if !D::LIMIT_ANONYMOUS => Ok(()),
-        AuthState::Anonymous | AuthState::Rejected(_) => {
-            let ip = limits::ip_from(req.extensions(), req.headers(), &state);
-            limits::count_anonymous(&state, ip).await
-        }
+        AuthState::Anonymous | AuthState::Rejected(_) => limits::count_anonymous(&state, ip).await,
         AuthState::Authenticated(a) => {
             let l = &state.limits.limits;
             if l.enabled(limits::Kind::PerCredential) {
@@ -222,7 +220,6 @@ async fn authenticate<D: Dialect>(
             }
         }
     };
-    let ip = limits::ip_from(req.extensions(), req.headers(), &state);
     super::envelope::AccessSlot::note(req.extensions(), D::NAME, ip);
     if let (AuthState::Authenticated(a), Some(slot)) = (
         &outcome,

@@ -107,6 +107,8 @@ pub struct ApiError {
     retry_after: Option<u64>,
     /// `RateLimit-Policy` and `RateLimit` of a 429.
     rate_limit: Option<Arc<(String, String)>>,
+    /// The request field a 400 is about, for formats that key errors by field (DRF's).
+    field: Option<&'static str>,
     source: Option<Source>,
 }
 
@@ -119,8 +121,19 @@ impl ApiError {
             missing: None,
             retry_after: (kind == Kind::Unavailable).then_some(1),
             rate_limit: None,
+            field: None,
             source: None,
         }
+    }
+
+    /// Names the request field this error is about.
+    pub fn on_field(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
+        self
+    }
+
+    pub fn field(&self) -> Option<&'static str> {
+        self.field
     }
 
     pub fn invalid_value(detail: impl Into<String>) -> Self {

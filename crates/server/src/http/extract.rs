@@ -20,6 +20,16 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
             .map_err(|e| ApiError::invalid_syntax(format!("the query string is malformed: {e}")))?;
+        // No stored text holds a NUL (writes refuse it) and PostgreSQL cannot take one.
+        if pairs
+            .0
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(ApiError::invalid_value(
+                "the query string contains a NUL character (%00)",
+            ));
+        }
         Ok(Self(pairs.0))
     }
 }

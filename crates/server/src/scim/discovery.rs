@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use roster_core::paging::MAX_PAGE_SIZE;
-use roster_core::schema::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+use roster_core::schema::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, ROSTER_GROUP_SCHEMA, USER_SCHEMA};
 use serde_json::{json, Value};
 
 use super::ROOT;
@@ -198,6 +198,15 @@ fn group_schema() -> Value {
     })
 }
 
+fn roster_group_schema() -> Value {
+    json!({
+        "id": ROSTER_GROUP_SCHEMA, "name": "RosterGroup", "description": "Roster's group extension",
+        "attributes": [
+            attr("slug", "string", false, false, true, "readOnly", "default", "server", "The organization's slug when the group is one (`roster org`): what CVAT clients name it by.", vec![]),
+        ],
+    })
+}
+
 fn ro(name: &str, ty: &str, multi: bool, desc: &str, sub: Vec<Value>) -> Value {
     attr(
         name, ty, multi, false, false, "readOnly", "default", "none", desc, sub,
@@ -293,14 +302,19 @@ fn with_meta(mut v: Value, resource_type: &str, location: String) -> Value {
 
 fn schemas(base: &BaseUrl) -> Vec<Value> {
     let root = Links::new(&base.0, ROOT).root;
-    [user_schema(), enterprise_schema(), group_schema()]
-        .into_iter()
-        .chain(meta_schemas())
-        .map(|s| {
-            let loc = format!("{root}/Schemas/{}", s["id"].as_str().unwrap_or_default());
-            with_meta(s, "Schema", loc)
-        })
-        .collect()
+    [
+        user_schema(),
+        enterprise_schema(),
+        group_schema(),
+        roster_group_schema(),
+    ]
+    .into_iter()
+    .chain(meta_schemas())
+    .map(|s| {
+        let loc = format!("{root}/Schemas/{}", s["id"].as_str().unwrap_or_default());
+        with_meta(s, "Schema", loc)
+    })
+    .collect()
 }
 
 fn resource_types(base: &BaseUrl) -> Vec<Value> {
@@ -308,7 +322,7 @@ fn resource_types(base: &BaseUrl) -> Vec<Value> {
     [("User", "/Users", USER_SCHEMA, "User Account"), ("Group", "/Groups", GROUP_SCHEMA, "Group")]
         .into_iter()
         .map(|(name, endpoint, schema, desc)| {
-            let ext = if name == "User" { json!([{"schema": ENTERPRISE_SCHEMA, "required": false}]) } else { json!([]) };
+            let ext = if name == "User" { json!([{"schema": ENTERPRISE_SCHEMA, "required": false}]) } else { json!([{"schema": ROSTER_GROUP_SCHEMA, "required": false}]) };
             let v = json!({"id": name, "name": name, "endpoint": endpoint, "description": desc, "schema": schema, "schemaExtensions": ext});
             with_meta(v, "ResourceType", format!("{root}/ResourceTypes/{name}"))
         })

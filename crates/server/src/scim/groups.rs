@@ -3,7 +3,7 @@
 use axum::http::{HeaderMap, StatusCode};
 use roster_core::patch::{group_change, parse_patch, Unknown};
 use roster_core::policy::GroupReader;
-use roster_core::schema::{Resource, GROUP_SCHEMA};
+use roster_core::schema::{Resource, GROUP_SCHEMA, ROSTER_GROUP_SCHEMA};
 use roster_core::{Entity, Group, GroupChange, MemberOp, Page};
 use roster_store::GroupQuery;
 
@@ -37,7 +37,7 @@ async fn reload(
     request_body(content = Value, content_type = "application/scim+json", description = "A Group"))]
 pub async fn create(caller: Caller, view: View, JsonBody(body, _): ScimJson) -> Answer {
     let manager = caller.principal().group_manager()?;
-    check_schemas(&body, &[GROUP_SCHEMA], "Group")?;
+    check_schemas(&body, &[GROUP_SCHEMA, ROSTER_GROUP_SCHEMA], "Group")?;
     let new = parse_group_body(&body)?;
     let g = caller
         .store()
@@ -136,7 +136,7 @@ pub async fn put(
     JsonBody(body, _): ScimJson,
 ) -> Answer {
     change_group(caller.store(), &caller, &view, &headers, &raw, |_| {
-        check_schemas(&body, &[GROUP_SCHEMA], "Group")?;
+        check_schemas(&body, &[GROUP_SCHEMA, ROSTER_GROUP_SCHEMA], "Group")?;
         let new = parse_group_body(&body)?;
         Ok(GroupChange {
             display_name: Some(new.display_name),

@@ -85,6 +85,19 @@ pub fn group_base(
     o.insert("id".into(), json!(g.id.to_string()));
     put_opt(&mut o, "externalId", &g.external_id);
     o.insert("displayName".into(), json!(g.display_name));
+    if let Some(slug) = &g.slug {
+        o.insert(
+            "schemas".into(),
+            json!([
+                roster_core::schema::GROUP_SCHEMA,
+                roster_core::schema::ROSTER_GROUP_SCHEMA
+            ]),
+        );
+        o.insert(
+            roster_core::schema::ROSTER_GROUP_SCHEMA.into(),
+            json!({ "slug": slug }),
+        );
+    }
     if let Some(members) = &g.members {
         let ms = members.iter().map(|m| {
             let mut base = Map::new();

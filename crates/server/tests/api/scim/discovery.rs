@@ -22,7 +22,18 @@ async fn discovery_describes_what_works() {
         "oauthbearertoken"
     );
     let schemas = app.raw(Method::GET, "/scim/v2/Schemas", &[], None).await;
-    assert_eq!(schemas.body["totalResults"], 6);
+    // User, enterprise User, Group, Roster's Group extension, and the three of RFC 7643 §7.
+    assert_eq!(schemas.body["totalResults"], 7);
+    let ext = app
+        .raw(
+            Method::GET,
+            "/scim/v2/Schemas/urn:roster:params:scim:schemas:extension:roster:2.0:Group",
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(ext.body["attributes"][0]["name"], "slug");
+    assert_eq!(ext.body["attributes"][0]["mutability"], "readOnly");
     let user = app
         .raw(
             Method::GET,
