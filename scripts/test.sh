@@ -45,6 +45,7 @@ venv .venv-platform sdk-tests/requirements-platform.txt
 venv .venv-sailpoint1 sdk-tests/requirements-sailpoint1.txt
 venv .venv-sailpoint2 sdk-tests/requirements-sailpoint2.txt
 venv .venv-contabo sdk-tests/requirements-contabo.txt
+venv .venv-cvat sdk-tests/requirements-cvat.txt
 cargo build --locked --bins
 echo "== doc tests (the compile-fail checks of the capability handles among them)"
 cargo test --workspace --locked --doc
@@ -68,6 +69,7 @@ run_suites() {
   .venv-sailpoint1/bin/pytest sdk-tests/sailpoint -q -p no:cacheprovider -W error::UserWarning
   .venv-sailpoint2/bin/pytest sdk-tests/sailpoint -q -p no:cacheprovider -W error::UserWarning
   .venv-contabo/bin/pytest sdk-tests/contabo -q -p no:cacheprovider
+  .venv-cvat/bin/pytest sdk-tests/cvat -q -p no:cacheprovider
 }
 
 echo "== tests on SQLite"
