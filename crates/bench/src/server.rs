@@ -92,6 +92,16 @@ impl SpawnSpec {
         })
     }
 
+    /// `Authorization: Basic` of the bootstrap admin.
+    pub fn basic_auth(&self) -> String {
+        use base64::Engine;
+        let pair = format!("bench-admin:{}", self.password);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    }
+
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }

@@ -43,19 +43,26 @@ pub enum Kind {
     ContaboGet,
     /// Contabo's page of 100 users at the same deep position as `Page`.
     ContaboPage,
+    /// CVAT's GET /api/users/self, with the API token and with HTTP Basic (the bench
+    /// admin's password, verified once and then remembered by the server).
+    CvatSelf,
+    /// CVAT's `search=` (a substring of username, first or last name) matching one user.
+    CvatSearch,
 }
 
 impl Kind {
     /// Run order: reads first, then the writes that grow the data.
-    pub const ORDER: [Kind; 14] = [
+    pub const ORDER: [Kind; 16] = [
         Kind::Get,
         Kind::ContaboGet,
+        Kind::CvatSelf,
         Kind::GetJwt,
         Kind::Grant,
         Kind::Filter,
         Kind::Page,
         Kind::ContaboPage,
         Kind::Co,
+        Kind::CvatSearch,
         Kind::Group,
         Kind::Post,
         Kind::Patch,
@@ -64,15 +71,17 @@ impl Kind {
         Kind::Abuse,
     ];
     /// What `--workloads all` means.
-    pub const ALL_DEFAULT: [Kind; 12] = [
+    pub const ALL_DEFAULT: [Kind; 14] = [
         Kind::Get,
         Kind::ContaboGet,
+        Kind::CvatSelf,
         Kind::GetJwt,
         Kind::Grant,
         Kind::Filter,
         Kind::Page,
         Kind::ContaboPage,
         Kind::Co,
+        Kind::CvatSearch,
         Kind::Group,
         Kind::Post,
         Kind::Patch,
@@ -95,6 +104,8 @@ impl Kind {
             "get-jwt" => Kind::GetJwt,
             "contabo-get" => Kind::ContaboGet,
             "contabo-page" => Kind::ContaboPage,
+            "cvat-self" => Kind::CvatSelf,
+            "cvat-search" => Kind::CvatSearch,
             _ => return None,
         })
     }
@@ -127,12 +138,14 @@ pub struct OAuth {
 }
 
 /// Builds the concrete workloads for `kind` over the seeded data (several for the
-/// per-group-size kinds); the OAuth kinds need `oauth` (none without it).
+/// per-group-size kinds); the OAuth kinds need `oauth` (none without it), the Basic row
+/// of `CvatSelf` the admin's `Authorization: Basic` value `basic`.
 pub fn build(
     kind: Kind,
     m: &Arc<Manifest>,
     page_start: usize,
     oauth: Option<&OAuth>,
+    basic: Option<&str>,
 ) -> Vec<Workload> {
     let n = m.users.len().max(1);
     let nonce = crate::server::random_hex(3);
@@ -151,6 +164,31 @@ pub fn build(
                 Req::get(format!("/v1/users/{id}"))
                     .with_request_id()
                     .containing("\"userId\"")
+            })]
+        }
+        Kind::CvatSelf => {
+            let mut out = vec![workload("cvat get /api/users/self (token)", |_, _, _| {
+                Req::get("/api/users/self".into()).containing("\"is_superuser\":true")
+            })];
+            if let Some(h) = basic.and_then(|b| http::HeaderValue::from_str(b).ok()) {
+                out.push(workload(
+                    "cvat get /api/users/self (Basic)",
+                    move |_, _, _| {
+                        Req::get("/api/users/self".into())
+                            .auth(Auth::Header(h.clone()))
+                            .containing("\"is_superuser\":true")
+                    },
+                ));
+            }
+            out
+        }
+        Kind::CvatSearch => {
+            let m = m.clone();
+            vec![workload("cvat search= (one match)", move |rng, _, _| {
+                let name = m.user_name(rng.gen_range(0..n));
+                let needle = name.rsplit('-').next().unwrap_or_default().to_owned();
+                Req::get(format!("/api/users?search=-{needle}&page_size=10"))
+                    .containing(format!("\"username\":\"{name}\""))
             })]
         }
         Kind::ContaboPage => {

@@ -105,8 +105,13 @@ where
 
     async fn fetch_all(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
         let sql = numbered_placeholders(sql);
+        // A substring filter is planned for its values: the cached generic plan of a
+        // prepared statement cannot see that `LIKE '%x%'` selects a handful of rows, and
+        // walked the whole primary key instead of the trigram indexes (10 ms for 19k users
+        // against 1.5 ms). The unnamed statement is planned at bind time, with the values.
+        let persistent = !sql.contains(" LIKE ");
         decode(
-            bind(sqlx::query(&sql), args)
+            bind(sqlx::query(&sql).persistent(persistent), args)
                 .fetch_all(&mut *self.0)
                 .await?,
         )

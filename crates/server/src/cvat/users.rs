@@ -459,10 +459,7 @@ fn set_email(u: &mut User, e: &str) {
     params(("id" = i64, Path, description = "The user's id")),
     description = "Deletes the user for good (their sessions, tokens and memberships with them). Administrators only.",
     responses((status = 204, description = "Deleted")))]
-pub async fn destroy(
-    caller: Caller,
-    PathParam(raw): PathParam,
-) -> Result<Response, ApiError> {
+pub async fn destroy(caller: Caller, PathParam(raw): PathParam) -> Result<Response, ApiError> {
     let target = find(&caller, &raw, None).await?;
     let Ok(admin) = caller.principal().user_admin() else {
         return Err(forbidden("only administrators delete users"));

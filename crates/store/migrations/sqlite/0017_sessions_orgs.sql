@@ -38,7 +38,12 @@ END;
 CREATE TRIGGER users_names_fts_delete AFTER DELETE ON users BEGIN
     DELETE FROM users_names_fts WHERE rowid = old.seq;
 END;
-CREATE TRIGGER users_names_fts_update AFTER UPDATE OF user_name_key, given_name, family_name ON users BEGIN
+-- Every user update rewrites these columns; only a real change touches the index (an FTS5
+-- rewrite per PATCH cost a third of PATCH throughput).
+CREATE TRIGGER users_names_fts_update AFTER UPDATE OF user_name_key, given_name, family_name ON users
+WHEN old.user_name_key IS NOT new.user_name_key OR old.given_name IS NOT new.given_name
+    OR old.family_name IS NOT new.family_name
+BEGIN
     UPDATE users_names_fts SET user_name_key = new.user_name_key,
         given_key = lower(new.given_name), family_key = lower(new.family_name)
         WHERE rowid = old.seq;
