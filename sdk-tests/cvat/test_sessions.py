@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import threading
 import uuid
 from http.cookies import SimpleCookie
 
@@ -23,6 +24,7 @@ from cvat_sdk.core.client import Client, Config
 from conftest import (
     ADMIN_PASSWORD,
     ON_POSTGRES,
+    Roster,
     admin_auth,
     as_person,
     assert_refused,
@@ -385,3 +387,36 @@ def test_made_up_sessions_and_keys_are_401(roster):
                     {"Authorization": "Token " + secrets.token_hex(20)}, {"Authorization": "Token"},
                     {"Cookie": "sessionid="}, {"Authorization": "Basic !!!"}):
         assert_refused(roster, headers)
+
+
+def test_one_basic_credential_on_many_connections_at_once_is_checked_once(roster):
+    """The low-level SDK sends Basic on every request; a client that opens many connections
+    at once must not run one argon2id check per request (the pool would answer 503 and the
+    password limit 429): the server verifies the credential once and the others wait for
+    it. On a server with the default password limit (30 checks a minute per IP)."""
+    r = Roster().start()
+    try:
+        person = new_person(r, "herd")
+        statuses: list[int] = []
+        lock = threading.Lock()
+        gate = threading.Barrier(40)
+
+        def one():
+            gate.wait()
+            status, _, _ = send(r, "GET", "/api/users/self", headers=person.basic())
+            with lock:
+                statuses.append(status)
+
+        threads = [threading.Thread(target=one) for _ in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert statuses == [200] * 40, sorted(statuses)
+        # Wrong passwords are still counted: the limit ends a guessing run.
+        wrong = basic(person.username, "not-it")
+        seen = {send(r, "GET", "/api/users/self", headers=wrong)[0] for _ in range(40)}
+        assert 429 in seen and 200 not in seen, seen
+    finally:
+        r.stop()
+

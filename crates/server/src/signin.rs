@@ -111,18 +111,27 @@ impl SignIn {
             return Ok(None);
         }
         let key = secret::hash_token(&format!("{}:{payload}", self.salt));
-        if let Some(r) = self.remembered.get(&key) {
-            if r.at.elapsed() < REMEMBER_FOR {
-                if let Some(p) = state
-                    .store
-                    .principal_with_password(r.user_seq, r.stamp)
-                    .await?
-                {
-                    return Ok(Some(p));
+        // One verification per credential at a time: a client that opens 32 connections
+        // with the same Basic header makes one argon2id check, and the other 31 requests
+        // wait for its outcome instead of filling the pool (and the rate limit) with copies.
+        let guard = loop {
+            match self.remembered.get_value_or_guard_async(&key).await {
+                Ok(r) => {
+                    if r.at.elapsed() < REMEMBER_FOR {
+                        if let Some(p) = state
+                            .store
+                            .principal_with_password(r.user_seq, r.stamp)
+                            .await?
+                        {
+                            return Ok(Some(p));
+                        }
+                    }
+                    // Stale, or the password changed: verify again.
+                    self.remembered.remove(&key);
                 }
+                Err(guard) => break guard,
             }
-            self.remembered.remove(&key);
-        }
+        };
         let Some((login, password)) = base64::engine::general_purpose::STANDARD
             .decode(payload)
             .ok()
@@ -131,17 +140,16 @@ impl SignIn {
         else {
             return Ok(None);
         };
+        // A failure drops the guard without a value: the next waiter verifies for itself
+        // (under the same rate limits).
         let Some(found) = self.check_password(state, ip, &login, &password).await? else {
             return Ok(None);
         };
-        self.remembered.insert(
-            key,
-            Remembered {
-                user_seq: found.user_seq,
-                stamp: found.password_stamp,
-                at: Instant::now(),
-            },
-        );
+        let _ = guard.insert(Remembered {
+            user_seq: found.user_seq,
+            stamp: found.password_stamp,
+            at: Instant::now(),
+        });
         Ok(state
             .store
             .principal_with_password(found.user_seq, found.password_stamp)
