@@ -144,16 +144,20 @@ class Roster:
 
     # -- CLI against the same database ------------------------------------------------
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess:
-        res = subprocess.run(
+    def cli_raw(self, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        """`roster ARGS` against this server's database (or `env`'s), whatever its exit code."""
+        return subprocess.run(
             [ROSTER_BIN, *args],
-            env=self.env,
+            env=env or self.env,
             cwd=self.dir,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=30,
         )
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        res = self.cli_raw(*args)
         if res.returncode != 0:
             pytest.fail(f"`roster {' '.join(args)}` failed with code {res.returncode}.\nstderr:\n{res.stderr}")
         return res

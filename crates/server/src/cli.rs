@@ -123,6 +123,12 @@ pub enum Command {
     /// Manage the S3-compatible object storages users get credentials for.
     #[command(subcommand)]
     Storage(StorageCommand),
+    /// Copy the embedded SQLite database to a new file while servers keep running (SQLite's
+    /// online backup API: the copy is the database as of one commit).
+    Backup {
+        /// The new file (refused if it exists; created 0600).
+        file: PathBuf,
+    },
     /// Manage organizations (CVAT's): groups with a unique slug; members through the
     /// group (SCIM /Groups).
     #[command(subcommand)]

@@ -40,6 +40,13 @@ async fn open_store(db: &DbArgs) -> anyhow::Result<std::sync::Arc<dyn Store>> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = match cli.command {
         Command::Serve(args) => return serve(&cli.db, *args).await,
+        Command::Backup { file } => {
+            let url = cli.db.url()?;
+            let pages =
+                tokio::task::spawn_blocking(move || roster_store::backup(&url, &file)).await??;
+            eprintln!("backed up {pages} pages");
+            return Ok(());
+        }
         other => other,
     };
     let store = open_store(&cli.db).await?;
@@ -61,7 +68,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Role(cmd) => admin::role(store.as_ref(), cmd).await,
             Command::Org(cmd) => admin::org(store.as_ref(), cmd).await,
             Command::Storage(cmd) => admin::storage(store.as_ref(), cmd).await,
-            Command::Serve(_) => Ok(()),
+            Command::Serve(_) | Command::Backup { .. } => Ok(()),
         }
     }
     .await;

@@ -1010,6 +1010,18 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// An online backup of the SQLite database at `url` into the new file `dest` (see
+/// [`sqlite::backup`]); PostgreSQL has its own tools (`pg_dump`).
+pub fn backup(url: &str, dest: &std::path::Path) -> Result<i32> {
+    if url.starts_with("sqlite:") {
+        sqlite::backup(url, dest)
+    } else {
+        Err(StoreError::Config(
+            "roster backup copies the embedded SQLite database; back PostgreSQL up with pg_dump or its base backups".into(),
+        ))
+    }
+}
+
 /// Opens the backend named by a database URL and runs its migrations.
 pub async fn open(url: &str, opts: &OpenOptions) -> Result<std::sync::Arc<dyn Store>> {
     if url.starts_with("sqlite:") {

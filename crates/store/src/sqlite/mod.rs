@@ -85,6 +85,74 @@ impl SqliteBackend {
     }
 }
 
+/// Copies the SQLite database at `url` to a new file `dest` (created 0600; an existing file
+/// is refused) with SQLite's online backup API, while servers go on writing: all pages are
+/// copied in one step under one read transaction, so the copy is the database as of one
+/// commit (WAL mode lets writers continue meanwhile). Returns the pages copied.
+pub fn backup(url: &str, dest: &std::path::Path) -> Result<i32> {
+    let parsed = SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Config(format!("bad SQLite URL {url:?}: {e}")))?;
+    let file: PathBuf = parsed.get_filename().to_owned();
+    if file.as_os_str() == ":memory:" || file.as_os_str().is_empty() || !file.exists() {
+        return Err(StoreError::Config(format!(
+            "no SQLite database file at {}",
+            file.display()
+        )));
+    }
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dest)
+            .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dest.display())))?;
+    }
+    copy(&file, dest).inspect_err(|_| {
+        // No half-made file left behind under the name of a backup.
+        let _ = std::fs::remove_file(dest);
+    })
+}
+
+fn copy(file: &std::path::Path, dest: &std::path::Path) -> Result<i32> {
+    let src = rusqlite::Connection::open_with_flags(
+        file,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    src.busy_timeout(Duration::from_secs(30))?;
+    let mut dst = rusqlite::Connection::open(dest)?;
+    let copied = {
+        let b = rusqlite::backup::Backup::new(&src, &mut dst)?;
+        // -1: every page in one step, under one read transaction of the source.
+        let mut waits = 0;
+        loop {
+            match b.step(-1)? {
+                rusqlite::backup::StepResult::Done => break,
+                rusqlite::backup::StepResult::More => {}
+                // Busy/locked: a writer of another process holds what the step needs.
+                _ if waits < 1500 => {
+                    waits += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ => {
+                    return Err(StoreError::Unavailable(
+                        "the database stayed locked for 30 s; no backup was made".into(),
+                    ))
+                }
+            }
+        }
+        b.progress().pagecount
+    };
+    // The copy keeps the source's WAL mode; check it before calling it a backup.
+    let ok: String = dst.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    if ok != "ok" {
+        return Err(StoreError::Config(format!(
+            "the copy failed its integrity check: {ok}"
+        )));
+    }
+    Ok(copied)
+}
+
 /// Applies the migrations through sqlx (its history table is the schema version both
 /// backends check). SQLite has no advisory lock: when two processes migrate a new file at
 /// once, the loser fails on "table exists", and its retry finds the migration applied.
