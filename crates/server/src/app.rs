@@ -99,6 +99,8 @@ pub struct AppOptions {
     pub access_log: bool,
     /// Record request metrics (a recorder is installed: ROSTER_METRICS_LISTEN).
     pub metrics: bool,
+    /// Serve HTTPS with this certificate (ROSTER_TLS_CERT_FILE / ROSTER_TLS_KEY_FILE).
+    pub tls: Option<std::sync::Arc<crate::http::tls::Tls>>,
 }
 
 impl Default for AppOptions {
@@ -111,6 +113,7 @@ impl Default for AppOptions {
             max_connections: 1024,
             access_log: true,
             metrics: false,
+            tls: None,
         }
     }
 }
@@ -129,6 +132,19 @@ pub async fn serve(
             header: opts.header_timeout,
         },
         max_connections: opts.max_connections,
+        tls: match &opts.tls {
+            Some(t) => match t.acceptor() {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    tracing::error!(
+                        error = format!("{e:#}"),
+                        "TLS could not be set up; not serving"
+                    );
+                    return;
+                }
+            },
+            None => None,
+        },
     };
     crate::http::listener::serve(listener, app, renderers, serve_opts, shutdown).await;
 }

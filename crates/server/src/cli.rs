@@ -392,6 +392,13 @@ pub struct ServeArgs {
     /// the wait doubles per attempt up to 5 minutes, for 24 hours.
     #[arg(long, env = "ROSTER_MAIL_RETRY_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub mail_retry_secs: u64,
+    /// Serve HTTPS with this PEM certificate chain (with ROSTER_TLS_KEY_FILE); SIGHUP reloads
+    /// both files. Without it Roster speaks plain HTTP (loopback, or behind a TLS proxy).
+    #[arg(long, env = "ROSTER_TLS_CERT_FILE", requires = "tls_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The PEM private key of ROSTER_TLS_CERT_FILE.
+    #[arg(long, env = "ROSTER_TLS_KEY_FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<PathBuf>,
     /// Lifetime of a sign-in session (CVAT's login cookies and key), in seconds from the
     /// login; logout, deactivation and a password change end it sooner.
     #[arg(long, env = "ROSTER_SESSION_TTL_SECS", default_value_t = 1_209_600, value_parser = clap::value_parser!(u64).range(60..=31_536_000))]

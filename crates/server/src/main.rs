@@ -83,7 +83,11 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     // Settings are checked before anything is written.
-    let public_url = public_url(&args, listener.local_addr()?)?;
+    let tls = match (&args.tls_cert_file, &args.tls_key_file) {
+        (Some(c), Some(k)) => Some(roster_server::http::tls::Tls::load(c, k)?),
+        _ => None,
+    };
+    let public_url = public_url(&args, listener.local_addr()?, tls.is_some())?;
     let bootstrap = roster_server::bootstrap::prepare(&args)?;
     let limits = std::sync::Arc::new(args.rate_limits().await?);
     let mail_settings = args.mail_settings(&db.data_dir)?;
@@ -165,7 +169,11 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections,
         access_log: args.access_log == "on",
         metrics: args.metrics_listen.is_some(),
+        tls: tls.clone(),
     };
+    if let Some(t) = tls {
+        t.reload_on_sighup()?;
+    }
     if let Some(addr) = args.metrics_listen {
         let bound = roster_server::http::metrics::serve(addr).await?;
         tracing::info!(metrics = %bound, "serving Prometheus metrics at /metrics");
@@ -190,7 +198,7 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
 /// The base of every link: ROSTER_PUBLIC_URL, or on a loopback listener its own address.
 /// Anywhere else the setting is required: links built from a request's Host header would let
 /// anyone point them at a host of their choosing.
-fn public_url(args: &ServeArgs, bound: std::net::SocketAddr) -> anyhow::Result<String> {
+fn public_url(args: &ServeArgs, bound: std::net::SocketAddr, tls: bool) -> anyhow::Result<String> {
     match &args.public_url {
         Some(u) => {
             let u = u.trim().trim_end_matches('/');
@@ -200,7 +208,9 @@ fn public_url(args: &ServeArgs, bound: std::net::SocketAddr) -> anyhow::Result<S
             );
             Ok(u.to_owned())
         }
-        None if bound.ip().is_loopback() => Ok(format!("http://{bound}")),
+        None if bound.ip().is_loopback() => {
+            Ok(format!("{}://{bound}", if tls { "https" } else { "http" }))
+        }
         None => anyhow::bail!(
             "ROSTER_PUBLIC_URL is required when listening on {bound} (not a loopback address): \
              set it to the URL clients reach this server at, e.g. https://directory.example.com"

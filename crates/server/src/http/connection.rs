@@ -58,8 +58,9 @@ struct Replacing {
     reported: usize,
 }
 
-pub struct Guarded {
-    inner: TcpStream,
+/// `S` is the byte stream under HTTP: the TCP stream, or the TLS stream over it.
+pub struct Guarded<S = TcpStream> {
+    inner: S,
     renderers: Renderers,
     timeouts: Timeouts,
     phase: Phase,
@@ -77,8 +78,8 @@ pub struct Guarded {
     replacing: Option<Replacing>,
 }
 
-impl Guarded {
-    pub fn new(inner: TcpStream, renderers: Renderers, timeouts: Timeouts) -> Self {
+impl<S> Guarded<S> {
+    pub fn new(inner: S, renderers: Renderers, timeouts: Timeouts) -> Self {
         Self {
             inner,
             renderers,
@@ -243,7 +244,7 @@ fn serialize(res: Response) -> Vec<u8> {
     out
 }
 
-impl AsyncRead for Guarded {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guarded<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -274,7 +275,7 @@ impl AsyncRead for Guarded {
     }
 }
 
-impl Guarded {
+impl<S: AsyncRead + AsyncWrite + Unpin> Guarded<S> {
     /// Writes what is left of a replacement; ready once all of it is out.
     fn drive(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         while let Some(r) = &mut self.replacing {
@@ -300,7 +301,7 @@ impl Guarded {
     }
 }
 
-impl AsyncWrite for Guarded {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

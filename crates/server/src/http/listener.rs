@@ -1,7 +1,7 @@
 //! The accept loop: HTTP/1.1 connections through hyper, each wrapped in a [`Guarded`]
 //! stream (idle and header time-outs, hyper's own answers in the dialect's format), at most
-//! `max_connections` open at once (more wait in the kernel's backlog), and a graceful
-//! shutdown that lets in-flight requests finish.
+//! `max_connections` open at once (more wait in the kernel's backlog), TLS when configured
+//! ([`super::tls`]), and a graceful shutdown that lets in-flight requests finish.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,10 +22,12 @@ use tower::ServiceExt;
 use super::connection::{Guarded, Timeouts};
 use super::dialect::Renderers;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct ServeOptions {
     pub timeouts: Timeouts,
     pub max_connections: usize,
+    /// HTTPS: each connection's handshake first (within the header time-out).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then waits for the open
@@ -60,7 +62,6 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(Guarded::new(stream, renderers.clone(), opts.timeouts));
         let app = app.clone();
         let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
             let mut req = req.map(Body::new);
@@ -68,9 +69,35 @@ pub async fn serve(
             let app = app.clone();
             async move { Ok::<_, Infallible>(app.oneshot(req).await.unwrap_or_else(|e| match e {})) }
         });
-        let conn = graceful.watch(http.serve_connection(io, service));
+        let (http, watcher, renderers, timeouts) = (
+            http.clone(),
+            graceful.watcher(),
+            renderers.clone(),
+            opts.timeouts,
+        );
+        let tls = opts.tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let outcome = match tls {
+                None => {
+                    let io = TokioIo::new(Guarded::new(stream, renderers, timeouts));
+                    watcher.watch(http.serve_connection(io, service)).await
+                }
+                Some(acceptor) => {
+                    // A handshake that does not finish in time holds no slot for long.
+                    match tokio::time::timeout(timeouts.header, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            let io = TokioIo::new(Guarded::new(tls, renderers, timeouts));
+                            watcher.watch(http.serve_connection(io, service)).await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => Ok(()),
+                    }
+                }
+            };
+            if let Err(e) = outcome {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
             drop(slot);

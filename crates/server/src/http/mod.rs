@@ -16,6 +16,7 @@ pub mod limits;
 pub mod listener;
 pub mod metrics;
 pub mod request_id;
+pub mod tls;
 
 pub use auth::Caller;
 pub use error::{ApiError, Kind};
