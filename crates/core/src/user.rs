@@ -319,6 +319,36 @@ impl User {
             .is_some_and(|v| self.emails.iter().any(|e| fold(&e.value) == v))
     }
 
+    /// The names of the attributes that differ from `before` (for the audit trail: names,
+    /// never values), in schema order; `password`, `roles` and `permissions` when the update
+    /// writes them.
+    pub fn changed_since(&self, before: &User) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut note = |same: bool, name: &'static str| {
+            if !same {
+                out.push(name);
+            }
+        };
+        note(self.user_name == before.user_name, "userName");
+        note(self.external_id == before.external_id, "externalId");
+        note(self.display_name == before.display_name, "displayName");
+        note(self.given_name == before.given_name, "name.givenName");
+        note(self.family_name == before.family_name, "name.familyName");
+        for (i, name) in PROFILE_ATTRS.iter().enumerate() {
+            note(self.profile.get(i) == before.profile.get(i), name);
+        }
+        note(self.emails == before.emails, "emails");
+        note(self.active == before.active, "active");
+        note(self.locale == before.locale, "locale");
+        note(self.multi == before.multi, "multiValued");
+        note(self.enterprise == before.enterprise, "enterprise");
+        note(self.totp == before.totp, "totp");
+        note(self.set_password_hash.is_none(), "password");
+        note(self.set_roles.is_none(), "roles");
+        note(self.set_permissions.is_none(), "permissions");
+        out
+    }
+
     /// Where mail to the user goes: the primary address, else the first.
     pub fn mail_address(&self) -> Option<&str> {
         self.emails

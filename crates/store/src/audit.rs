@@ -130,6 +130,8 @@ pub struct AuditRow {
     pub action: String,
     pub target: Option<String>,
     pub request_id: Option<String>,
+    /// The attributes the change changed (names only), when the row says.
+    pub changes: Vec<String>,
 }
 
 /// Which audit rows to read: every given condition must hold; newest first, at most

@@ -122,7 +122,7 @@ pub async fn list(caller: Caller, q: QueryPairs) -> Result<Response, ApiError> {
         .iter()
         .map(|r| {
             json!({"seq": r.seq, "at": format_micros(r.at), "actor": r.actor, "action": r.action,
-                   "target": r.target, "requestId": r.request_id})
+                   "target": r.target, "requestId": r.request_id, "changes": r.changes})
         })
         .collect();
     Ok(json_response(

@@ -14,7 +14,9 @@ use crate::{AuditStore, Result};
 impl<B: Backend> AuditStore for SqlStore<B> {
     async fn audit_rows(&self, _: &AuditReader, q: &AuditQuery) -> Result<Vec<AuditRow>> {
         let mut sql = Sql::new();
-        sql.push("SELECT seq, at, actor, action, target, request_id FROM audit_log WHERE 1 = 1");
+        sql.push(
+            "SELECT seq, at, actor, action, target, request_id, changes FROM audit_log WHERE 1 = 1",
+        );
         if let Some(r) = &q.request_id {
             sql.push(" AND request_id = ").bind(Arg::Text(r.clone()));
         }
@@ -58,6 +60,15 @@ impl<B: Backend> AuditStore for SqlStore<B> {
                     action: row.text("action")?,
                     target: row.opt_text("target")?,
                     request_id: row.opt_text("request_id")?,
+                    changes: row
+                        .opt_text("changes")?
+                        .map(|c| {
+                            c.split(',')
+                                .filter(|n| !n.is_empty())
+                                .map(str::to_owned)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 })
             })
             .collect()

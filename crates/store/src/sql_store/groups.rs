@@ -440,6 +440,15 @@ impl<B: Backend> GroupStore for SqlStore<B> {
         let id = by.group();
         let mut w = self.write(by.actor(), ctx).await?;
         let g = modify(w.ex(), self.db.dialect(), id, if_match, change).await?;
+        let names: Vec<&str> = [
+            (change.display_name.is_some(), "displayName"),
+            (change.external_id.is_some(), "externalId"),
+            (!change.members.is_empty(), "members"),
+        ]
+        .into_iter()
+        .filter_map(|(changed, name)| changed.then_some(name))
+        .collect();
+        w.changed(&names);
         w.commit(Action::GroupUpdate, &id.to_string()).await?;
         Ok(g)
     }

@@ -43,6 +43,7 @@ impl<B: Backend> SqlStore<B> {
             actor: actor.audit_name(),
             request_id: ctx.request_id.clone(),
             gate: ctx.gate.clone(),
+            changes: None,
         })
     }
 }
@@ -56,6 +57,8 @@ pub(crate) struct Write<'a> {
     actor: String,
     request_id: Option<String>,
     gate: Option<crate::CommitGate>,
+    /// The attribute names the commit's audit row records.
+    changes: Option<String>,
 }
 
 impl Write<'_> {
@@ -66,25 +69,42 @@ impl Write<'_> {
 
     /// An audit row besides the one [`Write::commit`] writes (a change with several parts).
     pub(crate) async fn audit(&mut self, action: Action, target: &str) -> Result<()> {
+        self.audit_row(action, target, None).await
+    }
+
+    async fn audit_row(
+        &mut self,
+        action: Action,
+        target: &str,
+        changes: Option<String>,
+    ) -> Result<()> {
         self.tx
             .execute(
-                "INSERT INTO audit_log (at, actor, action, target, request_id) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO audit_log (at, actor, action, target, request_id, changes) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
                 &args![
                     roster_core::now_micros(),
                     self.actor.as_str(),
                     action.as_str(),
                     target,
-                    self.request_id.clone()
+                    self.request_id.clone(),
+                    changes
                 ],
             )
             .await?;
         Ok(())
     }
 
+    /// Names the attributes the change changed, for its audit row.
+    pub(crate) fn changed(&mut self, names: &[&str]) {
+        self.changes = Some(names.join(","));
+    }
+
     /// Writes the audit row of the change and commits both, unless the request has timed
     /// out already (then it rolls back: the client is told nothing changed, and nothing did).
     pub(crate) async fn commit(mut self, action: Action, target: &str) -> Result<()> {
-        self.audit(action, target).await?;
+        let changes = self.changes.take();
+        self.audit_row(action, target, changes).await?;
         if let Some(g) = &self.gate {
             g.begin_commit()?;
         }

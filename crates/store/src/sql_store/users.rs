@@ -656,6 +656,7 @@ impl<B: Backend> UserStore for SqlStore<B> {
         let before = user.clone();
         edit(&mut user)?;
         by.check(&before, &user)?;
+        w.changed(&user.changed_since(&before));
         let password_changed = user.set_password_hash.is_some();
         write(w.ex(), &mut user, &before.emails, before.active).await?;
         if password_changed {

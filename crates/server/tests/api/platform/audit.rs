@@ -49,11 +49,54 @@ async fn the_audit_trail_filtered_and_paged() {
     );
     assert!(acts.contains(&"token.issue".to_owned()) && acts.contains(&"bootstrap".to_owned()));
 
+    // The row names what changed, never a value.
+    assert_eq!(
+        all.body["items"][0]["changes"],
+        serde_json::json!(["displayName"])
+    );
+    let r = app
+        .scim_patch(
+            &format!("/Users/{uid}"),
+            ADMIN_TOKEN,
+            serde_json::json!([
+                {"op": "replace", "path": "password", "value": "a new long passphrase"},
+                {"op": "replace", "path": "name.familyName", "value": "Lovelace"},
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let rows = audit(
+        &app,
+        &format!("?target={uid}&action=user.update&count=1"),
+        ADMIN_TOKEN,
+    )
+    .await;
+    assert_eq!(
+        rows.body["items"][0]["changes"],
+        serde_json::json!(["name.familyName", "password"]),
+        "{}",
+        rows.text
+    );
+    assert!(
+        !rows.text.contains("passphrase") && !rows.text.contains("argon2"),
+        "{}",
+        rows.text
+    );
+    // (The password change has a row of its own too: user.password.)
+    let all = audit(&app, "", ADMIN_TOKEN).await;
+    let acts = actions(&all);
+
     // Target: the user's own rows, including "<id> <token id>".
     let r = audit(&app, &format!("?target={uid}"), ADMIN_TOKEN).await;
     assert_eq!(
         actions(&r),
-        vec!["user.update", "token.issue", "user.create"],
+        vec![
+            "user.update",
+            "user.password",
+            "user.update",
+            "token.issue",
+            "user.create"
+        ],
         "{}",
         r.text
     );
@@ -64,7 +107,12 @@ async fn the_audit_trail_filtered_and_paged() {
         .unwrap()
         .to_owned();
     let r = audit(&app, &format!("?actor={admin_id}"), ADMIN_TOKEN).await;
-    assert_eq!(actions(&r), vec!["user.update"], "{}", r.text);
+    assert_eq!(
+        actions(&r),
+        vec!["user.update", "user.password", "user.update"],
+        "{}",
+        r.text
+    );
     assert!(r.body["items"][0]["requestId"].is_string());
 
     // Time range: nothing after now, everything before it.
@@ -96,6 +144,40 @@ async fn the_audit_trail_filtered_and_paged() {
     sorted.dedup();
     assert_eq!(seen, sorted);
     assert_eq!(seen.len(), acts.len());
+
+    // A group update names its parts too.
+    let g = app
+        .scim(
+            Method::POST,
+            "/Groups",
+            ADMIN_TOKEN,
+            Some(serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "audited"})),
+        )
+        .await;
+    let gid = g.body["id"].as_str().unwrap().to_owned();
+    let r = app
+        .scim_patch(
+            &format!("/Groups/{gid}"),
+            ADMIN_TOKEN,
+            serde_json::json!([
+                {"op": "replace", "path": "displayName", "value": "renamed"},
+                {"op": "add", "path": "members", "value": [{"value": uid}]},
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let rows = audit(
+        &app,
+        &format!("?target={gid}&action=group.update"),
+        ADMIN_TOKEN,
+    )
+    .await;
+    assert_eq!(
+        rows.body["items"][0]["changes"],
+        serde_json::json!(["displayName", "members"]),
+        "{}",
+        rows.text
+    );
 
     // Only administrators; bad parameters are 400 problem JSON.
     let t = app.token_for("aud").await;
