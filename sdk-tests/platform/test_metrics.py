@@ -4,6 +4,7 @@ credentials and rate-limit refusals by kind; the public listener does not serve 
 
 from __future__ import annotations
 
+import os
 import socket
 import urllib.error
 import urllib.request
@@ -54,6 +55,16 @@ def test_metrics_parse_and_count(roster):
         assert any(s.labels.get("kind") == "anonymous" and s.value >= 1 for s in samples(m, "roster_rate_limited_total"))
         assert samples(m, "roster_http_request_duration_seconds_bucket"), "latency histogram"
         assert samples(m, "roster_build_info")[0].value == 1
+        # The pool and the outbox, sampled; SQLite's group commits, per COMMIT.
+        pool = {s.labels["state"]: s.value for s in samples(m, "roster_db_pool_connections")}
+        assert set(pool) == {"idle", "in_use"} and pool["idle"] + pool["in_use"] >= 1, pool
+        assert samples(m, "roster_mail_queued")[0].value >= 0
+        if not os.environ.get("ROSTER_TEST_DATABASE_URL", "").startswith("postgres"):
+            body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "metrics-batch"}
+            assert server.http("POST", "/scim/v2/Users", headers=auth, body=body)[0] == 201
+            m = scrape(f"http://127.0.0.1:{port}/metrics")
+            count = samples(m, "roster_db_commit_batch_size_count")
+            assert count and count[0].value >= 1, "a write's COMMIT is counted"
         # Not on the public listener.
         status, _, _ = server.http("GET", "/metrics", headers=auth)
         assert status == 404

@@ -176,6 +176,7 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(addr) = args.metrics_listen {
         let bound = roster_server::http::metrics::serve(addr).await?;
+        roster_server::http::metrics::sample(store.clone(), Duration::from_secs(5));
         tracing::info!(metrics = %bound, "serving Prometheus metrics at /metrics");
     }
     if let Some(days) = args.audit_retention_days {

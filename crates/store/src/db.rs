@@ -268,6 +268,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn begin(&self) -> Result<Box<dyn Tx + '_>>;
     async fn ping(&self) -> Result<()>;
     async fn close(&self);
+    /// The read pool: connections and idle ones.
+    fn pool_stats(&self) -> crate::PoolStats;
 }
 
 /// `?` → `$1, $2, ...` for PostgreSQL. Roster's SQL never has `?` inside a literal.

@@ -30,6 +30,12 @@ pub enum StoreError {
 const TOO_SLOW: &str =
     "the query ran longer than the statement timeout (ROSTER_DB_STATEMENT_TIMEOUT_MS)";
 
+/// A statement ran past ROSTER_DB_STATEMENT_TIMEOUT_MS (counted for the metrics).
+fn statement_timeout() -> StoreError {
+    metrics::counter!("roster_db_statement_timeouts_total").increment(1);
+    StoreError::Unavailable(TOO_SLOW.into())
+}
+
 /// A unique index refused a write: the message names the index or column.
 fn uniqueness(msg: &str) -> StoreError {
     if msg.contains("user_name_key") {
@@ -45,7 +51,7 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => uniqueness(db.message()),
             // query_canceled: statement_timeout fired.
             sqlx::Error::Database(db) if db.code().as_deref() == Some("57014") => {
-                StoreError::Unavailable(TOO_SLOW.into())
+                statement_timeout()
             }
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 StoreError::Unavailable(e.to_string())
@@ -80,7 +86,7 @@ impl From<rusqlite::Error> for StoreError {
             rusqlite::Error::SqliteFailure(f, _)
                 if f.code == rusqlite::ErrorCode::OperationInterrupted =>
             {
-                StoreError::Unavailable(TOO_SLOW.into())
+                statement_timeout()
             }
             _ => StoreError::Sqlite(e),
         }

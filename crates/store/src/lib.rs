@@ -951,11 +951,22 @@ pub trait SearchStore: Send + Sync {
 pub trait Lifecycle: Send + Sync {
     /// Answers when the database does (for /healthz).
     async fn ping(&self) -> Result<()>;
+    /// Connections of the pool: how many there are and how many are idle.
+    fn pool_stats(&self) -> PoolStats;
+    /// Mails waiting to be sent (queued, due or not).
+    async fn mail_queued(&self) -> Result<i64>;
     /// Closes every connection (graceful shutdown).
     async fn close(&self);
     /// Creates the first admin with every permission, unless any user exists.
     /// Returns false when the database was not empty.
     async fn bootstrap(&self, by: &Operator, ctx: &WriteCtx, b: &Bootstrap) -> Result<bool>;
+}
+
+/// A connection pool's state, for the metrics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
 }
 
 /// Everything a Roster server needs from its database, one trait per aggregate.

@@ -131,6 +131,13 @@ impl Backend for PgBackend {
         Dialect::POSTGRES
     }
 
+    fn pool_stats(&self) -> crate::PoolStats {
+        crate::PoolStats {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+        }
+    }
+
     async fn reader(&self) -> Result<Box<dyn Exec + '_>> {
         Ok(Box::new(Conn(self.pool.acquire().await?)))
     }

@@ -17,6 +17,10 @@ const BUCKETS: &[f64] = &[
 pub async fn serve(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
     let handle = PrometheusBuilder::new()
         .set_buckets(BUCKETS)?
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full("roster_db_commit_batch_size".into()),
+            &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
+        )?
         .install_recorder()
         .map_err(|e| anyhow::anyhow!("cannot install the metrics recorder: {e}"))?;
     describe();
@@ -73,6 +77,46 @@ fn describe() {
         "roster_build_info",
         "The running build (version label), always 1"
     );
+    describe_gauge!(
+        "roster_db_pool_connections",
+        "Database read-pool connections, by state (in_use, idle)"
+    );
+    describe_counter!(
+        "roster_db_statement_timeouts_total",
+        "Statements stopped by ROSTER_DB_STATEMENT_TIMEOUT_MS"
+    );
+    describe_histogram!(
+        "roster_db_commit_batch_size",
+        "SQLite: requests acknowledged by one group COMMIT"
+    );
+    describe_gauge!("roster_mail_queued", "Mails waiting in the outbox");
+    describe_counter!(
+        "roster_mail_deliveries_total",
+        "Mail delivery attempts by outcome (sent, retry, failed)"
+    );
+}
+
+/// Samples what is not an event (the pool, the outbox) every `every`, for the scrapes.
+pub fn sample(store: std::sync::Arc<dyn roster_store::Store>, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let p = store.pool_stats();
+            metrics::gauge!("roster_db_pool_connections", "state" => "idle").set(f64::from(p.idle));
+            metrics::gauge!("roster_db_pool_connections", "state" => "in_use")
+                .set(f64::from(p.size.saturating_sub(p.idle)));
+            match store.mail_queued().await {
+                Ok(n) => metrics::gauge!("roster_mail_queued").set(n as f64),
+                Err(e) => tracing::debug!(error = %e, "could not count the outbox for the metrics"),
+            }
+        }
+    });
+}
+
+/// One delivery attempt of a mail.
+pub fn mail_delivery(outcome: &'static str) {
+    metrics::counter!("roster_mail_deliveries_total", "outcome" => outcome).increment(1);
 }
 
 /// One finished request.

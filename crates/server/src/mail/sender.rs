@@ -194,6 +194,11 @@ async fn send_one(
         (_, Some(at)) => MailOutcome::Retry { at, error: &error },
         (_, None) => MailOutcome::Failed { error: &error },
     };
+    crate::http::metrics::mail_delivery(match &outcome {
+        MailOutcome::Sent => "sent",
+        MailOutcome::Retry { .. } => "retry",
+        MailOutcome::Failed { .. } => "failed",
+    });
     match &outcome {
         MailOutcome::Sent => {
             tracing::info!(mail_id = row.id, message_id = %row.message_id, attempts = row.attempts, "mail sent")

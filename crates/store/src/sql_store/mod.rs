@@ -178,6 +178,20 @@ impl<B: Backend> Lifecycle for SqlStore<B> {
         self.db.ping().await
     }
 
+    fn pool_stats(&self) -> crate::PoolStats {
+        self.db.pool_stats()
+    }
+
+    async fn mail_queued(&self) -> Result<i64> {
+        let mut r = self.db.reader().await?;
+        r.fetch_one(
+            "SELECT COUNT(*) AS n FROM mail_outbox WHERE status = 'queued'",
+            &[],
+        )
+        .await?
+        .int("n")
+    }
+
     async fn close(&self) {
         self.db.close().await;
     }

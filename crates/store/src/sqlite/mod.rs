@@ -32,6 +32,8 @@ pub struct SqliteBackend {
     writer: Writer,
     readers: SyncMutex<Vec<Conn>>,
     read_slots: Semaphore,
+    /// How many read connections there are.
+    read_count: u32,
     acquire_timeout: Duration,
 }
 
@@ -80,6 +82,7 @@ impl SqliteBackend {
             writer: Writer::new(writer),
             readers: SyncMutex::new(readers),
             read_slots: Semaphore::new(n),
+            read_count: u32::try_from(n).unwrap_or(u32::MAX),
             acquire_timeout: opts.acquire_timeout,
         })
     }
@@ -242,6 +245,13 @@ impl Exec for ReadConn<'_> {
 impl Backend for SqliteBackend {
     fn dialect(&self) -> Dialect {
         Dialect::SQLITE
+    }
+
+    fn pool_stats(&self) -> crate::PoolStats {
+        crate::PoolStats {
+            size: self.read_count,
+            idle: u32::try_from(self.read_slots.available_permits()).unwrap_or(u32::MAX),
+        }
     }
 
     async fn reader(&self) -> Result<Box<dyn Exec + '_>> {

@@ -56,6 +56,8 @@ impl State {
             }
         }
         self.batch += 1;
+        // How many requests one COMMIT (one fsync) acknowledged.
+        metrics::histogram!("roster_db_commit_batch_size").record(self.parked.len() as f64);
         let shared = outcome.as_ref().map(|_| ()).map_err(|e| e.to_string());
         for ack in self.parked.drain(..) {
             let _ = ack.send(shared.clone());
