@@ -344,6 +344,60 @@ pub async fn role(store: &dyn Store, cmd: RoleCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub async fn export(
+    store: &dyn Store,
+    db: &DbArgs,
+    output: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    // The store is open: migrations ran, so the export is at this roster's schema.
+    let _ = store.schema_version().await?;
+    let url = db.url()?;
+    let mut out: Box<dyn std::io::Write + Send> = match &output {
+        Some(p) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            // It holds password hashes and sealed secrets: private, and never over a file.
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(p)
+                .with_context(|| format!("cannot create {}", p.display()))?;
+            Box::new(std::io::BufWriter::with_capacity(1 << 20, f))
+        }
+        None => Box::new(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::io::stdout(),
+        )),
+    };
+    let counts = roster_store::transfer::export(&url, &mut *out).await?;
+    drop(out);
+    for (t, n) in &counts.0 {
+        eprintln!("{t}: {n}");
+    }
+    eprintln!("exported {} rows", counts.total());
+    Ok(())
+}
+
+pub async fn import(store: &dyn Store, file: &std::path::Path) -> anyhow::Result<()> {
+    let schema = store.schema_version().await?;
+    let input: Box<dyn std::io::BufRead + Send> = if file.as_os_str() == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        Box::new(std::io::BufReader::with_capacity(1 << 20, f))
+    };
+    let mut rows = roster_store::transfer::read_export(input, schema)?;
+    let counts = store
+        .import(&Operator::local("cli:import"), &mut rows)
+        .await?;
+    for (t, n) in &counts.0 {
+        eprintln!("{t}: {n}");
+    }
+    eprintln!("imported {} rows", counts.total());
+    Ok(())
+}
+
 pub async fn org(store: &dyn Store, cmd: OrgCommand) -> anyhow::Result<()> {
     let by = Operator::local("cli:org").group_manager();
     let ctx = WriteCtx::default();

@@ -123,6 +123,19 @@ pub enum Command {
     /// Manage the S3-compatible object storages users get credentials for.
     #[command(subcommand)]
     Storage(StorageCommand),
+    /// Write the whole directory as JSON lines (format: see README, "Export and import"):
+    /// one snapshot, streamed.
+    Export {
+        /// The file to write (created 0600; refused if it exists); standard output without.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Load an export into this database, which must be empty (a new SQLite file or
+    /// PostgreSQL schema), in one transaction.
+    Import {
+        /// The export (`-` for standard input).
+        file: PathBuf,
+    },
     /// Copy the embedded SQLite database to a new file while servers keep running (SQLite's
     /// online backup API: the copy is the database as of one commit).
     Backup {

@@ -44,10 +44,12 @@ pub enum Action {
     /// A user's credentials for storages they had none for were made.
     CredentialCreate,
     CredentialRegenerate,
+    /// A directory was loaded from an export (the target says how many rows).
+    Import,
 }
 
 impl Action {
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 30] = [
         Action::Bootstrap,
         Action::UserCreate,
         Action::UserUpdate,
@@ -77,6 +79,7 @@ impl Action {
         Action::StorageRemove,
         Action::CredentialCreate,
         Action::CredentialRegenerate,
+        Action::Import,
     ];
 
     /// The action stored under this name.
@@ -116,6 +119,7 @@ impl Action {
             Action::StorageRemove => "object-storage.remove",
             Action::CredentialCreate => "storage-credential.create",
             Action::CredentialRegenerate => "storage-credential.regenerate",
+            Action::Import => "directory.import",
         }
     }
 }

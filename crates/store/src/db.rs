@@ -195,6 +195,8 @@ pub trait Tx: Exec {
 /// What differs between SQL engines beyond placeholders.
 #[derive(Debug, Clone, Copy)]
 pub struct Dialect {
+    /// PostgreSQL (else SQLite), where nothing more specific says what differs.
+    pub postgres: bool,
     /// Appended to the SELECT that loads a row to be rewritten in a transaction.
     pub lock_for_update: &'static str,
     /// How `co`/`ew` on email values, userName and the given and family names reach the
@@ -222,6 +224,7 @@ pub struct JsonRows {
 
 impl Dialect {
     pub const SQLITE: Dialect = Dialect {
+        postgres: false,
         // No row locks in SQLite; the single writer connection serialises writers.
         lock_for_update: "",
         email_substring: EmailSubstring::Fts5Glob,
@@ -235,6 +238,7 @@ impl Dialect {
         },
     };
     pub const POSTGRES: Dialect = Dialect {
+        postgres: true,
         lock_for_update: " FOR UPDATE",
         email_substring: EmailSubstring::Like,
         seq_buckets: false,

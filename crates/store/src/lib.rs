@@ -67,6 +67,7 @@ pub use audit::{Action, AuditQuery, AuditRow};
 pub use error::StoreError;
 
 pub mod audit;
+pub mod transfer;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -955,6 +956,15 @@ pub trait Lifecycle: Send + Sync {
     fn pool_stats(&self) -> PoolStats;
     /// Mails waiting to be sent (queued, due or not).
     async fn mail_queued(&self) -> Result<i64>;
+    /// The last migration applied (what an export records and an import checks).
+    async fn schema_version(&self) -> Result<i64>;
+    /// Loads an export's rows into this database, which must be empty, in one transaction
+    /// with its audit row ([`transfer`]).
+    async fn import(
+        &self,
+        by: &Operator,
+        rows: &mut (dyn Iterator<Item = Result<transfer::ImportRow>> + Send),
+    ) -> Result<transfer::Counts>;
     /// Closes every connection (graceful shutdown).
     async fn close(&self);
     /// Creates the first admin with every permission, unless any user exists.

@@ -5,6 +5,7 @@
 mod access;
 mod audit;
 mod groups;
+mod import;
 mod links;
 mod oauth;
 mod orgs;
@@ -180,6 +181,21 @@ impl<B: Backend> Lifecycle for SqlStore<B> {
 
     fn pool_stats(&self) -> crate::PoolStats {
         self.db.pool_stats()
+    }
+
+    async fn schema_version(&self) -> Result<i64> {
+        let mut r = self.db.reader().await?;
+        r.fetch_one("SELECT MAX(version) AS v FROM _sqlx_migrations", &[])
+            .await?
+            .int("v")
+    }
+
+    async fn import(
+        &self,
+        by: &Operator,
+        rows: &mut (dyn Iterator<Item = Result<crate::transfer::ImportRow>> + Send),
+    ) -> Result<crate::transfer::Counts> {
+        self.import_rows(by, rows).await
     }
 
     async fn mail_queued(&self) -> Result<i64> {
