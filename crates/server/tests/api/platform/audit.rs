@@ -126,6 +126,49 @@ async fn the_audit_trail_filtered_and_paged() {
         acts.len()
     );
 
+    // A window in the middle: exactly the rows stamped in it (the window is found as a
+    // range of seq, then checked row by row).
+    let stamps: Vec<(i64, String)> = all.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["seq"].as_i64().unwrap(),
+                i["at"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    // The newest row's millisecond: the password change before it took an argon2id hash.
+    let cut = stamps[0].1.clone();
+    let seqs = |q: &str| {
+        let app = &app;
+        let q = q.to_owned();
+        async move {
+            let r = audit(app, &q, ADMIN_TOKEN).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["seq"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    let after: Vec<i64> = stamps
+        .iter()
+        .filter(|(_, at)| *at >= cut)
+        .map(|(s, _)| *s)
+        .collect();
+    let before: Vec<i64> = stamps
+        .iter()
+        .filter(|(_, at)| *at < cut)
+        .map(|(s, _)| *s)
+        .collect();
+    assert!(!after.is_empty() && !before.is_empty());
+    assert_eq!(seqs(&format!("?since={cut}")).await, after);
+    assert_eq!(seqs(&format!("?until={cut}")).await, before);
+
     // Keyset paging: pages of 2 cover the whole trail exactly once.
     let mut seen = Vec::new();
     let mut cursor = String::new();
