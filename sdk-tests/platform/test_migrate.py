@@ -2,7 +2,8 @@
 empty database (PostgreSQL when ROSTER_TEST_DATABASE_URL names one, else a new SQLite file),
 then a server on the target answers as the source did: the same ids, passwords, API tokens,
 groups and filters work, new users get new ids, and the import is in the audit trail. A
-second import into the now non-empty target is refused."""
+second import into the now non-empty target is refused; a merge adds only rows that are not
+there and refuses a row that is there with other values, changing nothing."""
 
 from __future__ import annotations
 
@@ -82,6 +83,23 @@ def test_export_then_import_into_an_empty_database_keeps_everything_working(rost
         assert "imported" in res.stderr
         again = source.cli_raw("import", str(dump), env=env)
         assert again.returncode != 0 and "not empty" in again.stderr, again.stderr
+        # A merge of the same export finds every row there already and adds nothing.
+        merged = source.cli_raw("import", "--merge", str(dump), env=env)
+        assert merged.returncode == 0, merged.stderr
+        assert "imported 0 rows" in merged.stderr and f"{len(lines) - 1} rows were there already" in merged.stderr, merged.stderr
+        # A row that differs fails the whole merge: nothing is overwritten.
+        changed = source.dir / "changed.jsonl"
+        changed.write_text(dump.read_text().replace('"given_name":"Moved"', '"given_name":"Changed"', 1))
+        refused = source.cli_raw("import", "--merge", str(changed), env=env)
+        assert refused.returncode != 0 and "another given_name" in refused.stderr, refused.stderr
+        # A later export of the same directory brings only its new rows.
+        status, _, later = source.http("POST", "/scim/v2/Users", headers=admin,
+                                       body={"schemas": [SCIM_USER], "userName": f"later-{tag}"})
+        assert status == 201, later
+        dump2 = source.dir / "directory-later.jsonl"
+        source.cli("export", "--output", str(dump2))
+        merged = source.cli_raw("import", "--merge", str(dump2), env=env)
+        assert merged.returncode == 0, merged.stderr
 
         target.env.update(env)
         target.admin_token = source.admin_token
@@ -92,6 +110,10 @@ def test_export_then_import_into_an_empty_database_keeps_everything_working(rost
             # The password (its argon2id hash moved) and the CVAT id.
             status, _, me = target.http("GET", "/api/users/self", headers=basic(name, pw))
             assert status == 200 and me["id"] == ids[name], me
+        status, _, u = target.http("GET", f"/scim/v2/Users/{later['id']}", headers=admin)
+        assert status == 200 and u["userName"] == f"later-{tag}", u
+        status, _, u = target.http("GET", f"/scim/v2/Users/{people[first][0]}", headers=admin)
+        assert u["name"]["givenName"] == "Moved", "the refused merge changed nothing"
         status, _, me = target.http("GET", "/scim/v2/Me", headers=bearer(token))
         assert status == 200 and me["userName"] == first, me
         status, _, got = target.http("GET", f"/scim/v2/Groups/{g['id']}", headers=admin)
@@ -108,7 +130,7 @@ def test_export_then_import_into_an_empty_database_keeps_everything_working(rost
         status, _, page = target.http("GET", f"/api/users?username=after-{tag}", headers=admin)
         assert page["results"][0]["id"] > max(ids.values())
         status, _, audit = target.http("GET", "/api/v1/audit?action=directory.import", headers=admin)
-        assert status == 200 and len(audit["items"]) == 1, audit
+        assert status == 200 and len(audit["items"]) == 3, audit  # the import and two merges
     finally:
         if target is not None:
             target.stop()

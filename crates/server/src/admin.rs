@@ -378,7 +378,7 @@ pub async fn export(
     Ok(())
 }
 
-pub async fn import(store: &dyn Store, file: &std::path::Path) -> anyhow::Result<()> {
+pub async fn import(store: &dyn Store, file: &std::path::Path, merge: bool) -> anyhow::Result<()> {
     let schema = store.schema_version().await?;
     let input: Box<dyn std::io::BufRead + Send> = if file.as_os_str() == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
@@ -389,12 +389,15 @@ pub async fn import(store: &dyn Store, file: &std::path::Path) -> anyhow::Result
     };
     let mut rows = roster_store::transfer::read_export(input, schema)?;
     let counts = store
-        .import(&Operator::local("cli:import"), &mut rows)
+        .import(&Operator::local("cli:import"), &mut rows, merge)
         .await?;
     for (t, n) in &counts.0 {
         eprintln!("{t}: {n}");
     }
     eprintln!("imported {} rows", counts.total());
+    if merge {
+        eprintln!("{} rows were there already", counts.1);
+    }
     Ok(())
 }
 

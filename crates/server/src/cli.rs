@@ -135,6 +135,10 @@ pub enum Command {
     Import {
         /// The export (`-` for standard input).
         file: PathBuf,
+        /// Into a database that holds rows already: rows that are there identically are
+        /// skipped, a row whose key is there with other values fails the whole import.
+        #[arg(long)]
+        merge: bool,
     },
     /// Copy the embedded SQLite database to a new file while servers keep running (SQLite's
     /// online backup API: the copy is the database as of one commit).

@@ -69,7 +69,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Org(cmd) => admin::org(store.as_ref(), cmd).await,
             Command::Storage(cmd) => admin::storage(store.as_ref(), cmd).await,
             Command::Export { output } => admin::export(store.as_ref(), &cli.db, output).await,
-            Command::Import { file } => admin::import(store.as_ref(), &file).await,
+            Command::Import { file, merge } => admin::import(store.as_ref(), &file, merge).await,
             Command::Serve(_) | Command::Backup { .. } => Ok(()),
         }
     }

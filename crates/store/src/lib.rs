@@ -958,12 +958,13 @@ pub trait Lifecycle: Send + Sync {
     async fn mail_queued(&self) -> Result<i64>;
     /// The last migration applied (what an export records and an import checks).
     async fn schema_version(&self) -> Result<i64>;
-    /// Loads an export's rows into this database, which must be empty, in one transaction
-    /// with its audit row ([`transfer`]).
+    /// Loads an export's rows into this database, which must be empty unless `merge`, in one
+    /// transaction with its audit row ([`transfer`]).
     async fn import(
         &self,
         by: &Operator,
         rows: &mut (dyn Iterator<Item = Result<transfer::ImportRow>> + Send),
+        merge: bool,
     ) -> Result<transfer::Counts>;
     /// Closes every connection (graceful shutdown).
     async fn close(&self);

@@ -13,7 +13,11 @@
 //! Export reads one snapshot (one read transaction) and streams: memory does not grow with
 //! the directory. Import needs a database at the same schema version with none of the
 //! tables holding a row, loads every row in one transaction (in multi-row batches) with its
-//! audit row, and moves PostgreSQL's id sequences past the loaded ids.
+//! audit row, and moves PostgreSQL's id sequences past the loaded ids. A merge import takes
+//! a database that holds rows already: a row whose key is there must be there identically
+//! (it is skipped), any difference fails the whole import, so a merge never overwrites or
+//! drops a row (re-running an import, or loading a later export of the same directory
+//! whose old rows did not change).
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -53,12 +57,18 @@ pub const TABLES: &[&str] = &[
 /// SQLite numbers email rows for its FTS5 index (migration 0007); PostgreSQL has no use for it.
 pub(crate) const ENGINE_ONLY: &[(&str, &str)] = &[("user_emails", "seq")];
 
+/// Tables that are logs: in a merge a row is the same row when everything but its number is
+/// the same, and a new one is appended with a number of the target's (the numbers of two
+/// databases' logs collide; the order of the trail is what they mean).
+pub(crate) const APPEND_ONLY: &[(&str, &str)] = &[("audit_log", "seq")];
+
 /// Rows per INSERT statement in an import.
 const BATCH: usize = 200;
 
-/// How many rows an export wrote, or an import loaded.
+/// How many rows an export wrote, or an import loaded, per table; and for a merge, how
+/// many were there already (identical).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counts(pub Vec<(String, u64)>);
+pub struct Counts(pub Vec<(String, u64)>, pub u64);
 
 impl Counts {
     pub fn total(&self) -> u64 {

@@ -194,8 +194,9 @@ impl<B: Backend> Lifecycle for SqlStore<B> {
         &self,
         by: &Operator,
         rows: &mut (dyn Iterator<Item = Result<crate::transfer::ImportRow>> + Send),
+        merge: bool,
     ) -> Result<crate::transfer::Counts> {
-        self.import_rows(by, rows).await
+        self.import_rows(by, rows, merge).await
     }
 
     async fn mail_queued(&self) -> Result<i64> {
