@@ -75,11 +75,7 @@ impl Counts {
         self.0.iter().map(|(_, n)| n).sum()
     }
 
-    pub(crate) fn bump(&mut self, table: &str) {
-        self.add(table);
-    }
-
-    fn add(&mut self, table: &str) {
+    pub(crate) fn add(&mut self, table: &str) {
         match self.0.last_mut() {
             Some((t, n)) if t == table => *n += 1,
             _ => self.0.push((table.to_owned(), 1)),

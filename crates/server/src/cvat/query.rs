@@ -6,7 +6,7 @@ use roster_core::filter::{jsonlogic, CompareOp};
 use roster_core::schema::{Cond, Field, Scalar, Sort};
 use roster_core::user::fold;
 use roster_core::PageRequest;
-use roster_store::{Org, OrgKey, UserQuery};
+use roster_store::{OrgKey, UserQuery};
 
 use crate::app::AppState;
 use crate::http::extract::QueryPairs;
@@ -173,13 +173,13 @@ pub fn users(q: &QueryPairs) -> Result<(UserQuery, i64, i64), ApiError> {
     Ok((query, page, size))
 }
 
-/// The organization the request is in (`X-Organization`, `org`, then `org_id`); `None` for
-/// none (an empty `org` too); 404 for one that does not exist.
+/// The group seq of the organization the request is in (`X-Organization`, `org`, then
+/// `org_id`); `None` for none (an empty `org` too); 404 for one that does not exist.
 pub async fn organization(
     state: &AppState,
     headers: &HeaderMap,
     q: &QueryPairs,
-) -> Result<Option<Org>, ApiError> {
+) -> Result<Option<i64>, ApiError> {
     let header = headers
         .get("x-organization")
         .and_then(|v| v.to_str().ok())
@@ -200,5 +200,6 @@ pub async fn organization(
             return Err(not_found());
         }
     }
-    state.store.org(key).await?.map(Some).ok_or_else(not_found)
+    let org = state.store.org(key).await?.ok_or_else(not_found)?;
+    Ok(Some(org.seq))
 }

@@ -51,22 +51,22 @@ fn reader(caller: &Caller) -> UserReader {
 async fn shown(caller: &Caller, state: &AppState, users: &[User]) -> Result<Vec<Value>, ApiError> {
     let me = caller.principal().user_seq;
     let admin = is_admin(caller);
-    let full: Vec<i64> = users
-        .iter()
-        .filter(|u| admin || u.seq == me)
-        .map(|u| u.seq)
-        .collect();
+    let in_full = |u: &User| admin || u.seq == me;
+    let full: Vec<i64> = users.iter().filter(|u| in_full(u)).map(|u| u.seq).collect();
     let authz = if full.is_empty() {
         Default::default()
     } else {
         caller.store().authz_of(&reader(caller), &full).await?
     };
+    let none = Authz::default();
     Ok(users
         .iter()
-        .map(|u| match authz.get(&u.seq) {
-            Some(a) if full.contains(&u.seq) => render::full(state, u, a),
-            None if full.contains(&u.seq) => render::full(state, u, &Authz::default()),
-            _ => render::basic(state, u),
+        .map(|u| {
+            if in_full(u) {
+                render::full(state, u, authz.get(&u.seq).unwrap_or(&none))
+            } else {
+                render::basic(state, u)
+            }
         })
         .collect())
 }
@@ -105,9 +105,7 @@ pub async fn list(
     q: QueryPairs,
 ) -> Result<Response, ApiError> {
     let (mut query, page, size) = query::users(&q)?;
-    query.member_of = query::organization(&state, &headers, &q)
-        .await?
-        .map(|o| o.seq);
+    query.member_of = query::organization(&state, &headers, &q).await?;
     let found = caller.store().list_users(&reader(&caller), &query).await?;
     if found.items.is_empty() && page > 1 {
         return Err(ApiError::new(Kind::NotFound, "Invalid page."));
@@ -185,7 +183,7 @@ pub async fn retrieve(
     PathParam(raw): PathParam,
 ) -> Result<Response, ApiError> {
     let org = query::organization(&state, &headers, &q).await?;
-    let u = find(&caller, &raw, org.map(|o| o.seq)).await?;
+    let u = find(&caller, &raw, org).await?;
     one(&state, &caller, &u).await
 }
 

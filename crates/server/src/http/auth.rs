@@ -84,8 +84,7 @@ const MAX_CREDENTIAL_LEN: usize = 512;
 
 /// `Authorization: Bearer <t>` (scheme case-insensitive), if that is what the value is.
 pub fn bearer(value: &str) -> Option<&str> {
-    let (scheme, rest) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    with_scheme(value, "bearer")
 }
 
 /// The one `Authorization: Bearer` token of a request (Roster's own APIs take no other).

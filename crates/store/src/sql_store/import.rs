@@ -258,7 +258,7 @@ impl<B: Backend> SqlStore<B> {
                 }
             }
             pending.push(columns);
-            counts.bump(&table);
+            counts.add(&table);
         }
         flush(w.ex(), &cols, &table, &names, &mut pending).await?;
         if postgres {

@@ -76,8 +76,9 @@ async fn ensure(
     Ok((c, inserted == 1))
 }
 
-/// Rows `seq, id, user_name, permission` of the active user `cond` names (one per permission).
-const OWNER: &str = "SELECT u.seq, u.id, u.user_name, p.permission FROM users u \
+/// Rows `seq, id, user_name, permission` of the user a condition names (one per permission),
+/// as [`principal_from_rows`] reads them.
+pub(super) const OWNER: &str = "SELECT u.seq, u.id, u.user_name, p.permission FROM users u \
      LEFT JOIN user_permissions p ON p.user_seq = u.seq";
 
 async fn live_refresh(ex: &mut dyn Exec, hash: &str) -> Result<Option<(Row, Principal)>> {

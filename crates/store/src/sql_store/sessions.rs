@@ -4,15 +4,12 @@ use async_trait::async_trait;
 use roster_core::user::fold;
 use roster_core::Principal;
 
+use super::oauth::OWNER as PRINCIPAL;
 use super::tokens::principal_from_rows;
 use super::SqlStore;
 use crate::args;
 use crate::db::Backend;
 use crate::{Login, NewSession, Result, SessionAuth, SessionKey, SessionStore};
-
-/// Rows `seq, id, user_name, permission` of an active user (one per permission).
-const PRINCIPAL: &str = "SELECT u.seq, u.id, u.user_name, p.permission FROM users u \
-     LEFT JOIN user_permissions p ON p.user_seq = u.seq";
 
 fn by(key: SessionKey<'_>) -> (&'static str, &str) {
     match key {
