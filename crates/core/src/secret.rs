@@ -157,6 +157,13 @@ pub fn random_secret(prefix: &str) -> String {
     )
 }
 
+/// `n` bytes from the OS's generator.
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; n];
+    OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
 /// `n` random lower-case base32 characters (5 bits each): readable public names.
 pub fn random_base32(n: usize) -> String {
     const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";

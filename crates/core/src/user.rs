@@ -88,6 +88,53 @@ pub struct Email {
     pub display: Option<String>,
 }
 
+impl User {
+    /// Makes `e` the primary address (replacing the primary one, or the first, unless it is
+    /// the same address in another case); `""` removes the primary address.
+    pub fn set_primary_email(&mut self, e: &str) {
+        let primary = self
+            .emails
+            .iter()
+            .position(|m| m.primary)
+            .or(if self.emails.is_empty() {
+                None
+            } else {
+                Some(0)
+            });
+        match (primary, e.is_empty()) {
+            (Some(i), true) => {
+                self.emails.remove(i);
+            }
+            (None, true) => {}
+            (Some(i), false) => {
+                if !self.emails[i].value.eq_ignore_ascii_case(e) {
+                    self.emails[i] = Email {
+                        value: e.to_owned(),
+                        kind: self.emails[i].kind.clone(),
+                        primary: true,
+                        display: None,
+                    };
+                }
+            }
+            (None, false) => self.emails.push(Email {
+                value: e.to_owned(),
+                kind: None,
+                primary: true,
+                display: None,
+            }),
+        }
+    }
+
+    /// The primary address, else the first.
+    pub fn primary_email(&self) -> Option<&str> {
+        self.emails
+            .iter()
+            .find(|m| m.primary)
+            .or(self.emails.first())
+            .map(|m| m.value.as_str())
+    }
+}
+
 impl Email {
     pub fn validate(&self) -> Result<(), CoreError> {
         check_text("emails.value", &self.value)?;

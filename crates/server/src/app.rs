@@ -20,6 +20,7 @@ use utoipa_axum::routes;
 use crate::account::Account;
 use crate::account_api::AccountApi;
 use crate::audit_api::Audit;
+use crate::console::Console;
 use crate::contabo::Contabo;
 use crate::cvat::Cvat;
 use crate::http::connection::Timeouts;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub mail: Arc<crate::mail::Mail>,
     /// Password sign-ins: Basic credentials and sessions.
     pub signin: Arc<crate::signin::SignIn>,
+    /// The first-run setup code of this process (none once the directory has a user).
+    pub setup: Arc<crate::console::SetupCode>,
     /// The serialised OpenAPI document, set once the router is built.
     openapi: Arc<std::sync::OnceLock<Vec<u8>>>,
 }
@@ -82,6 +85,7 @@ impl AppState {
                 public_url,
             ),
             signin: Arc::new(crate::signin::SignIn::new(Duration::from_secs(14 * 86_400))),
+            setup: Arc::default(),
             openapi: Arc::default(),
         }
     }
@@ -236,6 +240,13 @@ fn base_document() -> utoipa::openapi::OpenApi {
             ))),
         )
         .security_scheme(
+            "console_session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "roster_console",
+                "The web console's session cookie (SameSite=Strict); every form also carries its csrf field",
+            ))),
+        )
+        .security_scheme(
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 "sessionid",
@@ -283,6 +294,7 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
     let cvat = mount::<Cvat>(crate::cvat::routes(&state), &state, &mut doc);
     let accounts = mount::<AccountApi>(crate::account_api::routes(), &state, &mut doc);
     let account = mount::<Account>(crate::account::routes(), &state, &mut doc);
+    let console = mount::<Console>(crate::console::routes(), &state, &mut doc);
     let renderers = Renderers::new(vec![
         Renderer::of::<Scim>(),
         Renderer::of::<Odm>(),
@@ -296,6 +308,7 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
         Renderer::of::<Cvat>(),
         Renderer::of::<AccountApi>(),
         Renderer::of::<Account>(),
+        Renderer::of::<Console>(),
     ]);
     let _ = state
         .openapi
@@ -313,6 +326,7 @@ fn build(state: AppState, opts: &AppOptions) -> (Router, Renderers) {
         .merge(cvat)
         .merge(accounts)
         .merge(account)
+        .merge(console)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         // One stack, outermost first: every layer given to Router::layer on its own would

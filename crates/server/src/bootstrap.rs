@@ -36,8 +36,9 @@ pub fn prepare(args: &ServeArgs) -> anyhow::Result<Option<Bootstrap>> {
 }
 
 /// Creates the first admin on an empty database when the settings asked for one
-/// ([`prepare`]); says what to do when the database is empty and they did not.
-pub async fn run(store: &dyn Store, prepared: Option<Bootstrap>) -> anyhow::Result<()> {
+/// ([`prepare`]); true when the database is empty and they did not (the console's first-run
+/// setup is then offered).
+pub async fn run(store: &dyn Store, prepared: Option<Bootstrap>) -> anyhow::Result<bool> {
     match prepared {
         Some(b) => {
             let admin = b.admin.user_name.as_str().to_owned();
@@ -56,19 +57,13 @@ pub async fn run(store: &dyn Store, prepared: Option<Bootstrap>) -> anyhow::Resu
         }
         None => {
             let reader = Operator::local("bootstrap").user_admin().reader();
-            if !store
+            let empty = store
                 .list_users(&reader, &Default::default())
                 .await?
                 .items
-                .is_empty()
-            {
-                return Ok(());
-            }
-            tracing::warn!(
-                "the database has no users. Restart with ROSTER_BOOTSTRAP_ADMIN, ROSTER_BOOTSTRAP_PASSWORD and \
-                 ROSTER_BOOTSTRAP_TOKEN set to create the first admin (see README.md)"
-            );
+                .is_empty();
+            return Ok(empty);
         }
     }
-    Ok(())
+    Ok(false)
 }

@@ -420,6 +420,12 @@ pub struct ServeArgs {
     /// login; logout, deactivation and a password change end it sooner.
     #[arg(long, env = "ROSTER_SESSION_TTL_SECS", default_value_t = 1_209_600, value_parser = clap::value_parser!(u64).range(60..=31_536_000))]
     pub session_ttl_secs: u64,
+    /// Longest a web-console session lasts, in seconds from sign-in.
+    #[arg(long, env = "ROSTER_CONSOLE_SESSION_SECS", default_value_t = 43_200, value_parser = clap::value_parser!(u64).range(60..=2_592_000))]
+    pub console_session_secs: u64,
+    /// A web-console session unused for this many seconds ends.
+    #[arg(long, env = "ROSTER_CONSOLE_IDLE_SECS", default_value_t = 1_800, value_parser = clap::value_parser!(u64).range(60..=2_592_000))]
+    pub console_idle_secs: u64,
 }
 
 impl ServeArgs {

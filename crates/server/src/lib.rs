@@ -10,6 +10,7 @@ pub mod app;
 pub mod audit_api;
 pub mod bootstrap;
 pub mod cli;
+pub mod console;
 pub mod contabo;
 pub mod cvat;
 pub mod http;
@@ -24,5 +25,6 @@ pub mod scim_resource;
 pub mod secrets;
 pub mod signin;
 pub mod tokens;
+pub mod totp;
 
 pub use app::{router, AppState};

@@ -108,7 +108,7 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
         ),
         _ => tracing::info!(source = %source, fingerprint = key.fingerprint(), "server key loaded"),
     }
-    roster_server::bootstrap::run(store.as_ref(), bootstrap).await?;
+    let needs_setup = roster_server::bootstrap::run(store.as_ref(), bootstrap).await?;
     if store
         .ensure_storage(
             &Operator::local("server:object-storage"),
@@ -149,9 +149,22 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     state.tenant_id = args.tenant_id.trim().into();
     state.customer_id = args.customer_id.trim().into();
     state.limits = limits;
-    state.signin = std::sync::Arc::new(roster_server::signin::SignIn::new(
-        std::time::Duration::from_secs(args.session_ttl_secs),
-    ));
+    state.signin = std::sync::Arc::new(
+        roster_server::signin::SignIn::new(Duration::from_secs(args.session_ttl_secs))
+            .with_console(
+                Duration::from_secs(args.console_session_secs),
+                Duration::from_secs(args.console_idle_secs),
+            ),
+    );
+    if needs_setup {
+        let code = state.setup.issue();
+        tracing::warn!(
+            url = %format!("{public_url}/console/setup?code={code}"),
+            "the directory has no users: open this one-time URL to create the first administrator \
+             (valid until used or until the server restarts), or restart with ROSTER_BOOTSTRAP_ADMIN, \
+             ROSTER_BOOTSTRAP_PASSWORD and ROSTER_BOOTSTRAP_TOKEN set"
+        );
+    }
     match &mail_settings.transport {
         roster_server::mail::Transport::Smtp(url) => {
             tracing::info!(smtp = %roster_store::redact(url), "mail goes out over SMTP")

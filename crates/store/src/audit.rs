@@ -46,10 +46,14 @@ pub enum Action {
     CredentialRegenerate,
     /// A directory was loaded from an export (the target says how many rows).
     Import,
+    /// A user enrolled a TOTP second factor (the first code was accepted).
+    TotpEnrol,
+    /// A user's TOTP was removed (by themselves or an administrator).
+    TotpReset,
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 32] = [
         Action::Bootstrap,
         Action::UserCreate,
         Action::UserUpdate,
@@ -80,6 +84,8 @@ impl Action {
         Action::CredentialCreate,
         Action::CredentialRegenerate,
         Action::Import,
+        Action::TotpEnrol,
+        Action::TotpReset,
     ];
 
     /// The action stored under this name.
@@ -120,6 +126,8 @@ impl Action {
             Action::CredentialCreate => "storage-credential.create",
             Action::CredentialRegenerate => "storage-credential.regenerate",
             Action::Import => "directory.import",
+            Action::TotpEnrol => "totp.enrol",
+            Action::TotpReset => "totp.reset",
         }
     }
 }

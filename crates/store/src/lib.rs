@@ -140,6 +140,8 @@ pub struct UserQuery {
     pub with_roles: bool,
     /// Only members of the group with this seq (an organization's members).
     pub member_of: Option<i64>,
+    /// Only holders of this permission.
+    pub with_permission: Option<Permission>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -635,6 +637,37 @@ pub struct NewSession<'a> {
     /// [`Login::password_stamp`] as the password was checked.
     pub password_stamp: i64,
     pub expires_at: i64,
+    pub kind: SessionKind,
+    /// Ends the session after this long without a request (0: only `expires_at`).
+    pub idle_micros: i64,
+}
+
+/// Who a session is for: a cookie of one kind never opens a session of the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// CVAT's login (cookies and a login key).
+    Api,
+    /// The web console (a `SameSite=Strict` cookie, idle and absolute time-outs).
+    Console,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Api => "api",
+            SessionKind::Console => "console",
+        }
+    }
+}
+
+/// A live session as its owner sees it in a list (no secret, not even a hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub seq: i64,
+    pub kind: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
 }
 
 /// An active user a sign-in names, with what checks their password.
@@ -652,6 +685,8 @@ pub struct Login {
 pub struct SessionAuth {
     pub principal: Principal,
     pub csrf_hash: String,
+    /// The session's number (what a list of sessions shows, and ends one by).
+    pub seq: i64,
 }
 
 /// How a session is named: by its cookie or by its login key.
@@ -659,6 +694,8 @@ pub struct SessionAuth {
 pub enum SessionKey<'a> {
     Cookie(&'a str),
     Key(&'a str),
+    /// The console's cookie.
+    Console(&'a str),
 }
 
 /// Sign-in sessions (CVAT's cookies and login keys), kept in the database so every node
@@ -676,13 +713,64 @@ pub trait SessionStore: Send + Sync {
     async fn session(&self, key: SessionKey<'_>) -> Result<Option<SessionAuth>>;
     /// Ends the session; false when there was none.
     async fn end_session(&self, key: SessionKey<'_>) -> Result<bool>;
-    /// User `user_seq` if active and their password is still the one of `password_stamp`
-    /// (a remembered Basic credential).
+    /// User `user_seq` if active, their password is still the one of `password_stamp` and
+    /// they have no TOTP enrolled (a remembered Basic credential: Basic cannot carry a code).
     async fn principal_with_password(
         &self,
         user_seq: i64,
         password_stamp: i64,
     ) -> Result<Option<Principal>>;
+    /// The user's live sessions, newest first (at most 100).
+    async fn sessions_of(&self, user_seq: i64) -> Result<Vec<SessionInfo>>;
+    /// Ends the user's session `seq` (`None`: every session of the user); how many ended.
+    async fn end_sessions_of(&self, user_seq: i64, seq: Option<i64>) -> Result<u64>;
+}
+
+/// A user's TOTP enrolment as sign-ins read it.
+#[derive(Debug, Clone)]
+pub struct TotpRecord {
+    /// The shared secret, sealed with the server key under [`totp_record`].
+    pub secret_sealed: String,
+    /// `None` while the enrolment waits for its first code.
+    pub enrolled_at: Option<i64>,
+    pub last_step: i64,
+    /// Recovery codes not used yet.
+    pub recovery_left: i64,
+}
+
+/// The record name a TOTP secret is sealed under (binds the ciphertext to its user's
+/// number, which exports and imports keep).
+pub fn totp_record(user_seq: i64) -> String {
+    format!("totp:{user_seq}")
+}
+
+/// TOTP second factors. Enrolment and reset are credential changes and take the
+/// [`TokenAdmin`] handle of the user (their own, or an administrator's); spending a code or
+/// a recovery code is the bookkeeping of a sign-in in progress (like a session) and takes
+/// none.
+#[async_trait]
+pub trait TotpStore: Send + Sync {
+    async fn totp(&self, user_seq: i64) -> Result<Option<TotpRecord>>;
+    /// Starts (or restarts) an enrolment with a new sealed secret; an enrolled TOTP stays in
+    /// force until [`TotpStore::confirm_totp`] replaces it.
+    async fn begin_totp(&self, by: &TokenAdmin, user: Uuid, secret_sealed: &str) -> Result<()>;
+    /// Completes the pending enrolment with its first accepted code's `step` and the hashes
+    /// of new recovery codes (replacing any earlier ones); false when none was pending.
+    async fn confirm_totp(
+        &self,
+        by: &TokenAdmin,
+        ctx: &WriteCtx,
+        user: Uuid,
+        pending_sealed: &str,
+        step: i64,
+        recovery_hashes: &[String],
+    ) -> Result<bool>;
+    /// Removes the user's TOTP and recovery codes; false when there was none.
+    async fn reset_totp(&self, by: &TokenAdmin, ctx: &WriteCtx, user: Uuid) -> Result<bool>;
+    /// Records `step` as used if it is newer than the last one; false for a replay.
+    async fn use_totp_step(&self, user_seq: i64, step: i64) -> Result<bool>;
+    /// Spends a recovery code; false when it is not one of the user's unused codes.
+    async fn use_recovery_code(&self, user_seq: i64, code_hash: &str) -> Result<bool>;
 }
 
 /// An organization (CVAT): a group with a unique slug.
@@ -992,6 +1080,7 @@ pub trait Store:
     + RoleStore
     + StorageStore
     + SessionStore
+    + TotpStore
     + OrgStore
     + AuditStore
     + SearchStore
@@ -1011,6 +1100,7 @@ impl<
             + RoleStore
             + StorageStore
             + SessionStore
+            + TotpStore
             + OrgStore
             + AuditStore
             + SearchStore

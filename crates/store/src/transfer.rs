@@ -50,6 +50,8 @@ pub const TABLES: &[&str] = &[
     "one_time_tokens",
     "mail_outbox",
     "sessions",
+    "user_totp",
+    "totp_recovery",
     "audit_log",
 ];
 

@@ -15,6 +15,7 @@ use crate::http::auth::{cookie, with_scheme};
 use crate::http::body::JsonBody;
 use crate::http::limits::ClientIp;
 use crate::http::ApiError;
+use crate::signin::{SecondFactor, Verdict};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -72,7 +73,7 @@ fn cookie_header(
 }
 
 #[utoipa::path(post, path = "/auth/login", security(()),
-    request_body(content = Value, description = "`username` (or `email`) and `password`"),
+    request_body(content = Value, description = "`username` (or `email`) and `password`; `totp` (the current code, or a recovery code) for a user who enrolled TOTP"),
     description = "Checks the password (argon2id, under the password rate limits) and opens a session: answers a login key (`Authorization: Token <key>`) and sets the `sessionid` (HttpOnly) and `csrftoken` cookies, a new session every time.",
     responses((status = 200, description = "Token: `{\"key\"}`", body = Value),
               (status = 400, description = "Unable to log in with provided credentials")))]
@@ -94,15 +95,31 @@ pub async fn login(
             .on_field("non_field_errors"))
         }
     };
-    let Some(found) = state
+    let code = string(&b, "totp")?;
+    let found = match state
         .signin
-        .check_password(&state, ip, name, password)
+        .check_password(&state, ip, name, password, SecondFactor::Code(code))
         .await?
-    else {
-        return Err(
-            ApiError::invalid_value("Unable to log in with provided credentials.")
-                .on_field("non_field_errors"),
-        );
+    {
+        Verdict::Valid(l) => l,
+        Verdict::CodeRequired => {
+            return Err(ApiError::invalid_value(
+                "This account uses two-factor sign-in: send the current code of the authenticator app (or a recovery code) as \"totp\", or use an API token.",
+            )
+            .on_field("totp"))
+        }
+        Verdict::CodeInvalid => {
+            return Err(
+                ApiError::invalid_value("The code is not valid, or was used already.")
+                    .on_field("totp"),
+            )
+        }
+        Verdict::Invalid | Verdict::CodeImpossible => {
+            return Err(
+                ApiError::invalid_value("Unable to log in with provided credentials.")
+                    .on_field("non_field_errors"),
+            )
+        }
     };
     let opened = state.signin.open(&state, &found).await?;
     let mut res = answer(StatusCode::OK, &json!({"key": opened.key}));

@@ -36,6 +36,7 @@ use crate::http::auth::{
 };
 use crate::http::body::{json_response, JsonBody, MediaTypes};
 use crate::http::dialect::{Dialect, ErrorContext};
+use crate::http::extract::same_origin;
 use crate::http::{ApiError, Kind};
 
 pub struct Cvat;
@@ -109,20 +110,6 @@ fn answer(status: axum::http::StatusCode, body: &Value) -> Response {
 
 fn csrf_failed(why: &str) -> ApiError {
     ApiError::new(Kind::Forbidden, format!("CSRF Failed: {why}"))
-}
-
-/// Whether `url` is on the public URL's origin (scheme, host and port).
-fn same_origin(public_url: &str, url: &str) -> bool {
-    let origin = |u: &str| -> String {
-        let (scheme, rest) = u.split_once("://").unwrap_or(("", u));
-        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-        format!(
-            "{}://{}",
-            scheme.to_ascii_lowercase(),
-            host.to_ascii_lowercase()
-        )
-    };
-    !url.is_empty() && origin(public_url) == origin(url)
 }
 
 /// The CSRF check of a session-authenticated unsafe request (Django's: the header token,

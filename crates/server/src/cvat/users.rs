@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use roster_core::filter::CompareOp;
 use roster_core::policy::UserReader;
 use roster_core::schema::{Cond, Field, Scalar};
-use roster_core::{capability, CoreError, Email, Permission, PermissionSet, User, UserName};
+use roster_core::{capability, CoreError, Permission, PermissionSet, User, UserName};
 use roster_store::{Authz, UserQuery};
 use serde_json::{json, Map, Value};
 use utoipa_axum::router::OpenApiRouter;
@@ -395,7 +395,7 @@ pub async fn partial_update(
             u.family_name = (!l.is_empty()).then(|| l.clone());
         }
         if let Some(e) = &email {
-            set_email(u, e);
+            u.set_primary_email(e);
         }
         if let Some(n) = &name {
             u.user_name = n.clone();
@@ -422,37 +422,6 @@ pub async fn partial_update(
 }
 
 /// CVAT keeps one address: it becomes the primary one (the others stay, not primary);
-/// `""` removes the primary address.
-fn set_email(u: &mut User, e: &str) {
-    let primary = u
-        .emails
-        .iter()
-        .position(|m| m.primary)
-        .or(if u.emails.is_empty() { None } else { Some(0) });
-    match (primary, e.is_empty()) {
-        (Some(i), true) => {
-            u.emails.remove(i);
-        }
-        (None, true) => {}
-        (Some(i), false) => {
-            if !u.emails[i].value.eq_ignore_ascii_case(e) {
-                u.emails[i] = Email {
-                    value: e.to_owned(),
-                    kind: u.emails[i].kind.clone(),
-                    primary: true,
-                    display: None,
-                };
-            }
-        }
-        (None, false) => u.emails.push(Email {
-            value: e.to_owned(),
-            kind: None,
-            primary: true,
-            display: None,
-        }),
-    }
-}
-
 #[utoipa::path(delete, path = "/users/{id}",
     params(("id" = i64, Path, description = "The user's id")),
     description = "Deletes the user for good (their sessions, tokens and memberships with them). Administrators only.",

@@ -31,6 +31,8 @@ pub enum Credential<'a> {
     LoginKey(&'a str),
     /// A session cookie from a sign-in.
     Session(&'a str),
+    /// The web console's session cookie.
+    Console(&'a str),
 }
 
 impl Credential<'_> {
@@ -42,6 +44,7 @@ impl Credential<'_> {
             Credential::Basic(_) => "basic",
             Credential::LoginKey(_) => "login-key",
             Credential::Session(_) => "session",
+            Credential::Console(_) => "console",
         }
     }
 }
@@ -67,6 +70,8 @@ pub struct Authenticated {
     pub method: AuthMethod,
     /// For a session, the hash of its CSRF token.
     pub csrf_hash: Option<String>,
+    /// For a session, its number.
+    pub session_seq: Option<i64>,
 }
 
 /// What authentication made of a request (in its extensions).
@@ -154,6 +159,7 @@ fn signed_in(principal: Principal, method: AuthMethod) -> Authenticated {
         principal,
         method,
         csrf_hash: None,
+        session_seq: None,
     }
 }
 
@@ -171,7 +177,9 @@ pub async fn resolve(
             .basic(state, ip, payload)
             .await?
             .map(|p| signed_in(p, AuthMethod::Password))),
-        Credential::LoginKey(k) | Credential::Session(k) if k.len() > MAX_CREDENTIAL_LEN => {
+        Credential::LoginKey(k) | Credential::Session(k) | Credential::Console(k)
+            if k.len() > MAX_CREDENTIAL_LEN =>
+        {
             Ok(None)
         }
         Credential::LoginKey(k) => {
@@ -179,13 +187,18 @@ pub async fn resolve(
             let found = state.store.session(SessionKey::Key(&hash)).await?;
             Ok(found.map(|s| signed_in(s.principal, AuthMethod::LoginKey)))
         }
-        Credential::Session(id) => {
+        Credential::Session(id) | Credential::Console(id) => {
             let hash = secret::hash_token(id);
-            let found = state.store.session(SessionKey::Cookie(&hash)).await?;
+            let key = match credential {
+                Credential::Console(_) => SessionKey::Console(&hash),
+                _ => SessionKey::Cookie(&hash),
+            };
+            let found = state.store.session(key).await?;
             Ok(found.map(|s| Authenticated {
                 principal: s.principal,
                 method: AuthMethod::Session,
                 csrf_hash: Some(s.csrf_hash),
+                session_seq: Some(s.seq),
             }))
         }
         Credential::Token(t) if roster_core::jwt::looks_like_jwt(t) => {
@@ -230,6 +243,11 @@ impl Caller {
 
     pub fn method(&self) -> AuthMethod {
         self.auth.method
+    }
+
+    /// The CSRF token hash and number of the caller's session, when they came with one.
+    pub fn session(&self) -> Option<(&str, i64)> {
+        Some((self.auth.csrf_hash.as_deref()?, self.auth.session_seq?))
     }
 
     pub fn request_id(&self) -> Option<&str> {

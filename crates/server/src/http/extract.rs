@@ -132,3 +132,17 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestCtx {
         }))
     }
 }
+
+/// Whether `url` is on the public URL's origin (scheme, host and port).
+pub fn same_origin(public_url: &str, url: &str) -> bool {
+    let origin = |u: &str| -> String {
+        let (scheme, rest) = u.split_once("://").unwrap_or(("", u));
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        format!(
+            "{}://{}",
+            scheme.to_ascii_lowercase(),
+            host.to_ascii_lowercase()
+        )
+    };
+    !url.is_empty() && origin(public_url) == origin(url)
+}

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use roster_core::{secret, Permission, Principal};
-use roster_store::{GrantClient, NewRefresh, RefreshUse};
+use roster_store::{GrantClient, Login, NewRefresh, RefreshUse};
 use serde_json::{json, Value};
 
 use super::form::{client_auth, ClientAuth, Form};
@@ -17,6 +17,7 @@ use crate::http::auth::AuthState;
 use crate::http::body::json_response;
 use crate::http::limits::{self, ClientIp};
 use crate::http::{ApiError, Kind};
+use crate::signin::{SecondFactor, Verdict};
 use crate::tokens::{new_secret, REFRESH_PREFIX};
 
 /// Scopes a client may ask for. Tokens carry their owner's permissions whatever the
@@ -162,9 +163,27 @@ async fn grant(
                 Some(h) => state.passwords.verify(password.to_owned(), h).await?,
                 None => false,
             };
-            state.limits.limits.after_password(account, ok).await;
             if !ok {
+                state.limits.limits.after_password(account, false).await;
                 return Err(invalid_grant("the username or password is not correct"));
+            }
+            let login = Login {
+                user_seq: account,
+                password_hash: None,
+                password_stamp: 0,
+            };
+            let second = SecondFactor::Code(form.get("totp"));
+            match state.signin.second_factor(state, login, second).await? {
+                Verdict::Valid(_) => state.limits.limits.after_password(account, true).await,
+                Verdict::CodeInvalid => {
+                    state.limits.limits.after_password(account, false).await;
+                    return Err(invalid_grant("the totp code is not valid, or was used already"));
+                }
+                _ => {
+                    return Err(invalid_grant(
+                        "this account uses two-factor sign-in: send the current code (or a recovery code) as totp",
+                    ))
+                }
             }
             let (t, h) = new_refresh();
             let family = uuid::Uuid::new_v4().simple().to_string();
@@ -264,7 +283,7 @@ pub async fn token(
     description = "The token endpoint at Keycloak's path, for clients configured with a realm URL \
         (Contabo's `cntb`, Terraform). Same as POST /oauth/token.",
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
-        description = "grant_type=password&client_id=...&client_secret=...&username=...&password=..."),
+        description = "grant_type=password&client_id=...&client_secret=...&username=...&password=...[&totp=123456] (totp: for a user who enrolled TOTP)"),
     responses((status = 200, description = "The token", body = Value),
               (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type"),
               (status = 401, description = "invalid_client")))]

@@ -97,6 +97,7 @@ pub async fn find(caller: Caller, base: BaseUrl, q: QueryPairs) -> Answer {
                 with_groups: false,
                 with_roles: false,
                 member_of: None,
+                with_permission: None,
             },
         )
         .await?;

@@ -44,6 +44,7 @@ pub async fn search_all(caller: Caller, base: BaseUrl, JsonBody(body, _): ScimJs
                 with_groups: req.projection.includes("groups"),
                 with_roles: false,
                 member_of: None,
+                with_permission: None,
             })
         })
         .transpose()?;

@@ -97,6 +97,7 @@ pub async fn list_users(
         with_groups: req.projection.includes("groups"),
         with_roles: false,
         member_of: None,
+        with_permission: None,
     };
     Ok(store.list_users(reader, &q).await?)
 }

@@ -15,6 +15,7 @@ mod search;
 mod sessions;
 mod storage;
 mod tokens;
+mod totp;
 mod users;
 
 use async_trait::async_trait;

@@ -489,6 +489,36 @@ impl<B: Backend> OAuthStore for SqlStore<B> {
                 }
             }
         }
+        // TOTP secrets are named by their user's number.
+        let mut after = 0i64;
+        loop {
+            let rows = w
+                .ex()
+                .fetch_all(
+                    &format!(
+                        "SELECT user_seq, secret_sealed FROM user_totp WHERE user_seq > ? \
+                         ORDER BY user_seq LIMIT {RESEAL_BATCH}"
+                    ),
+                    &args![after],
+                )
+                .await?;
+            for row in &rows {
+                let k = row.int("user_seq")?;
+                let v =
+                    reseal(&crate::totp_record(k), &row.text("secret_sealed")?).map_err(fail)?;
+                w.ex()
+                    .execute(
+                        "UPDATE user_totp SET secret_sealed = ? WHERE user_seq = ?",
+                        &args![v, k],
+                    )
+                    .await?;
+                n += 1;
+                after = k;
+            }
+            if (rows.len() as i64) < RESEAL_BATCH {
+                break;
+            }
+        }
         if let Some(row) = w
             .ex()
             .fetch_optional(

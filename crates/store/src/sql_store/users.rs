@@ -415,6 +415,13 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
             "u.seq IN (SELECT om.user_seq FROM memberships om WHERE om.group_seq = {g})"
         ));
     }
+    if let Some(p) = q.with_permission {
+        // A name from Roster's own table of permissions, not from the request.
+        extra.push(format!(
+            "u.seq IN (SELECT up.user_seq FROM user_permissions up WHERE up.permission = '{}')",
+            p.as_str()
+        ));
+    }
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let wc = where_clause(filter.as_ref(), &extra);
     let args = filter.map(|f| f.args).unwrap_or_default();
