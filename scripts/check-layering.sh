@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SRC=crates/server/src
-DIALECTS="scim odm oauth sailpoint audit_api account account_api contabo cvat"
+DIALECTS="scim odm oauth sailpoint audit_api account account_api contabo cvat console"
 
 check() {
   local src=$1 failed=0

@@ -31,7 +31,8 @@ venv() {
     cp "$req" "$dir/.requirements"
   fi
 }
-# Debian's Chromium for the browser tests of the account pages (sdk-tests/platform/test_mail.py);
+# Debian's Chromium for the browser tests of the account pages (sdk-tests/platform/test_mail.py)
+# and of the web console (sdk-tests/console);
 # Playwright drives it, and nothing downloads a browser.
 if ! command -v chromium >/dev/null 2>&1; then
   echo "== installing Debian's chromium"
@@ -70,6 +71,8 @@ run_suites() {
   .venv-sailpoint2/bin/pytest sdk-tests/sailpoint -q -p no:cacheprovider -W error::UserWarning
   .venv-contabo/bin/pytest sdk-tests/contabo -q -p no:cacheprovider
   .venv-cvat/bin/pytest sdk-tests/cvat -q -p no:cacheprovider
+  # The web console end to end in Debian's Chromium (Playwright from .venv-platform).
+  .venv-platform/bin/pytest sdk-tests/console -q -p no:cacheprovider
 }
 
 echo "== tests on SQLite"

@@ -101,22 +101,23 @@ impl User {
             } else {
                 Some(0)
             });
-        match (primary, e.is_empty()) {
-            (Some(i), true) => {
+        if e.is_empty() {
+            if let Some(i) = primary {
                 self.emails.remove(i);
             }
-            (None, true) => {}
-            (Some(i), false) => {
-                if !self.emails[i].value.eq_ignore_ascii_case(e) {
-                    self.emails[i] = Email {
-                        value: e.to_owned(),
-                        kind: self.emails[i].kind.clone(),
-                        primary: true,
-                        display: None,
-                    };
-                }
+            return;
+        }
+        match primary.and_then(|i| self.emails.get_mut(i)) {
+            Some(m) if m.value.eq_ignore_ascii_case(e) => {}
+            Some(m) => {
+                *m = Email {
+                    value: e.to_owned(),
+                    kind: m.kind.clone(),
+                    primary: true,
+                    display: None,
+                };
             }
-            (None, false) => self.emails.push(Email {
+            None => self.emails.push(Email {
                 value: e.to_owned(),
                 kind: None,
                 primary: true,

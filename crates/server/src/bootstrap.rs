@@ -67,3 +67,16 @@ pub async fn run(store: &dyn Store, prepared: Option<Bootstrap>) -> anyhow::Resu
     }
     Ok(false)
 }
+
+/// The first administrator the console's first-run setup asks for: created only on an empty
+/// directory (false otherwise), with every permission and the given token.
+pub async fn first_admin(store: &dyn Store, ctx: &WriteCtx, b: &Bootstrap) -> anyhow::Result<bool> {
+    match store
+        .bootstrap(&Operator::local("console:setup"), ctx, b)
+        .await
+    {
+        Ok(created) => Ok(created),
+        Err(StoreError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}

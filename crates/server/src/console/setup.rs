@@ -9,7 +9,6 @@ use std::sync::Mutex;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use roster_core::policy::Operator;
 use roster_core::{secret, Email, NewUser, UserName};
 use roster_store::{Bootstrap, WriteCtx};
 use serde_json::json;
@@ -158,10 +157,9 @@ async fn submit(
         request_id: request_id::of(&headers).map(str::to_owned),
         gate: None,
     };
-    let created = state
-        .store
-        .bootstrap(&Operator::local("console:setup"), &ctx, &b)
-        .await?;
+    let created = crate::bootstrap::first_admin(state.store.as_ref(), &ctx, &b)
+        .await
+        .map_err(|e| ApiError::internal(std::io::Error::other(format!("{e:#}"))))?;
     state.setup.spend();
     if !created {
         return Err(bad_code());
