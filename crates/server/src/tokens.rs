@@ -57,20 +57,36 @@ pub async fn own_client(
     rotate: bool,
 ) -> Result<(String, String), crate::http::ApiError> {
     let p = caller.principal();
-    let by = p.self_service().token_admin();
     let user = roster_core::UserName::parse(&p.user_name)?;
+    client_of(
+        state,
+        &p.self_service().token_admin(),
+        &caller.ctx(),
+        &user,
+        rotate,
+    )
+    .await
+}
+
+/// User `user`'s OAuth client as `by` may manage it (created on first use, a new secret when
+/// `rotate`): its id and current secret.
+pub async fn client_of(
+    state: &crate::AppState,
+    by: &roster_core::policy::TokenAdmin,
+    ctx: &roster_store::WriteCtx,
+    user: &roster_core::UserName,
+    rotate: bool,
+) -> Result<(String, String), crate::http::ApiError> {
     let key = state.tokens.server_key();
     let make = |id: &str| seal_client_secret(key, id, &new_secret(CLIENT_SECRET_PREFIX));
     let new_id = new_client_id();
-    let store = caller.store();
+    let store = state.store.as_ref();
     let c = if rotate {
         store
-            .rotate_client_secret(&by, &caller.ctx(), &user, &new_id, &make)
+            .rotate_client_secret(by, ctx, user, &new_id, &make)
             .await?
     } else {
-        store
-            .ensure_client(&by, &caller.ctx(), &user, &new_id, &make)
-            .await?
+        store.ensure_client(by, ctx, user, &new_id, &make).await?
     };
     let plain = key
         .open(&roster_store::client_record(&c.client_id), &c.secret_sealed)

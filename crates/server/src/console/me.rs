@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::users::{issue, token_rows, totp_state};
+use super::users::{client_page, issue, token_rows, totp_state};
 use super::{cookie_value, see_other, when, Form, Me, SESSION_COOKIE};
 use crate::app::AppState;
 use crate::http::extract::QueryPairs;
@@ -30,6 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(issue_token))
         .routes(routes!(revoke_token))
         .routes(routes!(end_session))
+        .routes(routes!(oauth_client))
 }
 
 fn flash(m: Option<&str>) -> Option<&'static str> {
@@ -440,4 +441,18 @@ async fn end_session(me: Me, form: Form) -> Result<Response, ApiError> {
         return Ok(see_other("/console/sign-in?m=signed-out"));
     }
     Ok(see_other("/console/me?m=ended"))
+}
+
+#[utoipa::path(post, path = "/me/oauth-client",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`action`: show or rotate; `csrf`"),
+    description = "Shows one's OAuth client and secret, or rotates the secret.",
+    responses((status = 200, description = "The client id and secret", content_type = "text/html", body = String)))]
+async fn oauth_client(
+    State(state): State<AppState>,
+    me: Me,
+    form: Form,
+) -> Result<Response, ApiError> {
+    let u = own(&me).await?;
+    let by = me.caller.principal().self_service().token_admin();
+    client_page(&state, &me, &by, &u.user_name, &form, "/console/me").await
 }

@@ -37,6 +37,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(issue_token))
         .routes(routes!(revoke_token))
         .routes(routes!(reset_totp))
+        .routes(routes!(oauth_client))
         .routes(routes!(delete_form, delete))
 }
 
@@ -294,7 +295,6 @@ async fn create(State(state): State<AppState>, me: Me, form: Form) -> Result<Res
 
 /// The user's page context (what [`show`] renders, and forms shown again with errors).
 async fn user_page(
-    state: &AppState,
     me: &Me,
     id: Uuid,
     extra: Value,
@@ -351,7 +351,6 @@ async fn user_page(
     if let (Value::Object(m), Value::Object(x)) = (&mut ctx, extra) {
         m.extend(x);
     }
-    let _ = state;
     Ok(me.page_status(status, "users", "user.html", ctx))
 }
 
@@ -386,15 +385,9 @@ pub(super) fn totp_state(t: Option<&roster_store::TotpRecord>) -> Value {
     params(("id" = String, Path, description = "The user's id")),
     description = "One user: profile, groups, permissions, capabilities, tokens, TOTP (manage-organization).",
     responses((status = 200, description = "The page", content_type = "text/html", body = String)))]
-async fn show(
-    State(state): State<AppState>,
-    me: Me,
-    PathParam(raw): PathParam,
-    q: QueryPairs,
-) -> Result<Response, ApiError> {
+async fn show(me: Me, PathParam(raw): PathParam, q: QueryPairs) -> Result<Response, ApiError> {
     let id = user_id(&raw)?;
     user_page(
-        &state,
         &me,
         id,
         json!({"message": flash(q.get("m"))}),
@@ -408,19 +401,13 @@ async fn show(
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`user_name`, `display_name`, `given_name`, `family_name`, `email`, `csrf`"),
     description = "Saves the profile (manage-organization).",
     responses((status = 303, description = "Saved"), (status = 400, description = "The page again, with what was wrong", content_type = "text/html", body = String)))]
-async fn profile(
-    State(state): State<AppState>,
-    me: Me,
-    PathParam(raw): PathParam,
-    form: Form,
-) -> Result<Response, ApiError> {
+async fn profile(me: Me, PathParam(raw): PathParam, form: Form) -> Result<Response, ApiError> {
     let id = user_id(&raw)?;
     let admin = admin(&me)?;
     let name = match UserName::parse(form.text("user_name").unwrap_or("")) {
         Ok(n) => n,
         Err(e) => {
             return user_page(
-                &state,
                 &me,
                 id,
                 json!({"errors": {"user_name": e.to_string()}}),
@@ -456,7 +443,6 @@ async fn profile(
                     "profile"
                 };
                 user_page(
-                    &state,
                     &me,
                     id,
                     json!({"errors": {field: e.detail()}}),
@@ -722,4 +708,56 @@ async fn delete(me: Me, PathParam(raw): PathParam, _form: Form) -> Result<Respon
         .delete_user(&admin, &me.caller.ctx(), id, None)
         .await?;
     Ok(see_other("/console/users?m=deleted"))
+}
+
+/// Shows a user's OAuth client (creating it on first use), or gives it a new secret.
+pub(super) async fn client_page(
+    state: &AppState,
+    me: &Me,
+    by: &TokenAdmin,
+    user: &UserName,
+    form: &Form,
+    back: &str,
+) -> Result<Response, ApiError> {
+    let rotate = match form.get("action") {
+        Some("show") => false,
+        Some("rotate") => true,
+        _ => return Err(ApiError::invalid_value("action must be show or rotate")),
+    };
+    let (id, secret) = crate::tokens::client_of(state, by, &me.caller.ctx(), user, rotate).await?;
+    let intro = if rotate {
+        format!("{} has a new client secret: the old one stopped working, and the client's refresh tokens ended. Client id: {id}", user.as_str())
+    } else {
+        format!("The OAuth client of {} (client credentials and password grants at /oauth/token). Client id: {id}", user.as_str())
+    };
+    Ok(me.page(
+        "",
+        "secret.html",
+        json!({"title": "OAuth client", "intro": intro, "secret": secret, "back": back, "back_label": "Done"}),
+    ))
+}
+
+#[utoipa::path(post, path = "/users/{id}/oauth-client",
+    params(("id" = String, Path, description = "The user's id")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`action`: show or rotate; `csrf`"),
+    description = "Shows the user's OAuth client and secret, or rotates the secret (manage-organization).",
+    responses((status = 200, description = "The client id and secret", content_type = "text/html", body = String)))]
+async fn oauth_client(
+    State(state): State<AppState>,
+    me: Me,
+    PathParam(raw): PathParam,
+    form: Form,
+) -> Result<Response, ApiError> {
+    let id = user_id(&raw)?;
+    let admin = admin(&me)?;
+    let u = target(&me, &admin, id).await?;
+    client_page(
+        &state,
+        &me,
+        &admin.credential_admin(),
+        &u.user_name,
+        &form,
+        &format!("/console/users/{id}"),
+    )
+    .await
 }
