@@ -295,3 +295,28 @@ def test_forms_need_their_csrf_token_and_our_origin_and_pages_are_hardened(roste
     assert phone.evaluate("document.documentElement.scrollWidth") <= 380
     page.context.close()
     phone.context.close()
+
+
+def test_sign_in_returns_to_the_page_asked_for_and_works_after_a_sign_out_elsewhere(roster, browser):
+    base = roster.base_url
+    a = new_page(browser)
+    res = a.goto(f"{base}/console/groups?q=x")
+    assert a.url == f"{base}/console/sign-in?next=%2Fconsole%2Fgroups%3Fq%3Dx", a.url
+    a.fill("#login", "admin")
+    a.fill("#password", ADMIN_PASSWORD)
+    press(a, "button:has-text('Sign in')")
+    assert a.url == f"{base}/console/groups?q=x", a.url
+    # Another browser signs out everywhere: A's session ends, and A can sign in again
+    # (its dead cookie no longer decides which CSRF token the sign-in form needs).
+    b = new_page(browser)
+    sign_in(b, base, "admin", ADMIN_PASSWORD)
+    b.goto(f"{base}/console/me")
+    press(b, "button:has-text('Sign out everywhere')")
+    assert "/console/sign-in" in b.url
+    a.goto(f"{base}/console/users")
+    assert "/console/sign-in?next=" in a.url
+    assert not [c for c in a.context.cookies() if c["name"] == "roster_console" and c["value"]]
+    sign_in(a, base, "admin", ADMIN_PASSWORD)
+    assert a.url == f"{base}/console/users", a.url
+    a.context.close()
+    b.context.close()

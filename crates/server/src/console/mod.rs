@@ -279,10 +279,12 @@ impl FromRequestParts<AppState> for Me {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let next = if parts.method == Method::GET {
-            let path = parts
-                .uri
-                .path_and_query()
-                .map_or("/console", |p| p.as_str());
+            // The URI as the client sent it: nesting under /console stripped `parts.uri`.
+            let uri = parts
+                .extensions
+                .get::<axum::extract::OriginalUri>()
+                .map_or(&parts.uri, |o| &o.0);
+            let path = uri.path_and_query().map_or("/console", |p| p.as_str());
             format!(
                 "?next={}",
                 form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
@@ -290,7 +292,19 @@ impl FromRequestParts<AppState> for Me {
         } else {
             String::new()
         };
-        let sign_in = || see_other(&format!("/console/sign-in{next}"));
+        // A dead session cookie (ended elsewhere, idle, expired) goes with the redirect, so
+        // the sign-in form that follows is judged by its own pre-session token.
+        let dead_cookie = cookie(&parts.headers, SESSION_COOKIE).is_some_and(|v| !v.is_empty());
+        let sign_in = || {
+            let mut res = see_other(&format!("/console/sign-in{next}"));
+            if dead_cookie {
+                res.headers_mut().append(
+                    header::SET_COOKIE,
+                    cookie_value(state, SESSION_COOKIE, "", Some(0)),
+                );
+            }
+            res
+        };
         match parts.extensions.get::<AuthState>() {
             Some(AuthState::Authenticated(_)) => {}
             Some(AuthState::Rejected(e)) if e.status() != StatusCode::UNAUTHORIZED => {
@@ -350,6 +364,12 @@ impl FromRequest<AppState> for Form {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let headers = req.headers().clone();
+        // A session cookie counts only while its session lives: a form sent with a dead one
+        // (the sign-in form after a sign-out elsewhere) carries the pre-session token.
+        let live_session = matches!(
+            req.extensions().get::<AuthState>(),
+            Some(AuthState::Authenticated(_))
+        );
         let from = headers
             .get(header::ORIGIN)
             .or_else(|| headers.get(header::REFERER))
@@ -382,7 +402,8 @@ impl FromRequest<AppState> for Form {
         let fields = parse_form(&body)?;
         let form = Form(fields);
         let sent = form.get("csrf").unwrap_or("");
-        let expected = match cookie(&headers, SESSION_COOKIE).filter(|v| !v.is_empty()) {
+        let session = cookie(&headers, SESSION_COOKIE).filter(|v| !v.is_empty() && live_session);
+        let expected = match session {
             Some(id) => csrf_of(id),
             None => cookie(&headers, PRE_CSRF_COOKIE)
                 .unwrap_or_default()
