@@ -4,7 +4,7 @@
 //! caller's self-service handles: the same limits as the APIs' self-service.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use roster_core::User;
 use roster_store::SessionKind;
@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::users::{client_page, issue, token_rows, totp_state};
-use super::{cookie_value, see_other, when, Form, Me, SESSION_COOKIE};
+use super::{see_other, start_session, when, Form, Me};
 use crate::app::AppState;
 use crate::http::extract::QueryPairs;
 use crate::http::ApiError;
@@ -219,22 +219,16 @@ async fn password(State(state): State<AppState>, me: Me, form: Form) -> Result<R
     let Some(login) = state.store.login(&p.user_name).await? else {
         return Ok(see_other("/console/sign-in?m=password"));
     };
-    let (ttl, idle) = state.signin.console_timeouts();
-    let opened = state
-        .signin
-        .open_kind(&state, &login, SessionKind::Console, ttl, idle)
-        .await?;
-    let mut res = see_other("/console/me?m=password");
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        cookie_value(
-            &state,
-            SESSION_COOKIE,
-            &opened.session_id,
-            Some(ttl.as_secs()),
-        ),
-    );
-    Ok(res)
+    start_session(&state, &login, "/console/me?m=password").await
+}
+
+/// The secret of a pending enrolment.
+fn pending_secret(state: &AppState, user_seq: i64, sealed: &str) -> Result<String, ApiError> {
+    totp::open(state.tokens.server_key(), user_seq, sealed).ok_or_else(|| {
+        ApiError::internal(std::io::Error::other(
+            "the server key does not open a TOTP secret",
+        ))
+    })
 }
 
 #[utoipa::path(get, path = "/me/totp",
@@ -255,12 +249,7 @@ async fn totp_page(
     let Some(t) = record.filter(|t| t.enrolled_at.is_none()) else {
         return Ok(see_other("/console/me"));
     };
-    let secret_b32 = totp::open(state.tokens.server_key(), p.user_seq, &t.secret_sealed)
-        .ok_or_else(|| {
-            ApiError::internal(std::io::Error::other(
-                "the server key does not open a TOTP secret",
-            ))
-        })?;
+    let secret_b32 = pending_secret(state, p.user_seq, &t.secret_sealed)?;
     let uri = totp::uri(&secret_b32, &state.tenant, &p.user_name);
     let qr = totp::qr_svg(&uri).map(|svg| match svg.find("<svg") {
         Some(i) => svg[i..].replacen(
@@ -321,12 +310,7 @@ async fn totp_confirm(
     else {
         return Ok(see_other("/console/me"));
     };
-    let secret_b32 = totp::open(state.tokens.server_key(), p.user_seq, &t.secret_sealed)
-        .ok_or_else(|| {
-            ApiError::internal(std::io::Error::other(
-                "the server key does not open a TOTP secret",
-            ))
-        })?;
+    let secret_b32 = pending_secret(&state, p.user_seq, &t.secret_sealed)?;
     let code = form.text("code").unwrap_or("");
     let Some(step) = totp::check(&secret_b32, code, totp::now_secs()) else {
         return totp_page(

@@ -223,6 +223,31 @@ fn cookie_value(state: &AppState, name: &str, value: &str, max_age: Option<u64>)
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// Opens a console session for a user whose password was just checked and answers a
+/// redirect to `to` that sets its cookie.
+async fn start_session(
+    state: &AppState,
+    login: &roster_store::Login,
+    to: &str,
+) -> Result<Response, ApiError> {
+    let (ttl, idle) = state.signin.console_timeouts();
+    let opened = state
+        .signin
+        .open_kind(state, login, roster_store::SessionKind::Console, ttl, idle)
+        .await?;
+    let mut res = see_other(to);
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        cookie_value(
+            state,
+            SESSION_COOKIE,
+            &opened.session_id,
+            Some(ttl.as_secs()),
+        ),
+    );
+    Ok(res)
+}
+
 /// The CSRF token of the session whose cookie is `session_id`: a one-way function of the
 /// cookie (which pages cannot read), so forms carry it without the server keeping it.
 fn csrf_of(session_id: &str) -> String {

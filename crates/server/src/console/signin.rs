@@ -5,13 +5,14 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use roster_core::secret;
-use roster_store::{SessionKey, SessionKind};
+use roster_store::SessionKey;
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{
-    cookie_value, page, pre_session_csrf, see_other, Form, Me, PRE_CSRF_COOKIE, SESSION_COOKIE,
+    cookie_value, page, pre_session_csrf, see_other, start_session, Form, Me, PRE_CSRF_COOKIE,
+    SESSION_COOKIE,
 };
 use crate::app::AppState;
 use crate::http::auth::cookie;
@@ -134,23 +135,8 @@ async fn submit(
             ))
         }
     };
-    let (ttl, idle) = state.signin.console_timeouts();
-    let opened = state
-        .signin
-        .open_kind(&state, &found, SessionKind::Console, ttl, idle)
-        .await?;
-    let mut res = see_other(&next);
-    let h = res.headers_mut();
-    h.append(
-        header::SET_COOKIE,
-        cookie_value(
-            &state,
-            SESSION_COOKIE,
-            &opened.session_id,
-            Some(ttl.as_secs()),
-        ),
-    );
-    h.append(
+    let mut res = start_session(&state, &found, &next).await?;
+    res.headers_mut().append(
         header::SET_COOKIE,
         cookie_value(&state, PRE_CSRF_COOKIE, "", Some(0)),
     );
