@@ -10,6 +10,7 @@ import re
 import time
 import urllib.parse
 import urllib.request
+import uuid
 
 from conftest import (
     ADMIN_PASSWORD,
@@ -97,6 +98,10 @@ def test_admin_manages_users_tokens_groups_and_sees_the_audit_trail(roster, brow
     assert _grant(base, client_id, old_secret) == 200
     page.goto(f"{base}/console/users/{uid}")
     press(page, "button:has-text('Rotate its secret')")
+    # A confirmation first: nothing changed yet.
+    assert page.locator("h1").inner_text().startswith("A new client secret for")
+    assert _grant(base, client_id, old_secret) == 200
+    press(page, "button:has-text('Rotate the secret')")
     new_secret = page.locator("#secret").input_value()
     assert new_secret != old_secret
     assert _grant(base, client_id, new_secret) == 200
@@ -146,6 +151,111 @@ def test_admin_manages_users_tokens_groups_and_sees_the_audit_trail(roster, brow
     assert "/console/sign-in" in page.url
     page.goto(f"{base}/console/users")
     assert "/console/sign-in?next=" in page.url
+    page.context.close()
+
+
+def contabo_get(r, token: str, path: str):
+    return r.http("GET", path, headers={"Authorization": f"Bearer {token}", "x-request-id": str(uuid.uuid4())})
+
+
+def test_roles_storages_key_pairs_and_other_addresses(roster, browser):
+    base = roster.base_url
+    page = new_page(browser)
+    sign_in(page, base, "admin", ADMIN_PASSWORD)
+    name = uniq("rhea")
+    uid = create_user(page, base, name, email_addr=f"{name}@example.com")
+    page.fill("#t-name", "ci")
+    press(page, "button:has-text('Issue a token')")
+    token = page.locator("#secret").input_value()
+    assert scim_get(roster, token, f"/scim/v2/Users/{uid}")[0] == 403
+    # A role that makes administrators: a bad permission list is shown next to its field.
+    role = uniq("ops-")
+    page.goto(f"{base}/console/roles")
+    page.fill("#r-name", role)
+    page.check("#r-admin")
+    page.fill("#r-perms", '[{"apiName": "/v1/x", "actions": ["FLY"]}]')
+    press(page, "button:has-text('Create the role')")
+    assert "a JSON list like" in page.locator("#r-perms-error").inner_text()
+    assert page.input_value("#r-name") == role and page.is_checked("#r-admin")
+    page.fill("#r-perms", '[{"apiName": "/v1/compute/instances", "actions": ["READ"]}]')
+    press(page, "button:has-text('Create the role')")
+    assert notice(page) == "The role was created."
+    rid = re.search(r"/console/roles/(\d+)", page.url).group(1)
+    assert "/v1/compute/instances" in page.input_value("#r-perms")
+    shot(page, "role")
+    # Given to the user on their page: their token now reads users (manage-organization).
+    page.goto(f"{base}/console/users/{uid}")
+    page.check(f"#role-{rid}")
+    press(page, "button:has-text('Save the roles')")
+    assert notice(page) == "The roles were saved." and page.is_checked(f"#role-{rid}")
+    assert scim_get(roster, token, f"/scim/v2/Users/{uid}")[0] == 200
+    # Deleting the role (after a confirmation) takes it, and what it gave, away.
+    page.goto(f"{base}/console/roles/{rid}")
+    page.click("text=Delete this role…")
+    page.wait_for_url(f"**/console/roles/{rid}/delete")
+    press(page, "button:has-text('Delete the role')")
+    assert notice(page).startswith("The role was deleted")
+    assert scim_get(roster, token, f"/scim/v2/Users/{uid}")[0] == 403
+    # A second object storage; the user's page then lists a key pair for each.
+    storage = uniq("backups-")
+    page.goto(f"{base}/console/storages")
+    page.fill("#s-name", storage)
+    press(page, "button:has-text('Add the storage')")
+    assert "A storage needs a region" in page.locator("#s-region-error").inner_text()
+    page.fill("#s-region", "US-central")
+    press(page, "button:has-text('Add the storage')")
+    assert page.locator("tbody tr", has_text=storage).count() == 1
+    shot(page, "storages")
+    page.goto(f"{base}/console/users/{uid}")
+    row = page.locator("tbody tr", has_text=storage)
+    assert row.count() == 1
+    access = row.locator("code").inner_text()
+    row.locator("button:has-text('Show the secret key')").click()
+    page.wait_for_load_state()
+    shown = page.locator("#secret").input_value()
+    # The same pair the Contabo API hands out.
+    status, _, body = contabo_get(roster, roster.admin_token, f"/v1/users/{uid}/object-storages/credentials?size=100")
+    assert status == 200, body
+    pair = [c for c in body["data"] if c["displayName"] == storage]
+    assert pair and pair[0]["accessKey"] == access and pair[0]["secretKey"] == shown
+    # A new secret key, after a confirmation; the access key stays.
+    page.goto(f"{base}/console/users/{uid}")
+    page.locator("tbody tr", has_text=storage).locator("button:has-text('New secret key')").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == f"A new secret key for {access}?"
+    press(page, "button:has-text('Make a new secret key')")
+    fresh = page.locator("#secret").input_value()
+    assert fresh != shown and access in page.locator("main").inner_text()
+    body = contabo_get(roster, roster.admin_token, f"/v1/users/{uid}/object-storages/credentials?size=100")[2]
+    assert [c["secretKey"] for c in body["data"] if c["displayName"] == storage] == [fresh]
+    # Removing the storage (confirmed) removes the user's pair for it.
+    page.goto(f"{base}/console/storages")
+    page.locator("tbody tr", has_text=storage).locator("text=Remove…").click()
+    page.wait_for_load_state()
+    press(page, "button:has-text('Remove the storage')")
+    assert notice(page).startswith("The storage was removed")
+    page.goto(f"{base}/console/users/{uid}")
+    assert page.locator("tbody tr", has_text=storage).count() == 0
+    # Other addresses beside the primary one, one per line.
+    page.fill("#p-other_emails", f"{name}@home.example\n\n{name}@old.example")
+    press(page, "button:has-text('Save the profile')")
+    assert notice(page) == "The profile was saved."
+    _, _, u = roster.http("GET", f"/scim/v2/Users/{uid}", headers={"Authorization": f"Bearer {roster.admin_token}"})
+    assert [(e["value"], e.get("primary", False)) for e in u["emails"]] == [
+        (f"{name}@example.com", True), (f"{name}@home.example", False), (f"{name}@old.example", False)]
+    page.fill("#p-other_emails", "not an address")
+    press(page, "button:has-text('Save the profile')")
+    assert "is not an email address" in page.locator("#p-other_emails-error").inner_text()
+    assert len(roster.http("GET", f"/scim/v2/Users/{uid}", headers={"Authorization": f"Bearer {roster.admin_token}"})[2]["emails"]) == 3
+    # One's own key pairs on one's own page.
+    page.goto(f"{base}/console/me")
+    assert page.locator("h3:has-text('S3 key pairs')").count() == 1
+    assert page.locator("button:has-text('Show the secret key')").count() >= 1
+    # Each change is in the audit trail.
+    page.goto(f"{base}/console/audit?actor=admin")
+    text = page.locator("table.audit").inner_text()
+    for action in ("role.create", "role.delete", "object-storage.add", "object-storage.remove", "storage-credential.regenerate"):
+        assert action in text, (action, text)
     page.context.close()
 
 

@@ -126,6 +126,33 @@ impl User {
         }
     }
 
+    /// Makes `others` the addresses beside the primary one, in that order: an address kept
+    /// keeps its type, a new one is `other`; one equal to the primary (in any case) is
+    /// dropped. The count is bounded by the write's validation ([`MAX_VALUES`]).
+    pub fn set_other_emails(&mut self, others: &[&str]) {
+        let primary = self.primary_email().map(str::to_owned);
+        let (mut kept, old): (Vec<Email>, Vec<Email>) = std::mem::take(&mut self.emails)
+            .into_iter()
+            .partition(|m| Some(m.value.as_str()) == primary.as_deref());
+        for v in others {
+            let same = |a: &str| a.eq_ignore_ascii_case(v);
+            if primary.as_deref().is_some_and(same) || kept.iter().any(|m| same(&m.value)) {
+                continue;
+            }
+            let kind = old
+                .iter()
+                .find(|m| same(&m.value))
+                .map_or(Some("other".to_owned()), |m| m.kind.clone());
+            kept.push(Email {
+                value: (*v).to_owned(),
+                kind,
+                primary: false,
+                display: None,
+            });
+        }
+        self.emails = kept;
+    }
+
     /// The primary address, else the first.
     pub fn primary_email(&self) -> Option<&str> {
         self.emails
@@ -574,5 +601,66 @@ impl NewUser {
         user.profile = self.profile.clone();
         user.multi = self.multi.clone();
         user.enterprise = self.enterprise.clone();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_emails(emails: &[(&str, bool, &str)]) -> User {
+        let mut new = NewUser::new(UserName::parse("ada").unwrap());
+        new.emails = emails
+            .iter()
+            .map(|(v, primary, kind)| Email {
+                value: (*v).to_owned(),
+                kind: Some((*kind).to_owned()),
+                primary: *primary,
+                display: None,
+            })
+            .collect();
+        new.stored(1, uuid::Uuid::nil(), 0)
+    }
+
+    fn values(u: &User) -> Vec<(&str, bool, Option<&str>)> {
+        u.emails
+            .iter()
+            .map(|m| (m.value.as_str(), m.primary, m.kind.as_deref()))
+            .collect()
+    }
+
+    #[test]
+    fn other_addresses_replace_the_non_primary_ones() {
+        let mut u = with_emails(&[
+            ("home@x.org", false, "home"),
+            ("ada@x.org", true, "work"),
+            ("old@x.org", false, "other"),
+        ]);
+        u.set_other_emails(&["new@x.org", "HOME@x.org", "Ada@X.org", "new@x.org"]);
+        assert_eq!(
+            values(&u),
+            vec![
+                ("ada@x.org", true, Some("work")),
+                ("new@x.org", false, Some("other")),
+                ("HOME@x.org", false, Some("home")),
+            ]
+        );
+        u.set_other_emails(&[]);
+        assert_eq!(values(&u), vec![("ada@x.org", true, Some("work"))]);
+    }
+
+    #[test]
+    fn the_primary_address_is_replaced_in_place() {
+        let mut u = with_emails(&[("a@x.org", false, "home"), ("b@x.org", true, "work")]);
+        u.set_primary_email("c@x.org");
+        assert_eq!(
+            values(&u),
+            vec![
+                ("a@x.org", false, Some("home")),
+                ("c@x.org", true, Some("work"))
+            ]
+        );
+        u.set_primary_email("");
+        assert_eq!(values(&u), vec![("a@x.org", false, Some("home"))]);
     }
 }

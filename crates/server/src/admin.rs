@@ -430,7 +430,7 @@ pub async fn storage(store: &dyn Store, cmd: StorageCommand) -> anyhow::Result<(
         StorageCommand::Add { name, region } => {
             let s = store
                 .add_storage(
-                    &Operator::local("cli:storage-add"),
+                    &Operator::local("cli:storage-add").user_admin(),
                     &WriteCtx::default(),
                     &name,
                     &region,
@@ -446,7 +446,7 @@ pub async fn storage(store: &dyn Store, cmd: StorageCommand) -> anyhow::Result<(
         StorageCommand::Remove { id } => {
             store
                 .remove_storage(
-                    &Operator::local("cli:storage-remove"),
+                    &Operator::local("cli:storage-remove").user_admin(),
                     &WriteCtx::default(),
                     id,
                 )

@@ -115,6 +115,21 @@ pub fn seal_secret_key(key: &ServerKey, access_key: &str) -> String {
     )
 }
 
+/// The secret key of a storage credential, opened.
+pub fn open_secret_key(
+    key: &ServerKey,
+    c: &roster_store::StorageCredential,
+) -> Result<String, roster_core::CoreError> {
+    let plain = key
+        .open(
+            &roster_store::storage_credential_record(&c.access_key),
+            &c.secret_sealed,
+        )
+        .map_err(|e| roster_core::CoreError::Internal(format!("cannot open a secret key: {e}")))?;
+    String::from_utf8(plain)
+        .map_err(|e| roster_core::CoreError::Internal(format!("a secret key is not text: {e}")))
+}
+
 struct KeySet {
     signer: Option<Arc<KeyPair>>,
     verifiers: HashMap<String, VerifyingKey>,

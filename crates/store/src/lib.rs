@@ -889,9 +889,11 @@ pub struct CredentialQuery {
 /// storage, made on first use (it needs the server key, which the store does not hold).
 #[async_trait]
 pub trait StorageStore: Send + Sync {
+    /// Storages are the deployment's, so adding and removing one needs manage-organization
+    /// (the CLI's operator has it).
     async fn add_storage(
         &self,
-        by: &Operator,
+        by: &UserAdmin,
         ctx: &WriteCtx,
         display_name: &str,
         region: &str,
@@ -901,7 +903,7 @@ pub trait StorageStore: Send + Sync {
         -> Result<bool>;
     async fn list_storages(&self) -> Result<Vec<ObjectStorage>>;
     /// Removes the storage and every credential for it.
-    async fn remove_storage(&self, by: &Operator, ctx: &WriteCtx, id: Uuid) -> Result<()>;
+    async fn remove_storage(&self, by: &UserAdmin, ctx: &WriteCtx, id: Uuid) -> Result<()>;
     /// The user's credentials as `q` asks, after making the ones the user lacks with `make`.
     async fn credentials(
         &self,

@@ -98,15 +98,13 @@ async fn list_page(
             })
         })
         .collect();
-    let mut ctx = json!({
+    let ctx = json!({
         "groups": groups,
         "q": param(q, "q"),
         "pager": pager(q, "/console/groups", page, found.total),
         "message": flash(q.get("m")),
     });
-    if let (Value::Object(m), Value::Object(x)) = (&mut ctx, extra) {
-        m.extend(x);
-    }
+    let ctx = super::merge(ctx, extra);
     Ok(me.page_status(status, "groups", "groups.html", ctx))
 }
 
@@ -217,7 +215,7 @@ async fn group_page(
             "role": role.as_str(),
         }));
     }
-    let mut ctx = json!({
+    let ctx = json!({
         "group": {
             "id": g.id.to_string(),
             "name": g.display_name,
@@ -230,9 +228,7 @@ async fn group_page(
         "pager": pager(q, &format!("/console/groups/{id}"), page, members.total),
         "message": flash(q.get("m")),
     });
-    if let (Value::Object(m), Value::Object(x)) = (&mut ctx, extra) {
-        m.extend(x);
-    }
+    let ctx = super::merge(ctx, extra);
     Ok(me.page_status(status, "groups", "group.html", ctx))
 }
 

@@ -16,6 +16,7 @@ use super::users::{client_page, issue, token_rows, totp_state};
 use super::{see_other, start_session, when, Form, Me};
 use crate::app::AppState;
 use crate::http::extract::QueryPairs;
+use crate::http::limits::ClientIp;
 use crate::http::ApiError;
 use crate::totp;
 
@@ -53,7 +54,12 @@ async fn own(me: &Me) -> Result<User, ApiError> {
         .ok_or_else(|| ApiError::not_found(roster_core::Entity::User(p.user_id)))
 }
 
-async fn me_page(me: &Me, extra: Value, status: StatusCode) -> Result<Response, ApiError> {
+async fn me_page(
+    state: &AppState,
+    me: &Me,
+    extra: Value,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
     let p = me.caller.principal();
     let store = me.caller.store();
     let u = own(me).await?;
@@ -61,6 +67,8 @@ async fn me_page(me: &Me, extra: Value, status: StatusCode) -> Result<Response, 
         .list_tokens(&p.self_service().token_admin(), &u.user_name)
         .await?;
     let totp = store.totp(u.seq).await?;
+    let credentials =
+        super::credentials::rows(state, me, &p.self_service().token_admin(), u.id).await?;
     let sessions: Vec<Value> = store
         .sessions_of(u.seq)
         .await?
@@ -76,7 +84,7 @@ async fn me_page(me: &Me, extra: Value, status: StatusCode) -> Result<Response, 
             })
         })
         .collect();
-    let mut ctx = json!({
+    let ctx = json!({
         "user": {
             "user_name": u.user_name.as_str(),
             "display_name": u.display_name,
@@ -87,29 +95,34 @@ async fn me_page(me: &Me, extra: Value, status: StatusCode) -> Result<Response, 
             "permissions": p.permissions.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
         },
         "tokens": token_rows(&tokens),
+        "credentials": credentials,
         "token_base": "/console/me",
         "totp": totp_state(totp.as_ref()),
         "totp_asked": u.totp,
         "sessions": sessions,
     });
-    if let (Value::Object(m), Value::Object(x)) = (&mut ctx, extra) {
-        m.extend(x);
-    }
+    let ctx = super::merge(ctx, extra);
     Ok(me.page_status(status, "me", "me.html", ctx))
 }
 
 #[utoipa::path(get, path = "/me",
     description = "One's own account: profile, password, two-factor sign-in, API tokens, sessions.",
     responses((status = 200, description = "The page", content_type = "text/html", body = String)))]
-async fn show(me: Me, q: QueryPairs) -> Result<Response, ApiError> {
-    me_page(&me, json!({"message": flash(q.get("m"))}), StatusCode::OK).await
+async fn show(State(state): State<AppState>, me: Me, q: QueryPairs) -> Result<Response, ApiError> {
+    me_page(
+        &state,
+        &me,
+        json!({"message": flash(q.get("m"))}),
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/me/profile",
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`display_name`, `given_name`, `family_name`, `csrf`"),
     description = "Saves one's personal profile (names; the login and addresses are the administrators').",
     responses((status = 303, description = "Saved")))]
-async fn profile(me: Me, form: Form) -> Result<Response, ApiError> {
+async fn profile(State(state): State<AppState>, me: Me, form: Form) -> Result<Response, ApiError> {
     let p = me.caller.principal();
     let display = form.text("display_name").map(str::to_owned);
     let given = form.text("given_name").map(str::to_owned);
@@ -137,6 +150,7 @@ async fn profile(me: Me, form: Form) -> Result<Response, ApiError> {
             let e = ApiError::from(e);
             if e.status().is_client_error() {
                 me_page(
+                    &state,
                     &me,
                     json!({"errors": {"profile": e.detail()}}),
                     StatusCode::BAD_REQUEST,
@@ -149,9 +163,22 @@ async fn profile(me: Me, form: Form) -> Result<Response, ApiError> {
     }
 }
 
-/// Whether `password` is the caller's (argon2id through the bounded pool).
-async fn current_password_ok(state: &AppState, me: &Me, password: &str) -> Result<bool, ApiError> {
+/// Whether `password` is the caller's (argon2id through the bounded pool), under the same
+/// password rate limits as a sign-in: a stolen session must not become a guessing oracle.
+async fn current_password_ok(
+    state: &AppState,
+    ip: Option<std::net::IpAddr>,
+    me: &Me,
+    password: &str,
+) -> Result<bool, ApiError> {
     let p = me.caller.principal();
+    if let Some(ip) = ip {
+        state
+            .limits
+            .limits
+            .before_password(ip, Some(p.user_seq))
+            .await?;
+    }
     let Some(login) = state.store.login(&p.user_name).await? else {
         return Ok(false);
     };
@@ -165,11 +192,17 @@ async fn current_password_ok(state: &AppState, me: &Me, password: &str) -> Resul
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`current`, `password`, `password2`, `csrf`"),
     description = "Changes one's password (the current one required). Every session of the account ends; this browser gets a new one.",
     responses((status = 303, description = "Changed"), (status = 400, description = "The page again, with what was wrong", content_type = "text/html", body = String)))]
-async fn password(State(state): State<AppState>, me: Me, form: Form) -> Result<Response, ApiError> {
+async fn password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    me: Me,
+    form: Form,
+) -> Result<Response, ApiError> {
     let again = |field: &'static str, error: String| {
-        let me = &me;
+        let (state, me) = (&state, &me);
         async move {
             me_page(
+                state,
                 me,
                 json!({"errors": {field: error}}),
                 StatusCode::BAD_REQUEST,
@@ -179,7 +212,7 @@ async fn password(State(state): State<AppState>, me: Me, form: Form) -> Result<R
     };
     let current = form.get("current").unwrap_or("");
     let new = form.get("password").unwrap_or("");
-    if current.is_empty() || !current_password_ok(&state, &me, current).await? {
+    if current.is_empty() || !current_password_ok(&state, ip, &me, current).await? {
         state
             .limits
             .limits
@@ -356,17 +389,19 @@ async fn totp_confirm(
     responses((status = 303, description = "Removed")))]
 async fn totp_remove(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     me: Me,
     form: Form,
 ) -> Result<Response, ApiError> {
     let current = form.get("current").unwrap_or("");
-    if current.is_empty() || !current_password_ok(&state, &me, current).await? {
+    if current.is_empty() || !current_password_ok(&state, ip, &me, current).await? {
         state
             .limits
             .limits
             .after_password(me.caller.principal().user_seq, false)
             .await;
         return me_page(
+            &state,
             &me,
             json!({"errors": {"totp": "This is not your current password."}}),
             StatusCode::BAD_REQUEST,

@@ -15,10 +15,13 @@
 //!   a permission the user lacks is a 403 page, and the navigation shows no link to it.
 
 mod audit;
+mod credentials;
 mod groups;
 mod me;
+mod roles;
 mod setup;
 mod signin;
+mod storages;
 mod users;
 
 use std::sync::LazyLock;
@@ -49,7 +52,8 @@ const PRE_CSRF_COOKIE: &str = "roster_console_csrf";
 /// Longest form body and field.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 const MAX_FIELD: usize = 4096;
-const MAX_FIELDS: usize = 64;
+/// Enough for a user's roles (at most 100) as checkboxes.
+const MAX_FIELDS: usize = 256;
 /// Rows per page of every list.
 const PAGE_SIZE: i64 = 50;
 
@@ -82,73 +86,42 @@ impl Dialect for Console {
     }
 }
 
+/// Every template, by name (embedded: the binary needs no files at run time).
+/// The templates named, each embedded from templates/console/.
+macro_rules! embedded {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/console/", $name)))),*]
+    };
+}
+
+const TEMPLATE_SOURCES: &[(&str, &str)] = embedded![
+    "base.html",
+    "error.html",
+    "sign-in.html",
+    "setup.html",
+    "users.html",
+    "user.html",
+    "user-new.html",
+    "confirm.html",
+    "secret.html",
+    "groups.html",
+    "group.html",
+    "audit.html",
+    "me.html",
+    "totp.html",
+    "pager.html",
+    "tokens.html",
+    "roles.html",
+    "role.html",
+    "role-form.html",
+    "storages.html",
+];
+
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     // A page's optional parts (errors.<field>, form.<field>) are often absent.
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-    for (name, source) in [
-        (
-            "base.html",
-            include_str!("../../templates/console/base.html"),
-        ),
-        (
-            "error.html",
-            include_str!("../../templates/console/error.html"),
-        ),
-        (
-            "sign-in.html",
-            include_str!("../../templates/console/sign-in.html"),
-        ),
-        (
-            "setup.html",
-            include_str!("../../templates/console/setup.html"),
-        ),
-        (
-            "users.html",
-            include_str!("../../templates/console/users.html"),
-        ),
-        (
-            "user.html",
-            include_str!("../../templates/console/user.html"),
-        ),
-        (
-            "user-new.html",
-            include_str!("../../templates/console/user-new.html"),
-        ),
-        (
-            "confirm.html",
-            include_str!("../../templates/console/confirm.html"),
-        ),
-        (
-            "secret.html",
-            include_str!("../../templates/console/secret.html"),
-        ),
-        (
-            "groups.html",
-            include_str!("../../templates/console/groups.html"),
-        ),
-        (
-            "group.html",
-            include_str!("../../templates/console/group.html"),
-        ),
-        (
-            "audit.html",
-            include_str!("../../templates/console/audit.html"),
-        ),
-        ("me.html", include_str!("../../templates/console/me.html")),
-        (
-            "totp.html",
-            include_str!("../../templates/console/totp.html"),
-        ),
-        (
-            "pager.html",
-            include_str!("../../templates/console/pager.html"),
-        ),
-        (
-            "tokens.html",
-            include_str!("../../templates/console/tokens.html"),
-        ),
-    ] {
+    for (name, source) in TEMPLATE_SOURCES {
         if let Err(e) = env.add_template(name, source) {
             // A template that does not parse is a build mistake the unit tests catch.
             tracing::error!(template = name, error = %e, "console template does not parse");
@@ -476,6 +449,14 @@ fn pre_session_csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<He
     }
 }
 
+/// A page's context with `extra` (a message, a form shown again, its errors) added.
+fn merge(mut ctx: Value, extra: Value) -> Value {
+    if let (Value::Object(m), Value::Object(x)) = (&mut ctx, extra) {
+        m.extend(x);
+    }
+    ctx
+}
+
 /// Given and family name, as far as known.
 fn full_name(u: &roster_core::User) -> String {
     [u.given_name.as_deref(), u.family_name.as_deref()]
@@ -519,6 +500,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(signin::routes())
         .merge(users::routes())
         .merge(groups::routes())
+        .merge(roles::routes())
+        .merge(storages::routes())
+        .merge(credentials::routes())
         .merge(audit::routes())
         .merge(me::routes())
 }
@@ -559,24 +543,7 @@ mod tests {
 
     #[test]
     fn every_template_parses() {
-        for name in [
-            "base.html",
-            "error.html",
-            "sign-in.html",
-            "setup.html",
-            "users.html",
-            "user.html",
-            "user-new.html",
-            "confirm.html",
-            "secret.html",
-            "groups.html",
-            "group.html",
-            "audit.html",
-            "me.html",
-            "totp.html",
-            "pager.html",
-            "tokens.html",
-        ] {
+        for (name, _) in TEMPLATE_SOURCES {
             assert!(TEMPLATES.get_template(name).is_ok(), "{name}");
         }
     }

@@ -10,9 +10,7 @@ use roster_core::filter::CompareOp;
 use roster_core::policy::{TokenAdmin, UserAdmin};
 use roster_core::schema::{Cond, Field, Scalar, Sort};
 use roster_core::user::fold;
-use roster_core::{
-    capability, secret, CoreError, NewUser, PageRequest, Permission, User, UserName,
-};
+use roster_core::{capability, secret, NewUser, PageRequest, Permission, User, UserName};
 use roster_store::{LinkPurpose, UserQuery};
 use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
@@ -32,6 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(profile))
         .routes(routes!(activation))
         .routes(routes!(permissions))
+        .routes(routes!(roles))
         .routes(routes!(capabilities))
         .routes(routes!(mail))
         .routes(routes!(issue_token))
@@ -45,7 +44,7 @@ fn admin(me: &Me) -> Result<UserAdmin, ApiError> {
     Ok(me.caller.principal().user_admin()?)
 }
 
-fn user_id(raw: &str) -> Result<Uuid, ApiError> {
+pub(super) fn user_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| {
         ApiError::not_found(roster_core::Entity::UserNamed(
             raw.chars().take(64).collect(),
@@ -60,6 +59,7 @@ fn flash(m: Option<&str>) -> Option<&'static str> {
         "activated" => "The user is active: they can sign in.",
         "deactivated" => "The user is deactivated: their sessions ended and no credential of theirs works.",
         "permissions" => "The permissions were saved.",
+        "roles" => "The roles were saved.",
         "capabilities" => "The capabilities were saved.",
         "mailed" => "The mail is on its way.",
         "revoked" => "The token was revoked.",
@@ -216,10 +216,13 @@ async fn new_form(me: Me) -> Result<Response, ApiError> {
     Ok(me.page("users", "user-new.html", json!({"form": {"active": true}})))
 }
 
-/// A user's primary address set from a form field (blank: removed).
-fn set_email(u: &mut User, e: Option<&str>) -> Result<(), CoreError> {
-    u.set_primary_email(e.unwrap_or(""));
-    u.emails.iter().try_for_each(roster_core::Email::validate)
+/// Why a typed address is not one. The console asks for name@domain without spaces (a
+/// typing mistake caught at the field); the APIs take what SCIM allows.
+fn address_problem(v: &str) -> Option<String> {
+    let ok = v.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+    }) && !v.chars().any(char::is_whitespace);
+    (!ok).then(|| format!("{v:?} is not an email address (name@domain)."))
 }
 
 #[utoipa::path(post, path = "/users/new",
@@ -254,6 +257,9 @@ async fn create(State(state): State<AppState>, me: Me, form: Form) -> Result<Res
     new.active = form.get("active").is_some();
     new.active_assigned = true;
     if let Some(e) = form.text("email") {
+        if let Some(problem) = address_problem(e) {
+            return Ok(again("email", problem));
+        }
         let email = roster_core::Email {
             value: e.to_owned(),
             kind: Some("work".into()),
@@ -295,6 +301,7 @@ async fn create(State(state): State<AppState>, me: Me, form: Form) -> Result<Res
 
 /// The user's page context (what [`show`] renders, and forms shown again with errors).
 async fn user_page(
+    state: &AppState,
     me: &Me,
     id: Uuid,
     extra: Value,
@@ -315,6 +322,16 @@ async fn user_page(
         .list_tokens(&admin.credential_admin(), &u.user_name)
         .await?;
     let totp = store.totp(u.seq).await?;
+    let held: Vec<i64> = store
+        .get_user_with_roles(&reader, id)
+        .await?
+        .and_then(|w| w.roles)
+        .unwrap_or_default()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let roles = role_choices(me, &held).await?;
+    let credentials = super::credentials::rows(state, me, &admin.credential_admin(), id).await?;
     let perms = access
         .as_ref()
         .map(|a| a.permissions.clone())
@@ -323,7 +340,7 @@ async fn user_page(
         .as_ref()
         .map(|a| a.capabilities.clone())
         .unwrap_or_default();
-    let mut ctx = json!({
+    let ctx = json!({
         "user": {
             "id": u.id.to_string(),
             "user_name": u.user_name.as_str(),
@@ -331,7 +348,7 @@ async fn user_page(
             "given_name": u.given_name,
             "family_name": u.family_name,
             "email": u.primary_email(),
-            "emails": u.emails.iter().map(|e| json!({"value": e.value, "primary": e.primary})).collect::<Vec<_>>(),
+            "other_emails": other_emails(&u),
             "email_verified": u.email_verified(),
             "active": u.active,
             "created": when(u.meta.created),
@@ -344,14 +361,48 @@ async fn user_page(
         "permissions": Permission::ALL.iter().map(|x| json!({"name": x.as_str(), "granted": perms.contains(x)})).collect::<Vec<_>>(),
         "capabilities": capability::NAMES.iter().map(|c| json!({"name": c, "granted": caps.iter().any(|h| h == c)})).collect::<Vec<_>>(),
         "may_capabilities": p.capability_admin().is_ok(),
+        "roles": roles,
         "tokens": token_rows(&tokens),
+        "credentials": credentials,
         "token_base": format!("/console/users/{id}"),
         "totp": totp_state(totp.as_ref()),
     });
-    if let (Value::Object(m), Value::Object(x)) = (&mut ctx, extra) {
-        m.extend(x);
-    }
+    let ctx = super::merge(ctx, extra);
     Ok(me.page_status(status, "users", "user.html", ctx))
+}
+
+/// The addresses beside the primary one.
+fn other_emails(u: &User) -> Vec<&str> {
+    let primary = u.primary_email();
+    u.emails
+        .iter()
+        .map(|e| e.value.as_str())
+        .filter(|v| Some(*v) != primary)
+        .collect()
+}
+
+/// The roles a user may be given: the first page of roles, and those the user holds beyond
+/// it (so saving the form never drops a role it did not show).
+async fn role_choices(me: &Me, held: &[i64]) -> Result<Vec<Value>, ApiError> {
+    let store = me.caller.store();
+    let mut roles = store
+        .list_roles(&PageRequest {
+            start_index: 1,
+            count: roster_core::role::MAX_ROLES_PER_USER as i64,
+        })
+        .await?
+        .items;
+    for id in held {
+        if !roles.iter().any(|r| r.id == *id) {
+            if let Some(r) = store.get_role(*id).await? {
+                roles.push(r);
+            }
+        }
+    }
+    Ok(roles
+        .iter()
+        .map(|r| json!({"id": r.id, "name": r.role.name, "admin": r.role.admin, "held": held.contains(&r.id)}))
+        .collect())
 }
 
 pub(super) fn token_rows(tokens: &[roster_store::TokenInfo]) -> Vec<Value> {
@@ -385,9 +436,15 @@ pub(super) fn totp_state(t: Option<&roster_store::TotpRecord>) -> Value {
     params(("id" = String, Path, description = "The user's id")),
     description = "One user: profile, groups, permissions, capabilities, tokens, TOTP (manage-organization).",
     responses((status = 200, description = "The page", content_type = "text/html", body = String)))]
-async fn show(me: Me, PathParam(raw): PathParam, q: QueryPairs) -> Result<Response, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    me: Me,
+    PathParam(raw): PathParam,
+    q: QueryPairs,
+) -> Result<Response, ApiError> {
     let id = user_id(&raw)?;
     user_page(
+        &state,
         &me,
         id,
         json!({"message": flash(q.get("m"))}),
@@ -401,58 +458,60 @@ async fn show(me: Me, PathParam(raw): PathParam, q: QueryPairs) -> Result<Respon
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`user_name`, `display_name`, `given_name`, `family_name`, `email`, `csrf`"),
     description = "Saves the profile (manage-organization).",
     responses((status = 303, description = "Saved"), (status = 400, description = "The page again, with what was wrong", content_type = "text/html", body = String)))]
-async fn profile(me: Me, PathParam(raw): PathParam, form: Form) -> Result<Response, ApiError> {
+async fn profile(
+    State(state): State<AppState>,
+    me: Me,
+    PathParam(raw): PathParam,
+    form: Form,
+) -> Result<Response, ApiError> {
     let id = user_id(&raw)?;
     let admin = admin(&me)?;
+    let again = |field: &str, error: &str| {
+        let errors = json!({"errors": {field: error}});
+        user_page(&state, &me, id, errors, StatusCode::BAD_REQUEST)
+    };
     let name = match UserName::parse(form.text("user_name").unwrap_or("")) {
         Ok(n) => n,
-        Err(e) => {
-            return user_page(
-                &me,
-                id,
-                json!({"errors": {"user_name": e.to_string()}}),
-                StatusCode::BAD_REQUEST,
-            )
-            .await
-        }
+        Err(e) => return again("user_name", &e.to_string()).await,
     };
     let display = form.text("display_name").map(str::to_owned);
     let given = form.text("given_name").map(str::to_owned);
     let family = form.text("family_name").map(str::to_owned);
     let email = form.text("email").map(str::to_owned);
+    let others: Vec<String> = form
+        .get("other_emails")
+        .unwrap_or("")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let typed = email.iter().map(|e| ("email", e));
+    let mut typed = typed.chain(others.iter().map(|e| ("other_emails", e)));
+    if let Some((field, error)) = typed.find_map(|(f, v)| address_problem(v).map(|m| (f, m))) {
+        return again(field, &error).await;
+    }
     let edit = move |u: &mut User| {
         u.user_name = name.clone();
         u.display_name = display.clone();
         u.given_name = given.clone();
         u.family_name = family.clone();
-        set_email(u, email.as_deref())
+        u.set_primary_email(email.as_deref().unwrap_or(""));
+        u.set_other_emails(&others.iter().map(String::as_str).collect::<Vec<_>>());
+        u.emails.iter().try_for_each(roster_core::Email::validate)
     };
-    match me
+    let saved = me
         .caller
         .store()
         .update_user(&admin.editor(), &me.caller.ctx(), id, None, &edit)
-        .await
-    {
+        .await;
+    match saved.map_err(ApiError::from) {
         Ok(_) => Ok(see_other(&format!("/console/users/{id}?m=saved"))),
-        Err(e) => {
-            let e = ApiError::from(e);
-            if e.status().is_client_error() && e.status() != StatusCode::NOT_FOUND {
-                let field = if e.status() == StatusCode::CONFLICT {
-                    "user_name"
-                } else {
-                    "profile"
-                };
-                user_page(
-                    &me,
-                    id,
-                    json!({"errors": {field: e.detail()}}),
-                    StatusCode::BAD_REQUEST,
-                )
-                .await
-            } else {
-                Err(e)
-            }
+        Err(e) if e.status() == StatusCode::CONFLICT => again("user_name", e.detail()).await,
+        Err(e) if e.status().is_client_error() && e.status() != StatusCode::NOT_FOUND => {
+            again("profile", e.detail()).await
         }
+        Err(e) => Err(e),
     }
 }
 
@@ -510,6 +569,35 @@ async fn permissions(me: Me, PathParam(raw): PathParam, form: Form) -> Result<Re
         .update_user(&admin.editor(), &me.caller.ctx(), id, None, &edit)
         .await?;
     Ok(see_other(&format!("/console/users/{id}?m=permissions")))
+}
+
+#[utoipa::path(post, path = "/users/{id}/roles",
+    params(("id" = String, Path, description = "The user's id")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`role` (a role's id) once per role to hold (the others are taken away), `csrf`"),
+    description = "Sets the roles the user holds (manage-organization).",
+    responses((status = 303, description = "Saved")))]
+async fn roles(me: Me, PathParam(raw): PathParam, form: Form) -> Result<Response, ApiError> {
+    let id = user_id(&raw)?;
+    let admin = admin(&me)?;
+    let mut wanted: Vec<i64> = Vec::new();
+    for r in form.all("role") {
+        let r = r
+            .parse::<i64>()
+            .map_err(|_| ApiError::invalid_value("a role is named by its id"))?;
+        if !wanted.contains(&r) {
+            wanted.push(r);
+        }
+    }
+    // The store refuses more than MAX_ROLES_PER_USER and unknown roles, changing nothing.
+    let edit = move |u: &mut User| {
+        u.set_roles = Some(wanted.clone());
+        Ok(())
+    };
+    me.caller
+        .store()
+        .update_user(&admin.editor(), &me.caller.ctx(), id, None, &edit)
+        .await?;
+    Ok(see_other(&format!("/console/users/{id}?m=roles")))
 }
 
 #[utoipa::path(post, path = "/users/{id}/capabilities",
@@ -721,7 +809,21 @@ pub(super) async fn client_page(
 ) -> Result<Response, ApiError> {
     let rotate = match form.get("action") {
         Some("show") => false,
-        Some("rotate") => true,
+        Some("rotate") if form.get("confirmed") == Some("yes") => true,
+        Some("rotate") => {
+            return Ok(me.page(
+                "",
+                "confirm.html",
+                json!({
+                    "title": format!("A new client secret for {}?", user.as_str()),
+                    "text": "The current secret stops working at once, and the client's refresh tokens end.",
+                    "action": format!("{back}/oauth-client"),
+                    "fields": [["action", "rotate"], ["confirmed", "yes"]],
+                    "button": "Rotate the secret",
+                    "back": back,
+                }),
+            ))
+        }
         _ => return Err(ApiError::invalid_value("action must be show or rotate")),
     };
     let (id, secret) = crate::tokens::client_of(state, by, &me.caller.ctx(), user, rotate).await?;

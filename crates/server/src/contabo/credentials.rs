@@ -54,19 +54,12 @@ fn handle(caller: &Caller, raw_user: &str) -> Result<(TokenAdmin, Uuid), ApiErro
 }
 
 fn render(state: &AppState, c: &StorageCredential) -> Result<Value, ApiError> {
-    let secret = state
-        .tokens
-        .server_key()
-        .open(
-            &roster_store::storage_credential_record(&c.access_key),
-            &c.secret_sealed,
-        )
-        .map_err(|e| roster_core::CoreError::Internal(format!("cannot open a secret key: {e}")))?;
+    let secret = crate::tokens::open_secret_key(state.tokens.server_key(), c)?;
     Ok(json!({
         "tenantId": state.tenant_id.as_ref(),
         "customerId": state.customer_id.as_ref(),
         "accessKey": c.access_key,
-        "secretKey": String::from_utf8_lossy(&secret),
+        "secretKey": secret,
         "objectStorageId": c.storage.id.to_string(),
         "displayName": c.storage.display_name,
         "region": c.storage.region,

@@ -1,7 +1,7 @@
 //! [`StorageStore`]: object storages and the users' credentials for them.
 
 use async_trait::async_trait;
-use roster_core::policy::{Operator, TokenAdmin};
+use roster_core::policy::{Operator, TokenAdmin, UserAdmin};
 use roster_core::{CoreError, Entity, Page};
 use uuid::Uuid;
 
@@ -97,7 +97,7 @@ fn order_sql(order: &[(CredentialOrder, bool)]) -> String {
 impl<B: Backend> StorageStore for SqlStore<B> {
     async fn add_storage(
         &self,
-        by: &Operator,
+        by: &UserAdmin,
         ctx: &WriteCtx,
         display_name: &str,
         region: &str,
@@ -153,7 +153,7 @@ impl<B: Backend> StorageStore for SqlStore<B> {
         .collect()
     }
 
-    async fn remove_storage(&self, by: &Operator, ctx: &WriteCtx, id: Uuid) -> Result<()> {
+    async fn remove_storage(&self, by: &UserAdmin, ctx: &WriteCtx, id: Uuid) -> Result<()> {
         let mut w = self.write(by.actor(), ctx).await?;
         let n = w
             .ex()
