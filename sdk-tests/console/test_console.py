@@ -130,7 +130,7 @@ def test_admin_manages_users_tokens_groups_and_sees_the_audit_trail(roster, brow
     # The audit trail: each action, by the admin, with a request id.
     page.goto(f"{base}/console/audit?actor=admin")
     text = page.locator("table.audit").inner_text()
-    for action in ("user.create", "user.update", "token.issue", "group.create", "group.update"):
+    for action in ("user.create", "user.update", "permission.grant", "token.issue", "group.create", "group.update"):
         assert action in text, (action, text)
     page.select_option("#action", "token.issue")
     press(page, "button:has-text('Show')")
@@ -430,3 +430,29 @@ def test_sign_in_returns_to_the_page_asked_for_and_works_after_a_sign_out_elsewh
     assert a.url == f"{base}/console/users", a.url
     a.context.close()
     b.context.close()
+
+
+def test_current_password_checks_count_against_the_password_limits(browser):
+    """A stolen session is no guessing oracle: the current-password field of one's account
+    runs under the same limits as a sign-in (here 4 checks, then 429)."""
+    r = Roster()
+    r.env["ROSTER_RATE_LIMIT_PASSWORDS"] = "4/min,4"
+    r.start()
+    try:
+        page = new_page(browser)
+        sign_in(page, r.base_url, "admin", ADMIN_PASSWORD)
+        assert page.url.endswith("/console/users"), page.url
+        statuses = []
+        for _ in range(5):
+            page.goto(f"{r.base_url}/console/me")
+            page.fill("#pw-current", "not-the-password-1")
+            page.fill("#pw-password", "a-new-password-123")
+            page.fill("#pw-password2", "a-new-password-123")
+            with page.expect_navigation() as nav:
+                page.click("button:has-text('Change the password')")
+            statuses.append(nav.value.status)
+        # The sign-in spent one check; three wrong guesses are told so, then the limit.
+        assert statuses[:3] == [400, 400, 400] and statuses[3:] == [429, 429], statuses
+        page.context.close()
+    finally:
+        r.stop()

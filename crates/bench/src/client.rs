@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, ORIGIN};
 use http::{HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
@@ -69,6 +69,8 @@ pub struct Req {
     pub content_type: &'static str,
     /// Send an `x-request-id` (Contabo's routes require one).
     pub request_id: bool,
+    /// Send `Origin` (the console's forms require their own).
+    pub origin: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -77,6 +79,8 @@ pub enum Auth {
     Default,
     None,
     Header(HeaderValue),
+    /// A `Cookie` header instead of `Authorization` (the console's session).
+    Cookie(HeaderValue),
 }
 
 impl Req {
@@ -90,6 +94,7 @@ impl Req {
             auth: Auth::Default,
             content_type: "application/scim+json",
             request_id: false,
+            origin: false,
         }
     }
 
@@ -103,6 +108,7 @@ impl Req {
             auth: Auth::Default,
             content_type: "application/scim+json",
             request_id: false,
+            origin: false,
         }
     }
 
@@ -113,6 +119,11 @@ impl Req {
 
     pub fn with_request_id(mut self) -> Self {
         self.request_id = true;
+        self
+    }
+
+    pub fn with_origin(mut self) -> Self {
+        self.origin = true;
         self
     }
 
@@ -129,6 +140,7 @@ impl Req {
 
 pub struct Reply {
     pub status: StatusCode,
+    pub headers: http::HeaderMap,
     pub body: Bytes,
 }
 
@@ -183,7 +195,11 @@ impl Conn {
         match &req.auth {
             Auth::Default => builder = builder.header(AUTHORIZATION, self.target.auth.clone()),
             Auth::Header(h) => builder = builder.header(AUTHORIZATION, h.clone()),
+            Auth::Cookie(c) => builder = builder.header(COOKIE, c.clone()),
             Auth::None => {}
+        }
+        if req.origin {
+            builder = builder.header(ORIGIN, format!("http://{}", self.target.addr));
         }
         if req.body.is_some() {
             builder = builder.header(CONTENT_TYPE, req.content_type);
@@ -195,9 +211,13 @@ impl Conn {
         let sender = self.connect().await?;
         sender.ready().await.context("connection not ready")?;
         let res = sender.send_request(request).await?;
-        let status = res.status();
-        let body = res.into_body().collect().await?.to_bytes();
-        Ok(Reply { status, body })
+        let (parts, body) = res.into_parts();
+        let body = body.collect().await?.to_bytes();
+        Ok(Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
     }
 
     /// Sends and checks the status (and the expected substring); the error says why not.

@@ -180,6 +180,19 @@ async fn run(args: Args) -> anyhow::Result<u64> {
     if basic.is_none() && kinds.contains(&workloads::Kind::CvatSelf) {
         eprintln!("not spawned: the Basic row of cvat-self is skipped (no password known)");
     }
+    let console = match (&spawned, kinds.contains(&workloads::Kind::Console)) {
+        (Some(s), true) => Some(console_session(&target, &s.spec.admin_password()).await?),
+        (None, true) => {
+            eprintln!("not spawned: the console workloads are skipped (no password known)");
+            None
+        }
+        _ => None,
+    };
+    let extra = workloads::Extra {
+        oauth,
+        basic,
+        console,
+    };
     let page_start = args
         .page_start
         .unwrap_or_else(|| manifest.users.len().saturating_sub(9_999).max(1));
@@ -202,13 +215,7 @@ async fn run(args: Args) -> anyhow::Result<u64> {
             );
             continue;
         }
-        for wl in workloads::build(
-            kind,
-            &manifest,
-            page_start,
-            oauth.as_ref(),
-            basic.as_deref(),
-        ) {
+        for wl in workloads::build(kind, &manifest, page_start, &extra) {
             let row =
                 workloads::run(&target, args.concurrency, args.warmup, args.duration, &wl).await;
             print_row(&row);
@@ -276,6 +283,47 @@ async fn oauth_token(
         client_secret,
         jwt,
     })
+}
+
+/// Signs the bench admin in to the console as a browser does (a pre-session CSRF token of
+/// our own in its cookie and the form, our Origin) and answers the session's `Cookie`.
+async fn console_session(
+    target: &Arc<Target>,
+    password: &str,
+) -> anyhow::Result<http::HeaderValue> {
+    let csrf = server::random_hex(16);
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("login", "bench-admin")
+        .append_pair("password", password)
+        .append_pair("csrf", &csrf)
+        .finish();
+    let req = client::Req::with_body(
+        http::Method::POST,
+        "/console/sign-in".into(),
+        body.into_bytes(),
+        http::StatusCode::SEE_OTHER,
+    )
+    .form()
+    .with_origin()
+    .auth(client::Auth::Cookie(http::HeaderValue::from_str(
+        &format!("roster_console_csrf={csrf}"),
+    )?));
+    let reply = client::Conn::new(target.clone())
+        .call(&req)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let session = reply
+        .headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("roster_console="))
+        .and_then(|c| c.split(';').next())
+        .filter(|v| !v.is_empty())
+        .context("the console sign-in set no session cookie")?;
+    Ok(http::HeaderValue::from_str(&format!(
+        "roster_console={session}"
+    ))?)
 }
 
 /// The 1, 5 and 15-minute load averages (Linux), or an empty string.

@@ -92,6 +92,11 @@ impl SpawnSpec {
         })
     }
 
+    /// The bootstrap admin's password.
+    pub fn admin_password(&self) -> String {
+        self.password.clone()
+    }
+
     /// `Authorization: Basic` of the bootstrap admin.
     pub fn basic_auth(&self) -> String {
         use base64::Engine;

@@ -48,11 +48,15 @@ pub enum Kind {
     CvatSelf,
     /// CVAT's `search=` (a substring of username, first or last name) matching one user.
     CvatSearch,
+    /// The web console's pages as an administrator's browser asks for them (session cookie):
+    /// the user list at the deep position of `Page`, and the first page of members of each
+    /// sized group.
+    Console,
 }
 
 impl Kind {
     /// Run order: reads first, then the writes that grow the data.
-    pub const ORDER: [Kind; 16] = [
+    pub const ORDER: [Kind; 17] = [
         Kind::Get,
         Kind::ContaboGet,
         Kind::CvatSelf,
@@ -63,6 +67,7 @@ impl Kind {
         Kind::ContaboPage,
         Kind::Co,
         Kind::CvatSearch,
+        Kind::Console,
         Kind::Group,
         Kind::Post,
         Kind::Patch,
@@ -106,6 +111,7 @@ impl Kind {
             "contabo-page" => Kind::ContaboPage,
             "cvat-self" => Kind::CvatSelf,
             "cvat-search" => Kind::CvatSearch,
+            "console" => Kind::Console,
             _ => return None,
         })
     }
@@ -137,16 +143,21 @@ pub struct OAuth {
     pub jwt: String,
 }
 
+/// What authenticates the workloads beyond the target's token, as far as known.
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    /// The bench admin's OAuth client and a JWT (the OAuth kinds).
+    pub oauth: Option<OAuth>,
+    /// The admin's `Authorization: Basic` value (the Basic row of `CvatSelf`).
+    pub basic: Option<String>,
+    /// A console session's `Cookie` header (`Console`).
+    pub console: Option<http::HeaderValue>,
+}
+
 /// Builds the concrete workloads for `kind` over the seeded data (several for the
-/// per-group-size kinds); the OAuth kinds need `oauth` (none without it), the Basic row
-/// of `CvatSelf` the admin's `Authorization: Basic` value `basic`.
-pub fn build(
-    kind: Kind,
-    m: &Arc<Manifest>,
-    page_start: usize,
-    oauth: Option<&OAuth>,
-    basic: Option<&str>,
-) -> Vec<Workload> {
+/// per-group-size kinds); the kinds that need something in `extra` yield none without it.
+pub fn build(kind: Kind, m: &Arc<Manifest>, page_start: usize, extra: &Extra) -> Vec<Workload> {
+    let (oauth, basic) = (extra.oauth.as_ref(), extra.basic.as_deref());
     let n = m.users.len().max(1);
     let nonce = crate::server::random_hex(3);
     match kind {
@@ -269,6 +280,34 @@ pub fn build(
                     StatusCode::OK,
                 )
             })]
+        }
+        Kind::Console => {
+            let Some(cookie) = extra.console.clone() else {
+                return Vec::new();
+            };
+            // Pages of 50: the page holding entry page_start.
+            let page = page_start.saturating_sub(1) / 50 + 1;
+            let c = cookie.clone();
+            let mut out = vec![workload(
+                format!("console users page @ {}", (page - 1) * 50 + 1),
+                move |_, _, _| {
+                    Req::get(format!("/console/users?page={page}"))
+                        .auth(Auth::Cookie(c.clone()))
+                        .containing(format!(", page {page} of"))
+                },
+            )];
+            for (size, id) in &m.sized {
+                let (c, path) = (cookie.clone(), format!("/console/groups/{id}"));
+                out.push(workload(
+                    format!("console members S={size}"),
+                    move |_, _, _| {
+                        Req::get(path.clone())
+                            .auth(Auth::Cookie(c.clone()))
+                            .containing(" members")
+                    },
+                ));
+            }
+            out
         }
         // Run by `abuse::run`, several workloads at once.
         Kind::Abuse => Vec::new(),

@@ -102,3 +102,104 @@ async fn deep_pages_match_an_offset_over_the_remaining_users() {
     let (got, total) = page(&*store, n + 1, 10).await;
     assert_eq!((got, total), (vec!["late".to_owned()], n + 1));
 }
+
+/// A group's members are listed from the memberships key (not by a whole-set `IN`): every
+/// page, filtered or not, either direction, holds what an OFFSET over the members in user
+/// order would, and totalResults counts them (also after some members were deleted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_groups_member_pages_match_an_offset_over_its_members() {
+    use roster_core::group::NewMember;
+    use roster_core::NewGroup;
+    use roster_store::UserQuery;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_url, store) = fresh_store(dir.path(), "members").await;
+    let ctx = WriteCtx::default();
+    let mut users = Vec::new();
+    for i in 0..300 {
+        let u = store
+            .create_user(
+                &common::admin(),
+                &ctx,
+                &NewUser::new(UserName::parse(&format!("m{i:03}")).unwrap()),
+            )
+            .await
+            .unwrap();
+        users.push(u);
+    }
+    // Every third user, added in an order unlike the users' own.
+    let mut members: Vec<_> = users.iter().step_by(3).collect();
+    members.reverse();
+    let new = NewGroup {
+        display_name: "crew".into(),
+        external_id: None,
+        members: members.iter().map(|u| NewMember::new(u.id, None)).collect(),
+    };
+    let op = roster_core::policy::Operator::local("test");
+    let g = store
+        .create_group(&op.group_manager().creator(), &ctx, &new)
+        .await
+        .unwrap();
+    for u in members.iter().filter(|u| u.seq % 5 == 0) {
+        store
+            .delete_user(&common::admin(), &ctx, u.id, None)
+            .await
+            .unwrap();
+    }
+    let mut expected: Vec<String> = users
+        .iter()
+        .step_by(3)
+        .filter(|u| u.seq % 5 != 0)
+        .map(|u| u.user_name.as_str().to_owned())
+        .collect();
+    let ends_in_1 = resolve(Resource::User, &parse_filter("userName ew \"1\"").unwrap()).unwrap();
+    let oldest_first = expected.clone();
+    expected.reverse();
+    for (newest_first, filter) in [
+        (false, None),
+        (true, None),
+        (false, Some(ends_in_1.clone())),
+        (true, Some(ends_in_1)),
+    ] {
+        let base = if newest_first {
+            &expected
+        } else {
+            &oldest_first
+        };
+        let order: Vec<&String> = base
+            .iter()
+            .filter(|n| filter.is_none() || n.ends_with('1'))
+            .collect();
+        let n = order.len() as i64;
+        for start in [1, 2, 37, 50, 51, n - 1, n, n + 1] {
+            for count in [1, 50] {
+                let page = store
+                    .list_users(
+                        &common::admin().reader(),
+                        &UserQuery {
+                            filter: filter.clone(),
+                            newest_first,
+                            member_of: Some(g.seq),
+                            page: roster_core::PageRequest {
+                                start_index: start.max(1),
+                                count,
+                            },
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+                let got: Vec<&str> = page.items.iter().map(|u| u.user_name.as_str()).collect();
+                let from = (start.max(1) - 1).clamp(0, n) as usize;
+                let to = (from + count as usize).min(n as usize);
+                let want: Vec<&str> = order[from..to].iter().map(|s| s.as_str()).collect();
+                let what = format!(
+                    "start {start}, count {count}, newest first {newest_first}, filtered {}",
+                    filter.is_some()
+                );
+                assert_eq!(got, want, "{what}");
+                assert_eq!(page.total, n, "totalResults at {what}");
+            }
+        }
+    }
+}

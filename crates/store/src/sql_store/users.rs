@@ -245,7 +245,7 @@ pub(super) async fn write(
     user: &mut User,
     loaded_emails: &[Email],
     was_active: bool,
-) -> Result<()> {
+) -> Result<Vec<(Permission, bool)>> {
     let now = roster_core::now_micros().max(user.meta.last_modified);
     let done = tx
         .execute(
@@ -317,8 +317,21 @@ pub(super) async fn write(
     if let Some(ids) = user.set_roles.take() {
         super::roles::hold(tx, user.seq, &ids).await?;
     }
+    let mut permission_changes = Vec::new();
     if let Some(changes) = user.set_permissions.take() {
+        let direct: Vec<String> = tx
+            .fetch_all(
+                "SELECT permission FROM user_permissions WHERE user_seq = ? AND via_role = FALSE",
+                &args![user.seq],
+            )
+            .await?
+            .iter()
+            .map(|r| r.text("permission"))
+            .collect::<Result<_>>()?;
         for (p, granted) in changes {
+            if direct.iter().any(|d| d == p.as_str()) != granted {
+                permission_changes.push((p, granted));
+            }
             if granted {
                 grant(tx, user.seq, p).await?;
             } else {
@@ -341,7 +354,7 @@ pub(super) async fn write(
     }
     user.meta.version += 1;
     user.meta.last_modified = now;
-    Ok(())
+    Ok(permission_changes)
 }
 
 pub(super) async fn grant(tx: &mut dyn Exec, seq: i64, p: Permission) -> Result<()> {
@@ -408,13 +421,20 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
     if q.only_active {
         extra.push("u.active = TRUE".to_owned());
     }
-    if let Some(g) = q.member_of {
+    // A group's members are walked from the group's end of the memberships key, in user
+    // order: the first page of a 100,000-member group reads 50 entries, not the whole set.
+    let (from, key) = match q.member_of {
         // A seq from the database, written into the SQL so the filter's placeholders stay
         // where the seek queries below expect them.
-        extra.push(format!(
-            "u.seq IN (SELECT om.user_seq FROM memberships om WHERE om.group_seq = {g})"
-        ));
-    }
+        Some(g) => {
+            extra.push(format!("mo.group_seq = {g}"));
+            (
+                "memberships mo JOIN users u ON u.seq = mo.user_seq",
+                "mo.user_seq",
+            )
+        }
+        None => ("users u", "u.seq"),
+    };
     if let Some(p) = q.with_permission {
         // A name from Roster's own table of permissions, not from the request.
         extra.push(format!(
@@ -422,6 +442,8 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
             p.as_str()
         ));
     }
+    // Counting a group's members alone needs no user row (a membership's user exists).
+    let members_only = q.member_of.is_some() && filter.is_none() && extra.len() == 1;
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let wc = where_clause(filter.as_ref(), &extra);
     let args = filter.map(|f| f.args).unwrap_or_default();
@@ -471,9 +493,9 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
             let and = if wc.is_empty() { " WHERE" } else { " AND" };
             ex.fetch_all(
                 &format!(
-                    "SELECT {cols} FROM users u{wc}{and} u.seq {cmp} \
-                     (SELECT u.seq FROM users u{wc} ORDER BY u.seq {dir} LIMIT 1 OFFSET ?) \
-                     ORDER BY u.seq {dir} LIMIT ?"
+                    "SELECT {cols} FROM {from}{wc}{and} {key} {cmp} \
+                     (SELECT {key} FROM {from}{wc} ORDER BY {key} {dir} LIMIT 1 OFFSET ?) \
+                     ORDER BY {key} {dir} LIMIT ?"
                 ),
                 &a,
             )
@@ -484,8 +506,8 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
             a.push(Arg::Int(q.page.offset()));
             ex.fetch_all(
                 &format!(
-                    "SELECT {cols} FROM users u{wc}{} LIMIT ? OFFSET ?",
-                    order_by_keys(q.sort.iter().chain(&q.then_sort), "u.seq", q.newest_first)
+                    "SELECT {cols} FROM {from}{wc}{} LIMIT ? OFFSET ?",
+                    order_by_keys(q.sort.iter().chain(&q.then_sort), key, q.newest_first)
                 ),
                 &a,
             )
@@ -496,7 +518,8 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
     let count = if buckets {
         "SELECT COALESCE(SUM(n), 0) AS n FROM user_seq_buckets".to_owned()
     } else {
-        format!("SELECT COUNT(*) AS n FROM users u{wc}")
+        let from = if members_only { "memberships mo" } else { from };
+        format!("SELECT COUNT(*) AS n FROM {from}{wc}")
     };
     let total = total(ex, &q.page, items.len(), &count, &args).await?;
     Ok(Page {
@@ -665,9 +688,19 @@ impl<B: Backend> UserStore for SqlStore<B> {
         by.check(&before, &user)?;
         w.changed(&user.changed_since(&before));
         let password_changed = user.set_password_hash.is_some();
-        write(w.ex(), &mut user, &before.emails, before.active).await?;
+        let granted = write(w.ex(), &mut user, &before.emails, before.active).await?;
         if password_changed {
             w.audit(Action::PasswordChange, &id.to_string()).await?;
+        }
+        // Each permission that changed has its own row, as a grant through the CLI does:
+        // the trail filtered by permission.grant shows them whichever dialect made them.
+        for (p, on) in granted {
+            let action = if on {
+                Action::PermissionGrant
+            } else {
+                Action::PermissionRevoke
+            };
+            w.audit(action, &format!("{id} {p}")).await?;
         }
         w.commit(Action::UserUpdate, &id.to_string()).await?;
         Ok(user)

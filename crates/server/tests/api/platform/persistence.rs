@@ -275,6 +275,48 @@ async fn every_change_leaves_an_audit_row_with_actor_and_request_id() {
             expect("permission.revoke")
         ]
     );
+    // A user update that sets permissions (the console's, CVAT's groups) writes a grant or
+    // revoke row for each one that changed, beside its user.update; unchanged ones none.
+    let ctx = roster_store::WriteCtx {
+        gate: None,
+        request_id: Some("r-set-permissions".into()),
+    };
+    let bulked_id = uuid::Uuid::parse_str(&bulked).unwrap();
+    let set = |wanted: Vec<(roster_core::Permission, bool)>| {
+        move |u: &mut roster_core::User| {
+            u.set_permissions = Some(wanted.clone());
+            Ok(())
+        }
+    };
+    use roster_core::Permission::{ManageGroups, ManageOrganization};
+    let edit = set(vec![(ManageGroups, true), (ManageOrganization, false)]);
+    app.store
+        .update_user(&op.user_admin().editor(), &ctx, bulked_id, None, &edit)
+        .await
+        .unwrap();
+    let edit = set(vec![(ManageGroups, false), (ManageOrganization, false)]);
+    app.store
+        .update_user(&op.user_admin().editor(), &ctx, bulked_id, None, &edit)
+        .await
+        .unwrap();
+    let target = |p: &str| format!("{bulked} {p}");
+    assert_eq!(
+        audited(&app, "r-set-permissions").await,
+        [
+            (
+                "test".to_owned(),
+                "permission.grant".to_owned(),
+                target("manage-groups")
+            ),
+            ("test".to_owned(), "user.update".to_owned(), bulked.clone()),
+            (
+                "test".to_owned(),
+                "permission.revoke".to_owned(),
+                target("manage-groups")
+            ),
+            ("test".to_owned(), "user.update".to_owned(), bulked.clone()),
+        ]
+    );
     // And the bootstrap wrote the first row of all.
     let first = app
         .store
