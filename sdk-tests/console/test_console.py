@@ -132,6 +132,10 @@ def test_admin_manages_users_tokens_groups_and_sees_the_audit_trail(roster, brow
     text = page.locator("table.audit").inner_text()
     for action in ("user.create", "user.update", "permission.grant", "token.issue", "group.create", "group.update"):
         assert action in text, (action, text)
+    # Users are named by their userName (linked to their page), not by id.
+    grant = page.locator("table.audit tbody tr", has_text="permission.grant").first
+    assert grant.locator(f"a:has-text('{name}')").count() == 1 and "manage-groups" in grant.inner_text()
+    assert grant.locator("a:has-text('admin')").count() == 1
     page.select_option("#action", "token.issue")
     press(page, "button:has-text('Show')")
     rows = page.locator("table.audit tbody tr")

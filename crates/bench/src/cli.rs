@@ -106,6 +106,15 @@ pub struct Args {
     /// server must hold that seed); otherwise the seed is written there.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
+    /// Measure a bare axum server answering the same JSON from memory instead of Roster
+    /// (the HTTP ceiling; workloads get and filter only; `--users` of them).
+    #[arg(long, conflicts_with_all = ["spawn", "url"])]
+    pub baseline: bool,
+    /// Internal: serve the baseline on this address (the process `--baseline` starts).
+    #[arg(long, hide = true, requires = "baseline_tag")]
+    pub serve_baseline: Option<std::net::SocketAddr>,
+    #[arg(long, hide = true)]
+    pub baseline_tag: Option<String>,
     /// Write the whole report as JSON to this file (`-` for standard output).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,

@@ -4,6 +4,7 @@
 //! See BENCHMARKS.md for the method and the figures.
 
 mod abuse;
+mod baseline;
 mod cli;
 mod client;
 mod seed;
@@ -29,6 +30,15 @@ use crate::stats::{print_header, print_row, print_server, Report, SeedReport};
 fn main() -> std::process::ExitCode {
     let mut args = Args::parse();
     args.normalise();
+    if let (Some(addr), Some(tag)) = (args.serve_baseline, args.baseline_tag.as_deref()) {
+        return match baseline::serve(addr, tag, args.users) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("roster-bench baseline: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.client_threads)
         .enable_all()
@@ -60,6 +70,9 @@ struct Spawned {
 }
 
 async fn run(args: Args) -> anyhow::Result<u64> {
+    if args.baseline {
+        return run_baseline(&args).await;
+    }
     let kinds = args.kinds()?;
     let mut report = Report {
         load_before: load_average(),
@@ -283,6 +296,50 @@ async fn oauth_token(
         client_secret,
         jwt,
     })
+}
+
+/// Runs `get` and `filter` against the bare axum baseline in a child process.
+async fn run_baseline(args: &Args) -> anyhow::Result<u64> {
+    let kinds = args.kinds()?;
+    if let Some(k) = kinds
+        .iter()
+        .find(|k| !matches!(k, workloads::Kind::Get | workloads::Kind::Filter))
+    {
+        anyhow::bail!("the baseline answers the get and filter workloads only, not {k:?}");
+    }
+    let addr = server::free_port()?;
+    let tag = server::random_hex(3);
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("--serve-baseline")
+        .arg(addr.to_string())
+        .arg("--baseline-tag")
+        .arg(&tag)
+        .arg("--users")
+        .arg(args.users.to_string())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the baseline server")?;
+    if !client::wait_healthy(addr, std::time::Duration::from_secs(30)).await {
+        anyhow::bail!("the baseline server did not answer /healthz");
+    }
+    let target = Target::new(&format!("http://{addr}"), baseline::TOKEN).await?;
+    let manifest = Arc::new(baseline::manifest(&tag, args.users));
+    println!(
+        "baseline: bare axum on {addr}, {} users in memory; concurrency {}, {:?} per workload after {:?} warm-up",
+        args.users, args.concurrency, args.duration, args.warmup
+    );
+    print_header();
+    let mut errors = 0;
+    for kind in kinds {
+        for wl in workloads::build(kind, &manifest, 1, &workloads::Extra::default()) {
+            let row =
+                workloads::run(&target, args.concurrency, args.warmup, args.duration, &wl).await;
+            print_row(&row);
+            errors += row.errors;
+        }
+    }
+    child.kill().await.ok();
+    Ok(errors)
 }
 
 /// Signs the bench admin in to the console as a browser does (a pre-session CSRF token of

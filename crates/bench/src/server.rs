@@ -80,12 +80,16 @@ impl SpawnSpec {
         } else {
             Some(tmp)
         };
+        let token = token.unwrap_or_else(|| random_hex(32));
+        // A function of the token, so a restart on a kept seed (whose bootstrap does not
+        // run again) still knows the admin's password from the manifest's token.
+        let password = format!("pw-{}", token.chars().rev().collect::<String>());
         Ok(Self {
             binary: binary.to_owned(),
             addr: free_port()?,
             database_url,
-            token: token.unwrap_or_else(|| random_hex(32)),
-            password: random_hex(16),
+            token,
+            password,
             log_path,
             env: Vec::new(),
             _tmp: tmp,
@@ -214,7 +218,7 @@ pub fn memory_mb(pid: u32) -> Option<Memory> {
 }
 
 /// A port nothing listens on right now (the server binds it a moment later).
-fn free_port() -> anyhow::Result<SocketAddr> {
+pub fn free_port() -> anyhow::Result<SocketAddr> {
     let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(l.local_addr()?)
 }

@@ -3,7 +3,10 @@
 //! (older pages continue below the last row shown: a seq cursor, never an offset).
 
 use axum::response::Response;
-use roster_store::{Action, AuditQuery};
+use roster_core::filter::CompareOp;
+use roster_core::schema::{Cond, Field, Scalar};
+use roster_core::PageRequest;
+use roster_store::{Action, AuditQuery, UserQuery};
 use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -95,20 +98,37 @@ async fn trail(me: Me, q: QueryPairs) -> Result<Response, ApiError> {
         }
         format!("/console/audit?{}", s.finish())
     });
+    let user_of = |id: Option<&str>| {
+        id.and_then(|i| i.split(' ').next())
+            .and_then(|i| Uuid::parse_str(i).ok())
+    };
+    let ids: Vec<Uuid> = rows
+        .iter()
+        .flat_map(|r| [user_of(r.actor.as_deref()), user_of(r.target.as_deref())])
+        .flatten()
+        .collect();
+    let names = user_names(&me, &admin, ids).await?;
+    let named = |id: Option<Uuid>| {
+        id.and_then(|i| names.iter().find(|(u, _)| *u == i))
+            .map(|(u, n)| json!({"id": u.to_string(), "name": n}))
+    };
     let rows: Vec<Value> = rows
         .iter()
         .map(|r| {
-            let link = |id: Option<&str>| {
-                id.and_then(|i| i.split(' ').next())
-                    .filter(|i| Uuid::parse_str(i).is_ok())
-                    .map(str::to_owned)
-            };
+            // A target may name more than the user ("<id> manage-groups").
+            let rest = r
+                .target
+                .as_deref()
+                .and_then(|t| t.split_once(' '))
+                .map(|x| x.1);
             json!({
                 "at": when(r.at),
                 "actor": r.actor,
-                "actor_id": link(r.actor.as_deref()),
+                "actor_user": named(user_of(r.actor.as_deref())),
                 "action": r.action,
                 "target": r.target,
+                "target_user": named(user_of(r.target.as_deref())),
+                "target_rest": rest,
                 "request_id": r.request_id,
                 "changes": r.changes.join(", "),
             })
@@ -131,4 +151,53 @@ async fn trail(me: Me, q: QueryPairs) -> Result<Response, ApiError> {
             "older": older,
         }),
     ))
+}
+
+/// The userNames of the users among `ids` that still exist, in one indexed list query (at
+/// most two per row shown).
+async fn user_names(
+    me: &Me,
+    admin: &roster_core::policy::UserAdmin,
+    mut ids: Vec<Uuid>,
+) -> Result<Vec<(Uuid, String)>, ApiError> {
+    ids.sort_unstable();
+    ids.dedup();
+    // A balanced OR of id equalities: depth log2(100), not 100.
+    fn any_of(ids: &[Uuid]) -> Option<Cond> {
+        match ids {
+            [] => None,
+            [one] => Some(Cond::Cmp(
+                Field::UserId,
+                CompareOp::Eq,
+                Scalar::Text(one.to_string()),
+            )),
+            _ => {
+                let (a, b) = ids.split_at(ids.len() / 2);
+                Some(Cond::Or(Box::new(any_of(a)?), Box::new(any_of(b)?)))
+            }
+        }
+    }
+    let Some(filter) = any_of(&ids) else {
+        return Ok(Vec::new());
+    };
+    let found = me
+        .caller
+        .store()
+        .list_users(
+            &admin.reader(),
+            &UserQuery {
+                filter: Some(filter),
+                page: PageRequest {
+                    start_index: 1,
+                    count: ids.len() as i64,
+                },
+                ..UserQuery::default()
+            },
+        )
+        .await?;
+    Ok(found
+        .items
+        .into_iter()
+        .map(|u| (u.id, u.user_name.as_str().to_owned()))
+        .collect())
 }
