@@ -255,6 +255,15 @@ def test_roles_storages_key_pairs_and_other_addresses(roster, browser):
     page.goto(f"{base}/console/me")
     assert page.locator("h3:has-text('S3 key pairs')").count() == 1
     assert page.locator("button:has-text('Show the secret key')").count() >= 1
+    # Revoking the token asks first, then the token is refused at once.
+    page.goto(f"{base}/console/users/{uid}")
+    page.click("button[aria-label='Revoke the token ci']")
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Revoke the token ci?"
+    assert scim_get(roster, token, "/scim/v2/Me")[0] != 401
+    press(page, "button:has-text('Revoke the token')")
+    assert notice(page) == "The token was revoked."
+    assert scim_get(roster, token, "/scim/v2/Me")[0] == 401
     # Each change is in the audit trail.
     page.goto(f"{base}/console/audit?actor=admin")
     text = page.locator("table.audit").inner_text()
@@ -346,6 +355,10 @@ def test_totp_is_required_at_every_password_sign_in(roster, browser):
     admin.goto(f"{base}/console/users/{uid}")
     assert "Enrolled since" in admin.content()
     press(admin, "button:has-text('Remove their TOTP')")
+    # It asks first; nothing changed yet.
+    assert admin.locator("h1").inner_text() == f"Remove the TOTP of {name}?"
+    assert roster.http("GET", "/api/users/self", headers={"Authorization": basic})[0] == 401
+    press(admin, "button:has-text('Remove their TOTP')")
     assert roster.http("GET", "/api/users/self", headers={"Authorization": basic})[0] == 200
     admin.goto(f"{base}/console/audit?target={uid}")
     text = admin.locator("table.audit").inner_text()
@@ -383,6 +396,21 @@ def test_forms_need_their_csrf_token_and_our_origin_and_pages_are_hardened(roste
     assert res.headers["x-frame-options"] == "DENY"
     assert "<script" not in page.content()
     shot(page, "me")
+    # Every kind of page, errors included, carries the same headers and no script.
+    _, _, admin = roster.http("GET", "/scim/v2/Users?filter=userName%20eq%20%22admin%22",
+                              headers={"Authorization": f"Bearer {roster.admin_token}"})
+    kinds = ["/console/users", f"/console/users/{admin['Resources'][0]['id']}", "/console/users/new",
+             "/console/groups", "/console/roles", "/console/storages", "/console/audit",
+             "/console/me/totp", "/console/users/not-an-id", "/console/roles/999999", "/console/nowhere"]
+    for path in kinds:
+        res = page.goto(f"{base}{path}")
+        h = res.headers
+        assert "script-src" not in h["content-security-policy"] and "frame-ancestors 'none'" in h["content-security-policy"], path
+        assert h["x-frame-options"] == "DENY" and h["cache-control"] == "no-store", path
+        assert h["content-type"].startswith("text/html"), path
+        assert "<script" not in page.content(), path
+        assert res.status in (200, 404), (path, res.status)
+    page.goto(f"{base}/console/me")
     cookie = next(c for c in page.context.cookies() if c["name"] == "roster_console")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     csrf = page.locator("input[name=csrf]").first.input_value()

@@ -93,7 +93,20 @@ async fn act(
             );
             (c, intro)
         }
-        Some("regenerate") if form.get("confirmed") == Some("yes") => {
+        Some("regenerate") => {
+            let c = store
+                .credential(by, user, storage, id)
+                .await?
+                .ok_or_else(missing)?;
+            let ask = (
+                format!("A new secret key for {}?", c.access_key),
+                format!("Clients using the current secret key for {} ({}) stop working at once. The access key stays.", c.storage.display_name, c.storage.region),
+                "Make a new secret key",
+            );
+            let action = format!("{base}/credentials");
+            if let Some(page) = super::unconfirmed(me, form, &action, ask, base) {
+                return Ok(page);
+            }
             let secret = |access: &str| crate::tokens::seal_secret_key(key, access);
             let c = store
                 .regenerate_credential(by, &me.caller.ctx(), user, storage, id, &secret)
@@ -103,24 +116,6 @@ async fn act(
                 c.storage.display_name, c.storage.region, c.access_key
             );
             (c, intro)
-        }
-        Some("regenerate") => {
-            let c = store
-                .credential(by, user, storage, id)
-                .await?
-                .ok_or_else(missing)?;
-            return Ok(me.page(
-                "",
-                "confirm.html",
-                json!({
-                    "title": format!("A new secret key for {}?", c.access_key),
-                    "text": format!("Clients using the current secret key for {} ({}) stop working at once. The access key stays.", c.storage.display_name, c.storage.region),
-                    "action": format!("{base}/credentials"),
-                    "fields": [["storage", storage.to_string()], ["credential", id.to_string()], ["action", "regenerate"], ["confirmed", "yes"]],
-                    "button": "Make a new secret key",
-                    "back": base,
-                }),
-            ));
         }
         _ => return Err(ApiError::invalid_value("action must be show or regenerate")),
     };

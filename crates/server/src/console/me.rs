@@ -435,6 +435,11 @@ async fn revoke_token(me: Me, form: Form) -> Result<Response, ApiError> {
     let name = form
         .text("name")
         .ok_or_else(|| ApiError::invalid_value("which token: its name is missing"))?;
+    let ask = super::users::revoke_question(name);
+    let action = "/console/me/tokens/revoke";
+    if let Some(page) = super::unconfirmed(&me, &form, action, ask, "/console/me") {
+        return Ok(page);
+    }
     let by = me.caller.principal().self_service().token_admin();
     me.caller
         .store()

@@ -449,6 +449,32 @@ fn pre_session_csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<He
     }
 }
 
+/// A change that cannot be undone asks first: `None` once the form says `confirmed=yes`,
+/// else the page that asks, posting the same fields back to `action` with it.
+fn unconfirmed(
+    me: &Me,
+    form: &Form,
+    action: &str,
+    (title, text, button): (String, String, &str),
+    back: &str,
+) -> Option<Response> {
+    if form.get("confirmed") == Some("yes") {
+        return None;
+    }
+    let mut fields: Vec<[&str; 2]> = form
+        .0
+        .iter()
+        .filter(|(k, _)| k != "csrf" && k != "confirmed")
+        .map(|(k, v)| [k.as_str(), v.as_str()])
+        .collect();
+    fields.push(["confirmed", "yes"]);
+    Some(me.page(
+        "",
+        "confirm.html",
+        json!({"title": title, "text": text, "action": action, "fields": fields, "button": button, "back": back}),
+    ))
+}
+
 /// A page's context with `extra` (a message, a form shown again, its errors) added.
 fn merge(mut ctx: Value, extra: Value) -> Value {
     if let (Value::Object(m), Value::Object(x)) = (&mut ctx, extra) {

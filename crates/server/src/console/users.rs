@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{page_number, param, see_other, when, when_opt, Form, Me, PAGE_SIZE};
+use super::{page_number, param, see_other, unconfirmed, when, when_opt, Form, Me, PAGE_SIZE};
 use crate::app::AppState;
 use crate::http::extract::{PathParam, QueryPairs};
 use crate::http::ApiError;
@@ -695,6 +695,15 @@ pub(super) async fn issue(
     ))
 }
 
+/// What revoking the token `name` asks first.
+pub(super) fn revoke_question(name: &str) -> (String, String, &'static str) {
+    (
+        format!("Revoke the token {name}?"),
+        "Every client using it is refused from the next request on. A revoked token cannot be used again.".to_owned(),
+        "Revoke the token",
+    )
+}
+
 /// The user's page a form about `id` came from, and its userName.
 async fn target(me: &Me, admin: &UserAdmin, id: Uuid) -> Result<User, ApiError> {
     me.caller
@@ -735,6 +744,16 @@ async fn revoke_token(me: Me, PathParam(raw): PathParam, form: Form) -> Result<R
     let name = form
         .text("name")
         .ok_or_else(|| ApiError::invalid_value("which token: its name is missing"))?;
+    let back = format!("/console/users/{id}");
+    if let Some(page) = unconfirmed(
+        &me,
+        &form,
+        &format!("{back}/tokens/revoke"),
+        revoke_question(name),
+        &back,
+    ) {
+        return Ok(page);
+    }
     me.caller
         .store()
         .revoke_tokens(
@@ -752,9 +771,19 @@ async fn revoke_token(me: Me, PathParam(raw): PathParam, form: Form) -> Result<R
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`csrf`"),
     description = "Removes the user's TOTP and recovery codes (a lost phone; manage-organization).",
     responses((status = 303, description = "Removed")))]
-async fn reset_totp(me: Me, PathParam(raw): PathParam, _form: Form) -> Result<Response, ApiError> {
+async fn reset_totp(me: Me, PathParam(raw): PathParam, form: Form) -> Result<Response, ApiError> {
     let id = user_id(&raw)?;
     let admin = admin(&me)?;
+    let u = target(&me, &admin, id).await?;
+    let back = format!("/console/users/{id}");
+    let ask = (
+        format!("Remove the TOTP of {}?", u.user_name.as_str()),
+        "Their authenticator app and recovery codes stop working; they sign in with their password alone until they enrol again.".to_owned(),
+        "Remove their TOTP",
+    );
+    if let Some(page) = unconfirmed(&me, &form, &format!("{back}/totp-reset"), ask, &back) {
+        return Ok(page);
+    }
     me.caller
         .store()
         .reset_totp(&admin.credential_admin(), &me.caller.ctx(), id)
@@ -809,20 +838,17 @@ pub(super) async fn client_page(
 ) -> Result<Response, ApiError> {
     let rotate = match form.get("action") {
         Some("show") => false,
-        Some("rotate") if form.get("confirmed") == Some("yes") => true,
         Some("rotate") => {
-            return Ok(me.page(
-                "",
-                "confirm.html",
-                json!({
-                    "title": format!("A new client secret for {}?", user.as_str()),
-                    "text": "The current secret stops working at once, and the client's refresh tokens end.",
-                    "action": format!("{back}/oauth-client"),
-                    "fields": [["action", "rotate"], ["confirmed", "yes"]],
-                    "button": "Rotate the secret",
-                    "back": back,
-                }),
-            ))
+            let ask = (
+                format!("A new client secret for {}?", user.as_str()),
+                "The current secret stops working at once, and the client's refresh tokens end."
+                    .to_owned(),
+                "Rotate the secret",
+            );
+            if let Some(page) = unconfirmed(me, form, &format!("{back}/oauth-client"), ask, back) {
+                return Ok(page);
+            }
+            true
         }
         _ => return Err(ApiError::invalid_value("action must be show or rotate")),
     };
