@@ -64,11 +64,39 @@ fn bind<'q>(
             Arg::Null(Ty::Text) => q.bind(None::<String>),
             Arg::Null(Ty::Bool) => q.bind(None::<bool>),
             Arg::Int(i) => q.bind(*i),
+            // Written into the text by `statement`.
+            Arg::Inline(_) => q,
             Arg::Text(s) => q.bind(s.as_str()),
             Arg::Bool(b) => q.bind(*b),
         };
     }
     q
+}
+
+/// The statement PostgreSQL gets: `$1, $2, …` for the placeholders, the [`Arg::Inline`]
+/// ones as their literal (numbering the others on).
+fn statement(sql: &str, args: &[Arg]) -> String {
+    if !args.iter().any(|a| matches!(a, Arg::Inline(_))) {
+        return numbered_placeholders(sql);
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let (mut k, mut n) = (0, 0);
+    for c in sql.chars() {
+        if c != '?' {
+            out.push(c);
+            continue;
+        }
+        match args.get(k) {
+            Some(Arg::Inline(v)) => out.push_str(&v.to_string()),
+            _ => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+        }
+        k += 1;
+    }
+    out
 }
 
 fn value(r: &PgRow, i: usize) -> Result<Val> {
@@ -96,7 +124,7 @@ where
     C: DerefMut<Target = PgConnection> + Send,
 {
     async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<u64> {
-        let sql = numbered_placeholders(sql);
+        let sql = statement(sql, args);
         Ok(bind(sqlx::query(&sql), args)
             .execute(&mut *self.0)
             .await?
@@ -104,7 +132,7 @@ where
     }
 
     async fn fetch_all(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
-        let sql = numbered_placeholders(sql);
+        let sql = statement(sql, args);
         // A substring filter is planned for its values: the cached generic plan of a
         // prepared statement cannot see that `LIKE '%x%'` selects a handful of rows, and
         // walked the whole primary key instead of the trigram indexes (10 ms for 19k users
@@ -153,5 +181,23 @@ impl Backend for PgBackend {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_arguments_are_written_and_the_others_numbered_on() {
+        let args = [Arg::Text("a".into()), Arg::Inline(100), Arg::Int(7)];
+        assert_eq!(
+            statement("SELECT ? LIMIT ? OFFSET ?", &args),
+            "SELECT $1 LIMIT 100 OFFSET $2"
+        );
+        assert_eq!(
+            statement("SELECT ?, ?", &[Arg::Int(1), Arg::Int(2)]),
+            "SELECT $1, $2"
+        );
     }
 }

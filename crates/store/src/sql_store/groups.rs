@@ -304,8 +304,7 @@ pub(super) async fn list(
     let mut items = Vec::new();
     if q.page.count > 0 {
         let mut a = args.clone();
-        a.push(Arg::Int(q.page.count));
-        a.push(Arg::Int(q.page.offset()));
+        a.extend(super::page_window(&q.page));
         let rows = ex
             .fetch_all(
                 &format!(

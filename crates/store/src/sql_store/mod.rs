@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::args;
 use crate::audit::Action;
-use crate::db::{Backend, Exec, Tx};
+use crate::db::{Arg, Backend, Exec, Tx};
 use crate::sql::Sql;
 use crate::{Bootstrap, Lifecycle, Result, StoreError, WriteCtx};
 
@@ -112,6 +112,22 @@ impl Write<'_> {
         }
         self.tx.commit().await
     }
+}
+
+/// The arguments of `LIMIT ? OFFSET ?` for a page: the count written into PostgreSQL's
+/// statement, and the offset too when it is 0 (the first page, by far the most asked for),
+/// so the statement keeps one generic plan; a deeper offset stays a parameter (one
+/// statement per offset would churn the statement cache).
+pub(crate) fn page_window(page: &roster_core::PageRequest) -> [Arg; 2] {
+    let offset = page.offset();
+    [
+        Arg::Inline(page.count),
+        if offset == 0 {
+            Arg::Inline(0)
+        } else {
+            Arg::Int(offset)
+        },
+    ]
 }
 
 /// `totalResults` read off the page itself when it can be: a page that is neither empty nor

@@ -489,7 +489,7 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
             let mut a = args.clone();
             a.extend(args.iter().cloned());
             a.push(Arg::Int(q.page.offset()));
-            a.push(Arg::Int(q.page.count));
+            a.push(Arg::Inline(q.page.count));
             let and = if wc.is_empty() { " WHERE" } else { " AND" };
             ex.fetch_all(
                 &format!(
@@ -502,8 +502,7 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
             .await?
         } else {
             let mut a = args.clone();
-            a.push(Arg::Int(q.page.count));
-            a.push(Arg::Int(q.page.offset()));
+            a.extend(super::page_window(&q.page));
             ex.fetch_all(
                 &format!(
                     "SELECT {cols} FROM {from}{wc}{} LIMIT ? OFFSET ?",

@@ -154,7 +154,7 @@ fn bind_args(stmt: &mut rusqlite::Statement<'_>, args: &[Arg]) -> rusqlite::Resu
     for (i, a) in args.iter().enumerate() {
         let v: &dyn ToSql = match a {
             Arg::Null(_) => &rusqlite::types::Null,
-            Arg::Int(n) => n,
+            Arg::Int(n) | Arg::Inline(n) => n,
             Arg::Text(s) => s,
             Arg::Bool(b) => b,
         };
