@@ -6,20 +6,18 @@ button, read the page. Runs in .venv-platform (../requirements-platform.txt)."""
 from __future__ import annotations
 
 import base64
-import email
-import email.policy
 import hashlib
 import hmac
 import importlib.util
 import os
 import re
-import socket
 import struct
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from browser_mail import launch_chromium, start_mail_sink
 
 
 def _load_harness():
@@ -34,15 +32,9 @@ def _load_harness():
 harness = _load_harness()
 Roster = harness.Roster
 ADMIN_PASSWORD = harness.ADMIN_PASSWORD
-CHROMIUM = "/usr/bin/chromium"
+free_port = harness.free_port
 SCREENSHOTS = os.environ.get("ROSTER_SCREENSHOTS") == "1"
 SHOTS_DIR = harness.REPO / "docs" / "screenshots"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def totp_code(secret_b32: str, at: float | None = None) -> str:
@@ -64,23 +56,10 @@ def wait_for(what: str, cond, timeout: float = 20.0):
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture(scope="module")
 def smtp():
-    from aiosmtpd.controller import Controller
-
     port = free_port()
-    sink = Sink()
-    c = Controller(sink, hostname="127.0.0.1", port=port)
-    c.start()
+    c, sink = start_mail_sink(port)
     try:
         yield port, sink
     finally:
@@ -103,16 +82,8 @@ def roster(smtp):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
+    with launch_chromium() as b:
+        yield b
 
 
 def new_page(browser, width: int = 1280, height: int = 800):

@@ -19,10 +19,9 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from aiosmtpd.controller import Controller
+from browser_mail import launch_chromium, start_mail_sink
 
 
-CHROMIUM = "/usr/bin/chromium"
 ON_POSTGRES = os.environ.get("ROSTER_TEST_DATABASE_URL", "").startswith("postgres")
 
 
@@ -32,31 +31,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Sink:
-    """Records every message; answers RCPT with `reject` when set (e.g. a 550)."""
-
-    def __init__(self, reject: str | None = None) -> None:
-        self.reject = reject
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.reject:
-            return self.reject
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        msg["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
-        self.messages.append(msg)
-        return "250 Message accepted for delivery"
-
-
-def start_sink(port: int, reject: str | None = None) -> tuple[Controller, Sink]:
-    sink = Sink(reject)
-    c = Controller(sink, hostname="127.0.0.1", port=port)
-    c.start()
-    return c, sink
+def start_sink(port: int, reject: str | None = None):
+    return start_mail_sink(port, reject)
 
 
 class Landing(http.server.BaseHTTPRequestHandler):
@@ -158,16 +134,8 @@ def password_grant(r, name: str, password: str) -> int:
 
 @pytest.fixture
 def browser():
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
+    with launch_chromium() as b:
+        yield b
 
 
 def test_a_reset_mail_arrives_and_its_page_works_in_chromium(roster, landing, browser):
