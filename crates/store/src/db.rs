@@ -210,10 +210,11 @@ pub struct Dialect {
     /// How `co`/`ew` on email values, userName and the given and family names reach the
     /// engine's trigram indexes.
     pub email_substring: EmailSubstring,
-    /// `user_seq_buckets` exists (SQLite migration 0008): exact row counts of `users` per
-    /// block of 1,024 seq values, kept by triggers in the writing transaction. Deep pages
-    /// find their first row by summing the counts, and the unfiltered total is their sum.
-    /// Not on PostgreSQL: one counter row per block would serialise concurrent inserts.
+    /// `user_seq_buckets` exists (SQLite migration 0008, PostgreSQL 0021): exact row counts
+    /// of `users` per block of 1,024 seq values, kept by triggers in the writing
+    /// transaction. Deep pages find their first row by summing the counts, and the
+    /// unfiltered total is their sum. On PostgreSQL a view over per-connection shard rows,
+    /// so concurrent inserts do not queue on one counter row.
     pub seq_buckets: bool,
     /// A subquery whose rows become one JSON array of arrays, in the order of its index:
     /// `{open}a, b{row} FROM memberships m ... WHERE ...{close}`, `{order}` in `row` replaced
@@ -249,7 +250,7 @@ impl Dialect {
         postgres: true,
         lock_for_update: " FOR UPDATE",
         email_substring: EmailSubstring::Like,
-        seq_buckets: false,
+        seq_buckets: true,
         json_rows: JsonRows {
             open: "(SELECT COALESCE(json_agg(json_build_array(",
             row: ") ORDER BY {order}), '[]')::text",

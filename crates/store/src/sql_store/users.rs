@@ -470,7 +470,8 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
             // (at most 1,024 entries). Past the end no block qualifies and the page is empty.
             ex.fetch_all(
                 &format!(
-                    "WITH r AS (SELECT bucket, n, SUM(n) OVER (ORDER BY bucket {dir}) AS upto \
+                    "WITH r AS (SELECT bucket, n, \
+                     CAST(SUM(n) OVER (ORDER BY bucket {dir}) AS BIGINT) AS upto \
                      FROM user_seq_buckets), \
                      b AS (SELECT bucket, ? - 1 - (upto - n) AS skip FROM r WHERE upto >= ? \
                      ORDER BY bucket {dir} LIMIT 1) \
@@ -515,7 +516,7 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
         items = rows.iter().map(from_row).collect::<Result<_>>()?;
     }
     let count = if buckets {
-        "SELECT COALESCE(SUM(n), 0) AS n FROM user_seq_buckets".to_owned()
+        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM user_seq_buckets".to_owned()
     } else {
         let from = if members_only { "memberships mo" } else { from };
         format!("SELECT COUNT(*) AS n FROM {from}{wc}")
