@@ -16,6 +16,9 @@ mkdir -p "$OUT"
 token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$manifest")
 port=${PORT:-18080}
 
+# The server key roster-bench gives the servers it spawns (crates/bench/src/server.rs): a
+# seed it made has secrets sealed with it.
+ROSTER_SECRET_KEY=${ROSTER_SECRET_KEY:-cm9zdGVyLWJlbmNoLWtleS1ub3QtYS1zZWNyZXQtISE=} \
 ROSTER_LISTEN=127.0.0.1:$port ROSTER_DATABASE_URL="sqlite://$db" \
   perf record -e cpu-clock -F 499 --call-graph dwarf,16384 -o "$OUT/perf.data" \
   -- target/release/roster serve 2>"$OUT/roster.log" &
