@@ -5,7 +5,7 @@
 -- POST /Users. The triggers now only note which rows changed (with the values an external-
 -- content delete needs); the writer replays the notes into the indexes right before COMMIT,
 -- in the same transaction, so a committed row is always indexed and a rolled-back request's
--- notes roll back with it (crisp consistency, one segment per commit).
+-- notes roll back with it; one segment per commit instead of one per request.
 CREATE TABLE fts_pending (
     seq INTEGER PRIMARY KEY,
     -- 1: user_emails_fts (ordered commands with old values), 2: users_names_fts (rowids whose
