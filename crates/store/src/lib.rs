@@ -233,6 +233,9 @@ pub trait GroupStore: Send + Sync {
     /// The user's role in the group, or `None` if not a member; `Err(NotFound)` if the
     /// group does not exist. The policy turns it into a [`roster_core::policy::GroupAccess`].
     async fn member_role(&self, group: Uuid, user_seq: i64) -> Result<Option<Role>>;
+    /// The roles of those of `users` (seqs, at most 1,000) who are members of the group
+    /// `group_seq`, in one query; non-members are absent.
+    async fn member_roles(&self, group_seq: i64, users: &[i64]) -> Result<Vec<(i64, Role)>>;
     async fn list_groups(&self, by: &GroupReader, q: &GroupQuery) -> Result<Page<Group>>;
     /// The groups each of `users` (seqs) is a member of, as far as the reader sees them:
     /// one query per 500 users, ordered by user, then group creation.

@@ -152,6 +152,18 @@ async fn a_groups_member_pages_match_an_offset_over_its_members() {
         .filter(|u| u.seq % 5 != 0)
         .map(|u| u.user_name.as_str().to_owned())
         .collect();
+    // Their roles in one lookup: members as members, anyone else absent.
+    let probe: Vec<i64> = users.iter().take(9).map(|u| u.seq).collect();
+    let mut roles = store.member_roles(g.seq, &probe).await.unwrap();
+    roles.sort_unstable_by_key(|(s, _)| *s);
+    let want: Vec<(i64, roster_core::group::Role)> = users
+        .iter()
+        .take(9)
+        .step_by(3)
+        .filter(|u| u.seq % 5 != 0)
+        .map(|u| (u.seq, roster_core::group::Role::Member))
+        .collect();
+    assert_eq!(roles, want);
     let ends_in_1 = resolve(Resource::User, &parse_filter("userName ew \"1\"").unwrap()).unwrap();
     let oldest_first = expected.clone();
     expected.reverse();

@@ -201,20 +201,25 @@ async fn group_page(
             },
         )
         .await?;
-    let mut rows = Vec::with_capacity(members.items.len());
-    for u in &members.items {
-        // One primary-key probe per shown member (50 at most), never the whole list.
-        let role = store
-            .member_role(g.id, u.seq)
-            .await?
-            .unwrap_or(Role::Member);
-        rows.push(json!({
-            "id": u.id.to_string(),
-            "user_name": u.user_name.as_str(),
-            "name": super::full_name(u),
-            "role": role.as_str(),
-        }));
-    }
+    // The shown members' roles in one query (50 at most), never the whole list.
+    let seqs: Vec<i64> = members.items.iter().map(|u| u.seq).collect();
+    let roles = store.member_roles(g.seq, &seqs).await?;
+    let rows: Vec<Value> = members
+        .items
+        .iter()
+        .map(|u| {
+            let role = roles
+                .iter()
+                .find(|(s, _)| *s == u.seq)
+                .map_or(Role::Member, |(_, r)| *r);
+            json!({
+                "id": u.id.to_string(),
+                "user_name": u.user_name.as_str(),
+                "name": super::full_name(u),
+                "role": role.as_str(),
+            })
+        })
+        .collect();
     let ctx = json!({
         "group": {
             "id": g.id.to_string(),

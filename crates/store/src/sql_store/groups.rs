@@ -416,6 +416,29 @@ impl<B: Backend> GroupStore for SqlStore<B> {
         member_role(&mut *r, group, user_seq).await
     }
 
+    async fn member_roles(&self, group_seq: i64, users: &[i64]) -> Result<Vec<(i64, Role)>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        if users.len() > 1000 {
+            return Err(CoreError::TooMany("at most 1,000 users per role lookup".into()).into());
+        }
+        let mut a: Vec<Arg> = vec![Arg::Int(group_seq)];
+        a.extend(users.iter().map(|s| Arg::Int(*s)));
+        let mut r = self.db.reader().await?;
+        r.fetch_all(
+            &format!(
+                "SELECT user_seq, role FROM memberships WHERE group_seq = ? AND user_seq IN ({})",
+                crate::db::placeholders(users.len())
+            ),
+            &a,
+        )
+        .await?
+        .iter()
+        .map(|row| Ok((row.int("user_seq")?, row.text("role")?.parse::<Role>()?)))
+        .collect()
+    }
+
     async fn list_groups(&self, by: &GroupReader, q: &GroupQuery) -> Result<Page<Group>> {
         let mut r = self.db.reader().await?;
         list(&mut *r, self.db.dialect(), by.scope(), q).await
