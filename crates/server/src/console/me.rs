@@ -163,8 +163,9 @@ async fn profile(State(state): State<AppState>, me: Me, form: Form) -> Result<Re
     }
 }
 
-/// Whether `password` is the caller's (argon2id through the bounded pool), under the same
-/// password rate limits as a sign-in: a stolen session must not become a guessing oracle.
+/// Whether `password` (blank counts as wrong) is the caller's (argon2id through the bounded
+/// pool), under the same password rate limits as a sign-in, a wrong one counted as a failed
+/// password: a stolen session must not become a guessing oracle.
 async fn current_password_ok(
     state: &AppState,
     ip: Option<std::net::IpAddr>,
@@ -172,20 +173,30 @@ async fn current_password_ok(
     password: &str,
 ) -> Result<bool, ApiError> {
     let p = me.caller.principal();
-    if let Some(ip) = ip {
-        state
-            .limits
-            .limits
-            .before_password(ip, Some(p.user_seq))
-            .await?;
+    let ok = if password.is_empty() {
+        false
+    } else {
+        if let Some(ip) = ip {
+            state
+                .limits
+                .limits
+                .before_password(ip, Some(p.user_seq))
+                .await?;
+        }
+        match state
+            .store
+            .login(&p.user_name)
+            .await?
+            .and_then(|l| l.password_hash)
+        {
+            Some(hash) => state.passwords.verify(password.to_owned(), hash).await?,
+            None => false,
+        }
+    };
+    if !ok {
+        state.limits.limits.after_password(p.user_seq, false).await;
     }
-    let Some(login) = state.store.login(&p.user_name).await? else {
-        return Ok(false);
-    };
-    let Some(hash) = login.password_hash else {
-        return Ok(false);
-    };
-    Ok(state.passwords.verify(password.to_owned(), hash).await?)
+    Ok(ok)
 }
 
 #[utoipa::path(post, path = "/me/password",
@@ -212,12 +223,7 @@ async fn password(
     };
     let current = form.get("current").unwrap_or("");
     let new = form.get("password").unwrap_or("");
-    if current.is_empty() || !current_password_ok(&state, ip, &me, current).await? {
-        state
-            .limits
-            .limits
-            .after_password(me.caller.principal().user_seq, false)
-            .await;
+    if !current_password_ok(&state, ip, &me, current).await? {
         return again("current", "This is not your current password.".into()).await;
     }
     let u = own(&me).await?;
@@ -394,12 +400,7 @@ async fn totp_remove(
     form: Form,
 ) -> Result<Response, ApiError> {
     let current = form.get("current").unwrap_or("");
-    if current.is_empty() || !current_password_ok(&state, ip, &me, current).await? {
-        state
-            .limits
-            .limits
-            .after_password(me.caller.principal().user_seq, false)
-            .await;
+    if !current_password_ok(&state, ip, &me, current).await? {
         return me_page(
             &state,
             &me,
