@@ -216,6 +216,10 @@ pub struct Dialect {
     /// unfiltered total is their sum. On PostgreSQL a view over per-connection shard rows,
     /// so concurrent inserts do not queue on one counter row.
     pub seq_buckets: bool,
+    /// A node writes the changes of one group that arrive together in one transaction
+    /// (`sql_store::group_batch`): PostgreSQL holds the group's row lock through each
+    /// change's COMMIT. SQLite's writer shares one COMMIT among all writes already.
+    pub batch_group_changes: bool,
     /// A subquery whose rows become one JSON array of arrays, in the order of its index:
     /// `{open}a, b{row} FROM memberships m ... WHERE ...{close}`, `{order}` in `row` replaced
     /// by that index's column (PostgreSQL sorts by it; SQLite walks the index in order).
@@ -238,6 +242,7 @@ impl Dialect {
         lock_for_update: "",
         email_substring: EmailSubstring::Fts5Glob,
         seq_buckets: true,
+        batch_group_changes: false,
         json_rows: JsonRows {
             open: "(SELECT json_group_array(json_array(",
             // No ORDER BY: it would sort in a temporary b-tree on every row; the subquery
@@ -251,6 +256,7 @@ impl Dialect {
         lock_for_update: " FOR UPDATE",
         email_substring: EmailSubstring::Like,
         seq_buckets: true,
+        batch_group_changes: true,
         json_rows: JsonRows {
             open: "(SELECT COALESCE(json_agg(json_build_array(",
             row: ") ORDER BY {order}), '[]')::text",

@@ -11,7 +11,7 @@ use roster_core::{
 };
 use uuid::Uuid;
 
-use super::{check_version, total, where_clause, SqlStore};
+use super::{check_version, group_batch, total, where_clause, SqlStore};
 use crate::args;
 use crate::audit::Action;
 use crate::db::{placeholders, Arg, Backend, Dialect, Exec, Row};
@@ -47,8 +47,8 @@ fn id_args(ids: &[Uuid]) -> Vec<Arg> {
     ids.iter().map(|id| Arg::Text(id.to_string())).collect()
 }
 
-/// Maps user ids to internal seqs; an unknown id is the client's mistake.
-async fn user_seqs(tx: &mut dyn Exec, ids: &[Uuid]) -> Result<HashMap<Uuid, i64>> {
+/// The seqs of the users among `ids`; ids that name no user are left out.
+pub(super) async fn known_seqs(tx: &mut dyn Exec, ids: &[Uuid]) -> Result<HashMap<Uuid, i64>> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         let sql = format!(
@@ -59,35 +59,48 @@ async fn user_seqs(tx: &mut dyn Exec, ids: &[Uuid]) -> Result<HashMap<Uuid, i64>
             out.insert(decode_id(&row.text("id")?)?, row.int("seq")?);
         }
     }
-    if let Some(missing) = ids.iter().find(|id| !out.contains_key(id)) {
-        return Err(StoreError::Rejected(CoreError::InvalidValue(format!(
-            "member value {missing} is not the id of any user"
-        ))));
-    }
     Ok(out)
 }
 
-/// Rows per multi-row INSERT (5 parameters each; SQLite allows 32,766 parameters).
-const INSERT_CHUNK: usize = 400;
+/// Refuses a change that adds an id `seqs` does not know: the client's mistake.
+pub(super) fn check_known(ids: &[Uuid], seqs: &HashMap<Uuid, i64>) -> Result<()> {
+    match ids.iter().find(|id| !seqs.contains_key(id)) {
+        Some(missing) => Err(StoreError::Rejected(CoreError::InvalidValue(format!(
+            "member value {missing} is not the id of any user"
+        )))),
+        None => Ok(()),
+    }
+}
 
-async fn add_members(tx: &mut dyn Exec, group_seq: i64, members: &[NewMember]) -> Result<()> {
-    let ids: Vec<Uuid> = members.iter().map(|m| m.id).collect();
-    let seqs = user_seqs(tx, &ids).await?;
-    let now = roster_core::now_micros();
-    // Plain adds (the bulk of any large PATCH) go in multi-row inserts; adding an existing
-    // member is not an error and keeps their role.
-    let (plain, explicit): (Vec<&NewMember>, Vec<&NewMember>) = members
+/// Maps user ids to internal seqs; an unknown id is the client's mistake.
+async fn user_seqs(tx: &mut dyn Exec, ids: &[Uuid]) -> Result<HashMap<Uuid, i64>> {
+    let out = known_seqs(tx, ids).await?;
+    check_known(ids, &out)?;
+    Ok(out)
+}
+
+/// The ids a change adds (its Add and Replace members).
+pub(super) fn added_ids(change: &GroupChange) -> Vec<Uuid> {
+    change
+        .members
         .iter()
-        .partition(|m| m.role.is_none() && m.display.is_none());
-    for chunk in plain.chunks(INSERT_CHUNK) {
+        .flat_map(|op| match op {
+            MemberOp::Add(m) | MemberOp::Replace(m) => m.as_slice(),
+            MemberOp::Remove(_) | MemberOp::RemoveAll => &[],
+        })
+        .map(|m| m.id)
+        .collect()
+}
+
+/// Inserts plain memberships (role member, no display) of the users `seqs`; one that exists
+/// already is kept as it is.
+pub(super) async fn insert_plain(tx: &mut dyn Exec, group_seq: i64, seqs: &[i64]) -> Result<()> {
+    let now = roster_core::now_micros();
+    for chunk in seqs.chunks(INSERT_CHUNK) {
         let rows = vec!["(?, ?, 'member', NULL, ?)"; chunk.len()].join(", ");
         let mut a = Vec::with_capacity(chunk.len() * 3);
-        for m in chunk {
-            a.extend([
-                Arg::Int(group_seq),
-                Arg::Int(seqs.get(&m.id).copied().unwrap_or_default()),
-                Arg::Int(now),
-            ]);
+        for &seq in chunk {
+            a.extend([Arg::Int(group_seq), Arg::Int(seq), Arg::Int(now)]);
         }
         tx.execute(
             &format!(
@@ -98,6 +111,47 @@ async fn add_members(tx: &mut dyn Exec, group_seq: i64, members: &[NewMember]) -
         )
         .await?;
     }
+    Ok(())
+}
+
+/// Deletes the memberships of the users `seqs`.
+pub(super) async fn delete_seqs(tx: &mut dyn Exec, group_seq: i64, seqs: &[i64]) -> Result<()> {
+    for chunk in seqs.chunks(CHUNK) {
+        let mut a = vec![Arg::Int(group_seq)];
+        a.extend(chunk.iter().map(|&s| Arg::Int(s)));
+        tx.execute(
+            &format!(
+                "DELETE FROM memberships WHERE group_seq = ? AND user_seq IN ({})",
+                placeholders(chunk.len())
+            ),
+            &a,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Rows per multi-row INSERT (5 parameters each; SQLite allows 32,766 parameters).
+const INSERT_CHUNK: usize = 400;
+
+/// Adds `members` to the group, their seqs in `seqs` (from [`user_seqs`]).
+async fn add_members(
+    tx: &mut dyn Exec,
+    group_seq: i64,
+    members: &[NewMember],
+    seqs: &HashMap<Uuid, i64>,
+) -> Result<()> {
+    // Plain adds (the bulk of any large PATCH) go in multi-row inserts; adding an existing
+    // member is not an error and keeps their role.
+    let (plain, explicit): (Vec<&NewMember>, Vec<&NewMember>) = members
+        .iter()
+        .partition(|m| m.role.is_none() && m.display.is_none());
+    let plain: Vec<i64> = plain
+        .iter()
+        .map(|m| seqs.get(&m.id).copied().unwrap_or_default())
+        .collect();
+    insert_plain(tx, group_seq, &plain).await?;
+    let now = roster_core::now_micros();
     // A role or display given explicitly replaces the stored one.
     for m in explicit {
         let seq = seqs.get(&m.id).copied().unwrap_or_default();
@@ -145,7 +199,9 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewGroup) -> Result<Group> {
         )
         .await?
         .int("seq")?;
-    add_members(tx, seq, &new.members).await?;
+    let ids: Vec<Uuid> = new.members.iter().map(|m| m.id).collect();
+    let seqs = user_seqs(tx, &ids).await?;
+    add_members(tx, seq, &new.members, &seqs).await?;
     Ok(Group {
         seq,
         id,
@@ -328,16 +384,10 @@ pub(super) async fn list(
     })
 }
 
-async fn modify(
-    tx: &mut dyn Exec,
-    dialect: Dialect,
-    id: Uuid,
-    if_match: Option<i64>,
-    change: &GroupChange,
-) -> Result<Group> {
-    change.validate()?;
-    // The row lock serialises concurrent PATCHes of one group on PostgreSQL; SQLite has a
-    // single writer already.
+/// Loads the group a change is about to rewrite. On PostgreSQL the row stays locked until
+/// the transaction ends, which serialises the changes of one group; SQLite has a single
+/// writer already.
+pub(super) async fn lock(tx: &mut dyn Exec, dialect: Dialect, id: Uuid) -> Result<Option<Group>> {
     let row = tx
         .fetch_optional(
             &format!(
@@ -346,45 +396,138 @@ async fn modify(
             ),
             &args![id.to_string()],
         )
-        .await?
-        .ok_or(StoreError::NotFound(Entity::Group(id)))?;
-    let mut g = from_row(&row)?;
-    if if_match.is_some_and(|v| v != g.meta.version) {
-        return Err(StoreError::VersionMismatch);
-    }
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The users a change adds, by id: an id that names no user refuses the change here, before
+/// [`apply`] writes anything.
+pub(super) async fn resolve(tx: &mut dyn Exec, change: &GroupChange) -> Result<HashMap<Uuid, i64>> {
+    user_seqs(tx, &added_ids(change)).await
+}
+
+/// Writes `change`'s memberships for the locked group `g` (with `seqs` from [`resolve`]) and
+/// applies the rest of it to `g`, one version on; [`save`] writes the group row.
+pub(super) async fn apply(
+    tx: &mut dyn Exec,
+    g: &mut Group,
+    change: &GroupChange,
+    seqs: &HashMap<Uuid, i64>,
+) -> Result<()> {
     for op in &change.members {
         match op {
-            MemberOp::Add(m) => add_members(tx, g.seq, m).await?,
+            MemberOp::Add(m) => add_members(tx, g.seq, m, seqs).await?,
             MemberOp::Remove(ids) => remove_members(tx, g.seq, ids).await?,
             MemberOp::RemoveAll | MemberOp::Replace(_) => {
                 tx.execute("DELETE FROM memberships WHERE group_seq = ?", &args![g.seq])
                     .await?;
                 if let MemberOp::Replace(m) = op {
-                    add_members(tx, g.seq, m).await?;
+                    add_members(tx, g.seq, m, seqs).await?;
                 }
             }
         }
     }
+    touch(g, change);
+    Ok(())
+}
+
+/// Applies `change`'s attributes to `g`, one version on (its members are written apart).
+pub(super) fn touch(g: &mut Group, change: &GroupChange) {
     if let Some(n) = &change.display_name {
         g.display_name = n.clone();
     }
     if let Some(e) = &change.external_id {
         g.external_id = e.clone();
     }
-    let now = roster_core::now_micros().max(g.meta.last_modified);
+    g.meta.last_modified = roster_core::now_micros().max(g.meta.last_modified);
+    g.meta.version += 1;
+}
+
+/// A change that only adds members plainly (no role, no display) and removes members, as
+/// (user id, member afterwards) in order; None for any other change. The last of such steps
+/// for a user decides their membership, whatever came before it.
+pub(super) fn plain_steps(change: &GroupChange) -> Option<Vec<(Uuid, bool)>> {
+    let mut steps = Vec::new();
+    for op in &change.members {
+        match op {
+            MemberOp::Add(m) if m.iter().all(|m| m.role.is_none() && m.display.is_none()) => {
+                steps.extend(m.iter().map(|m| (m.id, true)));
+            }
+            MemberOp::Remove(ids) => steps.extend(ids.iter().map(|&id| (id, false))),
+            _ => return None,
+        }
+    }
+    Some(steps)
+}
+
+/// Writes the group row of `g`, which was at `from_version` when it was locked.
+pub(super) async fn save(tx: &mut dyn Exec, g: &Group, from_version: i64) -> Result<()> {
     let done = tx
         .execute(
             "UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?, modified_at = ?, \
-             version = version + 1 WHERE seq = ? AND version = ?",
-            &args![g.display_name.as_str(), fold(&g.display_name), g.external_id.clone(), now, g.seq, g.meta.version],
+             version = ? WHERE seq = ? AND version = ?",
+            &args![
+                g.display_name.as_str(),
+                fold(&g.display_name),
+                g.external_id.clone(),
+                g.meta.last_modified,
+                g.meta.version,
+                g.seq,
+                from_version
+            ],
         )
         .await?;
     if done != 1 {
         return Err(StoreError::VersionMismatch);
     }
-    g.meta.version += 1;
-    g.meta.last_modified = now;
+    Ok(())
+}
+
+/// One change of a group in the open transaction `tx`.
+pub(super) async fn modify(
+    tx: &mut dyn Exec,
+    dialect: Dialect,
+    id: Uuid,
+    if_match: Option<i64>,
+    change: &GroupChange,
+) -> Result<Group> {
+    let mut g = lock(tx, dialect, id)
+        .await?
+        .ok_or(StoreError::NotFound(Entity::Group(id)))?;
+    if if_match.is_some_and(|v| v != g.meta.version) {
+        return Err(StoreError::VersionMismatch);
+    }
+    let from_version = g.meta.version;
+    let seqs = resolve(tx, change).await?;
+    apply(tx, &mut g, change, &seqs).await?;
+    save(tx, &g, from_version).await?;
     Ok(g)
+}
+
+/// Whether a change joins its group's batch (see [`group_batch`]): small ones only.
+fn batchable(change: &GroupChange) -> bool {
+    let ids: usize = change
+        .members
+        .iter()
+        .map(|op| match op {
+            MemberOp::Add(m) | MemberOp::Replace(m) => m.len(),
+            MemberOp::Remove(ids) => ids.len(),
+            MemberOp::RemoveAll => 0,
+        })
+        .sum();
+    ids <= group_batch::MAX_BATCHED_MEMBERS
+}
+
+/// The attributes a change changes, as its audit row names them.
+pub(super) fn changed_names(change: &GroupChange) -> Vec<&'static str> {
+    [
+        (change.display_name.is_some(), "displayName"),
+        (change.external_id.is_some(), "externalId"),
+        (!change.members.is_empty(), "members"),
+    ]
+    .into_iter()
+    .filter_map(|(changed, name)| changed.then_some(name))
+    .collect()
 }
 
 #[async_trait]
@@ -460,17 +603,26 @@ impl<B: Backend> GroupStore for SqlStore<B> {
         change: &GroupChange,
     ) -> Result<Group> {
         let id = by.group();
+        change.validate()?;
+        if self.db.dialect().batch_group_changes && batchable(change) {
+            let (reply, outcome) = tokio::sync::oneshot::channel();
+            let pending = group_batch::Pending {
+                actor: by.actor().audit_name(),
+                request_id: ctx.request_id.clone(),
+                gate: ctx.gate.clone(),
+                if_match,
+                change: change.clone(),
+                reply,
+            };
+            group_batch::submit(&self.db, &self.group_queues, id, pending);
+            // Unanswered only if the batch's task died before its COMMIT: write it alone.
+            if let Ok(outcome) = outcome.await {
+                return outcome;
+            }
+        }
         let mut w = self.write(by.actor(), ctx).await?;
         let g = modify(w.ex(), self.db.dialect(), id, if_match, change).await?;
-        let names: Vec<&str> = [
-            (change.display_name.is_some(), "displayName"),
-            (change.external_id.is_some(), "externalId"),
-            (!change.members.is_empty(), "members"),
-        ]
-        .into_iter()
-        .filter_map(|(changed, name)| changed.then_some(name))
-        .collect();
-        w.changed(&names);
+        w.changed(&changed_names(change));
         w.commit(Action::GroupUpdate, &id.to_string()).await?;
         Ok(g)
     }

@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod group_batch;
 mod groups;
 mod import;
 mod links;
@@ -18,6 +19,8 @@ mod tokens;
 mod totp;
 mod users;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use roster_core::policy::{Actor, Operator};
 use roster_core::{Entity, Permission};
@@ -30,12 +33,17 @@ use crate::sql::Sql;
 use crate::{Bootstrap, Lifecycle, Result, StoreError, WriteCtx};
 
 pub struct SqlStore<B> {
-    db: B,
+    db: Arc<B>,
+    /// The groups whose changes this node is writing in batches (PostgreSQL).
+    group_queues: Arc<group_batch::Queues>,
 }
 
 impl<B: Backend> SqlStore<B> {
     pub fn new(db: B) -> Self {
-        Self { db }
+        Self {
+            db: Arc::new(db),
+            group_queues: Arc::default(),
+        }
     }
 
     /// Opens the write transaction of one change by `actor` under `ctx`'s request.
@@ -80,21 +88,14 @@ impl Write<'_> {
         target: &str,
         changes: Option<String>,
     ) -> Result<()> {
-        self.tx
-            .execute(
-                "INSERT INTO audit_log (at, actor, action, target, request_id, changes) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
-                &args![
-                    roster_core::now_micros(),
-                    self.actor.as_str(),
-                    action.as_str(),
-                    target,
-                    self.request_id.clone(),
-                    changes
-                ],
-            )
-            .await?;
-        Ok(())
+        let row = AuditRow {
+            actor: &self.actor,
+            action,
+            target,
+            request_id: self.request_id.as_deref(),
+            changes: changes.as_deref(),
+        };
+        insert_audit_rows(&mut *self.tx, &[row]).await
     }
 
     /// Names the attributes the change changed, for its audit row.
@@ -112,6 +113,40 @@ impl Write<'_> {
         }
         self.tx.commit().await
     }
+}
+
+/// One row of `audit_log`, as a change writes it in its transaction.
+pub(crate) struct AuditRow<'a> {
+    pub actor: &'a str,
+    pub action: Action,
+    pub target: &'a str,
+    pub request_id: Option<&'a str>,
+    pub changes: Option<&'a str>,
+}
+
+/// Writes the audit rows in one statement.
+pub(crate) async fn insert_audit_rows(tx: &mut dyn Exec, rows: &[AuditRow<'_>]) -> Result<()> {
+    let at = roster_core::now_micros();
+    let mut a = Vec::with_capacity(rows.len() * 6);
+    for r in rows {
+        a.extend(args![
+            at,
+            r.actor,
+            r.action.as_str(),
+            r.target,
+            r.request_id,
+            r.changes
+        ]);
+    }
+    let values = vec!["(?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
+    tx.execute(
+        &format!(
+            "INSERT INTO audit_log (at, actor, action, target, request_id, changes) VALUES {values}"
+        ),
+        &a,
+    )
+    .await?;
+    Ok(())
 }
 
 /// The arguments of `LIMIT ? OFFSET ?` for a page: the count written into PostgreSQL's
