@@ -322,3 +322,39 @@ async fn pg_only_a_failed_batch_refuses_only_the_change_that_failed() {
     assert_eq!(ids, stored);
     assert_eq!(version, g.meta.version + stored.len() as i64);
 }
+
+/// Deleting a user changes the member lists of their groups, so those groups' versions move
+/// on (a conditional GET or If-Match from before no longer matches); other groups keep theirs.
+#[tokio::test]
+async fn deleting_a_member_moves_their_groups_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_url, store) = fresh_store(dir.path(), "group_leave").await;
+    let p = users(&*store, "d", 2).await;
+    let both = group(
+        &*store,
+        "both",
+        p.iter().map(|&id| NewMember::new(id, None)).collect(),
+    )
+    .await;
+    let other = group(&*store, "other", vec![NewMember::new(p[1], None)]).await;
+    store
+        .delete_user(&common::admin(), &WriteCtx::default(), p[0], None)
+        .await
+        .unwrap();
+    let (ids, _, version) = members(&*store, both.id).await;
+    assert_eq!(ids, BTreeSet::from([p[1]]));
+    assert_eq!(version, both.meta.version + 1);
+    let stale = store
+        .modify_group(
+            &op().group_manager().editor(both.id),
+            &WriteCtx::default(),
+            Some(both.meta.version),
+            &change(vec![MemberOp::RemoveAll]),
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::VersionMismatch)),
+        "{stale:?}"
+    );
+    assert_eq!(members(&*store, other.id).await.2, other.meta.version);
+}

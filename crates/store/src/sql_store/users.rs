@@ -581,6 +581,35 @@ impl<B: Backend> SqlStore<B> {
     }
 }
 
+/// The groups a user being deleted leaves change with it: their versions move on, so an
+/// ETag or If-Match from before no longer matches a member list without the user. Their rows
+/// are locked in seq order before the user's, as every group change locks its group before
+/// it touches a user (no lock cycle).
+async fn leave_groups(tx: &mut dyn Exec, dialect: Dialect, id: Uuid) -> Result<()> {
+    const GROUPS: &str =
+        "SELECT m.group_seq FROM memberships m JOIN users u ON u.seq = m.user_seq WHERE u.id = ?";
+    if dialect.postgres {
+        tx.execute(
+            &format!(
+                "SELECT COUNT(*) AS n FROM (SELECT g.seq FROM groups g WHERE g.seq IN ({GROUPS}) ORDER BY g.seq{}) locked",
+                dialect.lock_for_update
+            ),
+            &args![id.to_string()],
+        )
+        .await?;
+    }
+    let now = roster_core::now_micros();
+    tx.execute(
+        &format!(
+            "UPDATE groups SET version = version + 1, \
+             modified_at = CASE WHEN modified_at > ? THEN modified_at ELSE ? END WHERE seq IN ({GROUPS})"
+        ),
+        &args![now, now, id.to_string()],
+    )
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl<B: Backend> UserStore for SqlStore<B> {
     async fn create_user(&self, by: &UserAdmin, ctx: &WriteCtx, new: &NewUser) -> Result<User> {
@@ -714,6 +743,7 @@ impl<B: Backend> UserStore for SqlStore<B> {
         if_match: Option<i64>,
     ) -> Result<()> {
         let mut w = self.write(by.actor(), ctx).await?;
+        leave_groups(w.ex(), self.db.dialect(), id).await?;
         check_version(w.ex(), "users", Entity::User(id), id, if_match).await?;
         w.ex()
             .execute("DELETE FROM users WHERE id = ?", &args![id.to_string()])
