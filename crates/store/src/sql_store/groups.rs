@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{check_version, group_batch, total, where_clause, SqlStore};
 use crate::args;
 use crate::audit::Action;
-use crate::db::{placeholders, Arg, Backend, Dialect, Exec, Row};
+use crate::db::{placeholders, Arg, Backend, Dialect, Exec, Row, PLAN_WITH_VALUES};
 use crate::sql::{compile, order_by, Sql};
 use crate::{GroupQuery, GroupStore, Result, StoreError, WriteCtx};
 
@@ -121,7 +121,7 @@ pub(super) async fn delete_seqs(tx: &mut dyn Exec, group_seq: i64, seqs: &[i64])
         a.extend(chunk.iter().map(|&s| Arg::Int(s)));
         tx.execute(
             &format!(
-                "DELETE FROM memberships WHERE group_seq = ? AND user_seq IN ({})",
+                "{PLAN_WITH_VALUES}DELETE FROM memberships WHERE group_seq = ? AND user_seq IN ({})",
                 placeholders(chunk.len())
             ),
             &a,
@@ -177,7 +177,7 @@ async fn add_members(
 async fn remove_members(tx: &mut dyn Exec, group_seq: i64, ids: &[Uuid]) -> Result<()> {
     for chunk in ids.chunks(CHUNK) {
         let sql = format!(
-            "DELETE FROM memberships WHERE group_seq = ? AND user_seq IN (SELECT seq FROM users WHERE id IN ({}))",
+            "{PLAN_WITH_VALUES}DELETE FROM memberships WHERE group_seq = ? AND user_seq IN (SELECT seq FROM users WHERE id IN ({}))",
             placeholders(chunk.len())
         );
         let mut a = vec![Arg::Int(group_seq)];
@@ -571,7 +571,7 @@ impl<B: Backend> GroupStore for SqlStore<B> {
         let mut r = self.db.reader().await?;
         r.fetch_all(
             &format!(
-                "SELECT user_seq, role FROM memberships WHERE group_seq = ? AND user_seq IN ({})",
+                "{PLAN_WITH_VALUES}SELECT user_seq, role FROM memberships WHERE group_seq = ? AND user_seq IN ({})",
                 crate::db::placeholders(users.len())
             ),
             &a,
