@@ -81,29 +81,40 @@ pub(super) fn submit<B: Backend>(db: &Arc<B>, queues: &Arc<Queues>, group: Uuid,
     tokio::spawn(async move { run(&*db, &queues, group).await });
 }
 
-/// Removes the group's queue when the runner ends, even by a panic: the senders of the
-/// changes still queued are dropped with it.
+/// Removes the group's queue if the runner ends other than by finding it empty (a panic): the
+/// senders of the changes still queued are dropped with it, and their requests write them
+/// alone.
 struct Running<'a> {
     queues: &'a Queues,
     group: Uuid,
+    done: bool,
 }
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.queues.lock().remove(&self.group);
+        if !self.done {
+            self.queues.lock().remove(&self.group);
+        }
     }
 }
 
 /// Writes the group's queued changes, a batch per transaction, until none is left.
 async fn run<B: Backend>(db: &B, queues: &Queues, group: Uuid) {
-    let _running = Running { queues, group };
+    let mut running = Running {
+        queues,
+        group,
+        done: false,
+    };
     loop {
         let batch: Vec<Pending> = {
             let mut map = queues.lock();
-            let Some(q) = map.get_mut(&group) else { return };
-            if q.is_empty() {
+            let Some(q) = map.get_mut(&group).filter(|q| !q.is_empty()) else {
+                // Under the same lock as the check: a change submitted after this starts a
+                // new runner instead of waiting in a queue nobody takes from.
+                map.remove(&group);
+                running.done = true;
                 return;
-            }
+            };
             let n = q.len().min(MAX_BATCH);
             q.drain(..n).collect()
         };

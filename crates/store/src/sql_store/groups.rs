@@ -615,7 +615,8 @@ impl<B: Backend> GroupStore for SqlStore<B> {
                 reply,
             };
             group_batch::submit(&self.db, &self.group_queues, id, pending);
-            // Unanswered only if the batch's task died before its COMMIT: write it alone.
+            // Unanswered only if the batch's task died (a panic) before the change's COMMIT:
+            // then it is written alone.
             if let Ok(outcome) = outcome.await {
                 return outcome;
             }
