@@ -58,7 +58,7 @@ pub(super) struct Queues(Mutex<HashMap<Uuid, VecDeque<Pending>>>);
 impl Queues {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, VecDeque<Pending>>> {
         // A panic while holding this lock cannot leave the map inconsistent (every
-        // operation on it is a single insert, push or remove).
+        // operation on it is a single insert, push, drain or remove).
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

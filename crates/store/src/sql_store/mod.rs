@@ -126,6 +126,9 @@ pub(crate) struct AuditRow<'a> {
 
 /// Writes the audit rows in one statement.
 pub(crate) async fn insert_audit_rows(tx: &mut dyn Exec, rows: &[AuditRow<'_>]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     let at = roster_core::now_micros();
     let mut a = Vec::with_capacity(rows.len() * 6);
     for r in rows {
