@@ -23,15 +23,15 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use roster_core::group::{GroupChange, MemberOp};
+use roster_core::group::GroupChange;
 use roster_core::{Entity, Group};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::{groups, insert_audit_rows, AuditRow};
+use super::{groups, insert_audit_rows, AuditRow, Write};
 use crate::audit::Action;
 use crate::db::{Backend, Exec};
-use crate::{CommitGate, Result, StoreError};
+use crate::{CommitGate, Result, StoreError, WriteCtx};
 
 /// Most changes one transaction holds: bounds how long the row stays locked for the other
 /// nodes and the wait of the batch's first change.
@@ -168,18 +168,12 @@ fn audit_row<'a>(group: &'a str, p: &'a Pending, changes: &'a str) -> AuditRow<'
 
 /// One change in its own transaction.
 async fn write_alone<B: Backend>(db: &B, group: Uuid, p: &Pending) -> Result<Group> {
-    let mut tx = db.begin().await?;
-    let g = groups::modify(&mut *tx, db.dialect(), group, p.if_match, &p.change).await?;
-    let (target, changes) = (
-        group.to_string(),
-        groups::changed_names(&p.change).join(","),
-    );
-    insert_audit_rows(&mut *tx, &[audit_row(&target, p, &changes)]).await?;
-    if let Some(gate) = &p.gate {
-        gate.begin_commit()?;
-    }
-    tx.commit().await?;
-    Ok(g)
+    let ctx = WriteCtx {
+        request_id: p.request_id.clone(),
+        gate: p.gate.clone(),
+    };
+    let w = Write::begin(db, p.actor.clone(), ctx).await?;
+    groups::modify_alone(w, db.dialect(), group, p.if_match, &p.change).await
 }
 
 /// The batch in one transaction: each change's outcome, or the error that failed the
@@ -200,12 +194,7 @@ async fn write_batch<B: Backend>(
     // Every user the batch names, looked up once.
     let mut ids: Vec<Uuid> = batch
         .iter()
-        .flat_map(|p| p.change.members.iter())
-        .flat_map(|op| match op {
-            MemberOp::Add(m) | MemberOp::Replace(m) => m.iter().map(|m| m.id).collect(),
-            MemberOp::Remove(ids) => ids.clone(),
-            MemberOp::RemoveAll => Vec::new(),
-        })
+        .flat_map(|p| groups::named_ids(&p.change))
         .collect();
     ids.sort_unstable();
     ids.dedup();

@@ -11,7 +11,7 @@ use roster_core::{
 };
 use uuid::Uuid;
 
-use super::{check_version, group_batch, total, where_clause, SqlStore};
+use super::{check_version, group_batch, total, where_clause, SqlStore, Write};
 use crate::args;
 use crate::audit::Action;
 use crate::db::{placeholders, Arg, Backend, Dialect, Exec, Row, PLAN_WITH_VALUES};
@@ -90,6 +90,17 @@ pub(super) fn added_ids(change: &GroupChange) -> Vec<Uuid> {
         })
         .map(|m| m.id)
         .collect()
+}
+
+/// Every id a change names (added, replacing or removed).
+pub(super) fn named_ids(change: &GroupChange) -> Vec<Uuid> {
+    let mut ids = added_ids(change);
+    for op in &change.members {
+        if let MemberOp::Remove(removed) = op {
+            ids.extend_from_slice(removed);
+        }
+    }
+    ids
 }
 
 /// Inserts plain memberships (role member, no display) of the users `seqs`; one that exists
@@ -504,18 +515,23 @@ pub(super) async fn modify(
     Ok(g)
 }
 
+/// One change of a group in a transaction of its own, committed with its audit row.
+pub(super) async fn modify_alone(
+    mut w: Write<'_>,
+    dialect: Dialect,
+    id: Uuid,
+    if_match: Option<i64>,
+    change: &GroupChange,
+) -> Result<Group> {
+    let g = modify(w.ex(), dialect, id, if_match, change).await?;
+    w.changed(&changed_names(change));
+    w.commit(Action::GroupUpdate, &id.to_string()).await?;
+    Ok(g)
+}
+
 /// Whether a change joins its group's batch (see [`group_batch`]): small ones only.
 fn batchable(change: &GroupChange) -> bool {
-    let ids: usize = change
-        .members
-        .iter()
-        .map(|op| match op {
-            MemberOp::Add(m) | MemberOp::Replace(m) => m.len(),
-            MemberOp::Remove(ids) => ids.len(),
-            MemberOp::RemoveAll => 0,
-        })
-        .sum();
-    ids <= group_batch::MAX_BATCHED_MEMBERS
+    named_ids(change).len() <= group_batch::MAX_BATCHED_MEMBERS
 }
 
 /// The attributes a change changes, as its audit row names them.
@@ -621,11 +637,8 @@ impl<B: Backend> GroupStore for SqlStore<B> {
                 return outcome;
             }
         }
-        let mut w = self.write(by.actor(), ctx).await?;
-        let g = modify(w.ex(), self.db.dialect(), id, if_match, change).await?;
-        w.changed(&changed_names(change));
-        w.commit(Action::GroupUpdate, &id.to_string()).await?;
-        Ok(g)
+        let w = self.write(by.actor(), ctx).await?;
+        modify_alone(w, self.db.dialect(), id, if_match, change).await
     }
 
     async fn delete_group(

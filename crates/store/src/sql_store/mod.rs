@@ -48,13 +48,7 @@ impl<B: Backend> SqlStore<B> {
 
     /// Opens the write transaction of one change by `actor` under `ctx`'s request.
     pub(crate) async fn write(&self, actor: &Actor, ctx: &WriteCtx) -> Result<Write<'_>> {
-        Ok(Write {
-            tx: self.db.begin().await?,
-            actor: actor.audit_name(),
-            request_id: ctx.request_id.clone(),
-            gate: ctx.gate.clone(),
-            changes: None,
-        })
+        Write::begin(&*self.db, actor.audit_name(), ctx.clone()).await
     }
 }
 
@@ -71,7 +65,18 @@ pub(crate) struct Write<'a> {
     changes: Option<String>,
 }
 
-impl Write<'_> {
+impl<'a> Write<'a> {
+    /// Opens the write transaction of one change by the actor named `actor` (its audit name).
+    pub(crate) async fn begin<B: Backend>(db: &'a B, actor: String, ctx: WriteCtx) -> Result<Self> {
+        Ok(Write {
+            tx: db.begin().await?,
+            actor,
+            request_id: ctx.request_id,
+            gate: ctx.gate,
+            changes: None,
+        })
+    }
+
     /// The transaction, for the statements of the change.
     pub(crate) fn ex(&mut self) -> &mut dyn Exec {
         &mut *self.tx
