@@ -46,6 +46,8 @@ pub struct AppState {
     pub passwords: Arc<Passwords>,
     /// OAuth access tokens: signing keys, issuance, verification.
     pub tokens: Arc<TokenService>,
+    /// API tokens' principals, used once the authentication data is known not to have moved.
+    pub principals: Arc<crate::http::principals::PrincipalCache>,
     /// The organization's short name (SailPoint's `tenant`): ROSTER_TENANT.
     pub tenant: Arc<str>,
     /// The organization's ids as Contabo shows them: ROSTER_TENANT_ID, ROSTER_CUSTOMER_ID.
@@ -76,6 +78,7 @@ impl AppState {
             public_url: public_url.trim_end_matches('/').into(),
             passwords: Arc::new(passwords),
             tokens: Arc::new(tokens),
+            principals: Arc::default(),
             tenant: "roster".into(),
             tenant_id: "roster".into(),
             customer_id: "1".into(),

@@ -292,8 +292,22 @@ pub trait CredentialStore: Send + Sync {
     /// Every token of the user, oldest first, revoked ones included.
     async fn list_tokens(&self, by: &TokenAdmin, user: &UserName) -> Result<Vec<TokenInfo>>;
     /// The active user owning a valid token with this SHA-256 hash (authentication itself,
-    /// so it takes no handle).
-    async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>>;
+    /// so it takes no handle), with the generation it was read at.
+    async fn principal_for_token(&self, token_hash: &str) -> Result<Option<TokenGrant>>;
+    /// The generation of the authentication data now: it moves whenever a token is revoked,
+    /// re-dated or deleted, or a user deactivated, renamed, deleted, given or refused a
+    /// permission, so a principal read at an equal generation is still exact.
+    async fn auth_generation(&self) -> Result<i64>;
+}
+
+/// What a valid API token gives, as of one generation of the authentication data.
+#[derive(Debug, Clone)]
+pub struct TokenGrant {
+    pub principal: Principal,
+    /// [`CredentialStore::auth_generation`] when the principal was read (same statement).
+    pub generation: i64,
+    /// When the token stops being valid (microseconds since the epoch), if ever.
+    pub expires_at: Option<i64>,
 }
 
 /// A secret as the server prepared it for one client: its SHA-256 (to verify) and its copy

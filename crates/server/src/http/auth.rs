@@ -210,8 +210,8 @@ pub async fn resolve(
                 return Ok(None);
             }
             let found = state
-                .store
-                .principal_for_token(&secret::hash_token(t))
+                .principals
+                .principal_for_token(&state.store, &secret::hash_token(t))
                 .await?;
             Ok(found.map(|principal| signed_in(principal, AuthMethod::ApiToken)))
         }

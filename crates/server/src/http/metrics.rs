@@ -66,6 +66,10 @@ fn describe() {
         "Refused credentials by scheme (token, jwt, client_secret)"
     );
     describe_counter!(
+        "roster_principal_cache_total",
+        "API-token lookups by outcome: hit (generation unchanged), miss, stale (it moved)"
+    );
+    describe_counter!(
         "roster_rate_limited_total",
         "Requests refused by a rate limit, by kind"
     );

@@ -15,6 +15,7 @@ pub mod extract;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
+pub mod principals;
 pub mod request_id;
 pub mod tls;
 

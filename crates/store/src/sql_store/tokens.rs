@@ -10,7 +10,7 @@ use super::{users, SqlStore};
 use crate::args;
 use crate::audit::Action;
 use crate::db::{Backend, Exec};
-use crate::{CredentialStore, Result, StoreError, TokenInfo, WriteCtx};
+use crate::{CredentialStore, Result, StoreError, TokenGrant, TokenInfo, WriteCtx};
 
 pub(super) async fn insert(
     tx: &mut dyn Exec,
@@ -74,14 +74,16 @@ const TOUCH_EVERY_MICROS: i64 = 60_000_000;
 
 /// Looks the token up by its hash (an index probe: the hash of a 256-bit secret reveals
 /// nothing worth timing), checking the owner is active and the token neither revoked nor
-/// expired. No cache: a deactivation or revocation is seen by the very next request, on
-/// every node.
-async fn principal(ex: &mut dyn Exec, hash: &str) -> Result<Option<(Principal, Option<i64>)>> {
+/// expired; with the generation of the authentication data read by the same statement (so
+/// the principal is exactly that generation's), and the token's seq when its last use is due
+/// to be written down.
+async fn grant(ex: &mut dyn Exec, hash: &str) -> Result<Option<(TokenGrant, Option<i64>)>> {
     // One round trip: a row per permission (LEFT JOIN keeps users without any).
     let rows = ex
         .fetch_all(
             "SELECT u.seq, u.id, u.user_name, t.seq AS token_seq, t.token_hash, t.last_used_at, \
-             p.permission FROM api_tokens t \
+             t.expires_at, p.permission, (SELECT CAST(SUM(n) AS BIGINT) FROM auth_generation) AS generation \
+             FROM api_tokens t \
              JOIN users u ON u.seq = t.user_seq \
              LEFT JOIN user_permissions p ON p.user_seq = u.seq \
              WHERE t.token_hash = ? AND t.revoked_at IS NULL \
@@ -101,8 +103,13 @@ async fn principal(ex: &mut dyn Exec, hash: &str) -> Result<Option<(Principal, O
     let Some(principal) = principal_from_rows(&rows)? else {
         return Ok(None);
     };
-    Ok(Some((
+    let grant = TokenGrant {
         principal,
+        generation: row.int("generation")?,
+        expires_at: row.opt_int("expires_at")?,
+    };
+    Ok(Some((
+        grant,
         stale.then(|| row.int("token_seq")).transpose()?,
     )))
 }
@@ -186,10 +193,10 @@ impl<B: Backend> CredentialStore for SqlStore<B> {
             .collect()
     }
 
-    async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>> {
+    async fn principal_for_token(&self, token_hash: &str) -> Result<Option<TokenGrant>> {
         let found = {
             let mut r = self.db.reader().await?;
-            principal(&mut *r, token_hash).await?
+            grant(&mut *r, token_hash).await?
         };
         let Some((p, stale)) = found else {
             return Ok(None);
@@ -211,5 +218,16 @@ impl<B: Backend> CredentialStore for SqlStore<B> {
             }
         }
         Ok(Some(p))
+    }
+
+    async fn auth_generation(&self) -> Result<i64> {
+        let mut r = self.db.reader().await?;
+        let row = r
+            .fetch_one(
+                "SELECT CAST(SUM(n) AS BIGINT) AS generation FROM auth_generation",
+                &[],
+            )
+            .await?;
+        row.int("generation")
     }
 }

@@ -283,6 +283,65 @@ async fn deactivation_and_revocation_on_one_node_are_seen_by_the_other_at_once()
     c.stop();
 }
 
+/// Node B serves the caller's principal from its cache once it has seen the token: taking a
+/// permission away out of band (the CLI, a third client) must still count on the next
+/// request there, and so must giving it back.
+#[tokio::test]
+async fn a_permission_taken_away_is_seen_by_a_node_that_has_the_token_cached() {
+    let c = cluster().await;
+    let (s, _, _) = c
+        .send(
+            reqwest::Method::POST,
+            format!("{}/scim/v2/Users", c.a.base),
+            BOOT_TOKEN,
+            None,
+            Some(json!({"userName": "ops3"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert!(run(&c.db, &["user", "grant", "ops3", "manage-organization"]).0);
+    let t = run(&c.db, &["token", "issue", "--user", "ops3"])
+        .1
+        .trim()
+        .to_owned();
+    let create_on_b = |name: &'static str| {
+        let (c, t) = (&c, t.clone());
+        async move {
+            c.send(
+                reqwest::Method::POST,
+                format!("{}/scim/v2/Users", c.b.base),
+                &t,
+                None,
+                Some(json!({"userName": name})),
+            )
+            .await
+            .0
+        }
+    };
+    // Twice: the second request is served from B's cache.
+    assert_eq!(create_on_b("made-1").await, StatusCode::CREATED);
+    assert_eq!(create_on_b("made-2").await, StatusCode::CREATED);
+    let (ok, _, err) = run(&c.db, &["user", "revoke", "ops3", "manage-organization"]);
+    assert!(ok, "{err}");
+    assert_eq!(create_on_b("made-3").await, StatusCode::FORBIDDEN);
+    assert!(run(&c.db, &["user", "grant", "ops3", "manage-organization"]).0);
+    assert_eq!(create_on_b("made-4").await, StatusCode::CREATED);
+    let (_, l, _) = c
+        .send(
+            reqwest::Method::GET,
+            format!(
+                "{}/scim/v2/Users?filter=userName%20sw%20%22made-%22",
+                c.a.base
+            ),
+            BOOT_TOKEN,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(l["totalResults"], 3, "{l}");
+    c.stop();
+}
+
 #[tokio::test]
 async fn concurrent_membership_changes_through_both_nodes_lose_no_member() {
     let c = Arc::new(cluster().await);

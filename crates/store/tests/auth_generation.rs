@@ -1,0 +1,209 @@
+//! The generation of the authentication data (migration 0023): every change that can alter
+//! what an API token lets its caller do moves it, in the same transaction; the writes of
+//! ordinary traffic (a profile edit, a new user, a membership, a token's last use) do not,
+//! or every node's principal cache would be emptied all the time.
+
+mod common;
+
+use roster_core::group::{GroupChange, MemberOp};
+use roster_core::policy::Operator;
+use roster_core::{secret, NewGroup, NewMember, NewUser, Permission, UserName};
+use roster_store::{Store, WriteCtx};
+
+async fn generation(store: &dyn Store) -> i64 {
+    store.auth_generation().await.unwrap()
+}
+
+/// Runs `step` and says whether the generation moved (it never goes back).
+async fn moves<F: std::future::Future<Output = ()>>(store: &dyn Store, step: F) -> bool {
+    let before = generation(store).await;
+    step.await;
+    let after = generation(store).await;
+    assert!(
+        after >= before,
+        "the generation went back: {before} → {after}"
+    );
+    after != before
+}
+
+fn name(n: &str) -> UserName {
+    UserName::parse(n).unwrap()
+}
+
+#[tokio::test]
+async fn what_changes_a_principal_moves_the_generation_and_nothing_else_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = common::fresh_store(dir.path(), "auth_gen").await;
+    let s = store.as_ref();
+    let ctx = WriteCtx::default();
+    let op = Operator::local("test");
+    let tokens = op.token_admin();
+
+    let mut ann = None;
+    assert!(
+        !moves(s, async {
+            let u = s
+                .create_user(&common::admin(), &ctx, &NewUser::new(name("ann")))
+                .await
+                .unwrap();
+            ann = Some(u);
+        })
+        .await,
+        "a new user moved it"
+    );
+    let ann = ann.unwrap();
+    let token = secret::generate_token();
+    assert!(
+        !moves(s, async {
+            s.create_token(&tokens, &ctx, &name("ann"), Some("ci"), &token, None)
+                .await
+                .unwrap();
+        })
+        .await,
+        "a new token moved it"
+    );
+
+    // The principal is read with the generation of the same statement; its first use is
+    // written down (last_used_at), which moves nothing.
+    let mut seen = None;
+    assert!(
+        !moves(s, async {
+            seen = s.principal_for_token(&token.hash).await.unwrap();
+        })
+        .await,
+        "recording a token's last use moved it"
+    );
+    let grant = seen.expect("the new token is valid");
+    assert_eq!(grant.principal.user_id, ann.id);
+    assert_eq!(grant.generation, generation(s).await);
+
+    let edit = common::admin().editor();
+    assert!(
+        !moves(s, async {
+            s.update_user(&edit, &ctx, ann.id, None, &|u| {
+                u.display_name = Some("Ann".into());
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await,
+        "a profile edit moved it"
+    );
+    let g = s
+        .create_group(
+            &op.group_manager().creator(),
+            &ctx,
+            &NewGroup {
+                display_name: "ops".into(),
+                external_id: None,
+                members: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        !moves(s, async {
+            let change = GroupChange {
+                display_name: None,
+                external_id: None,
+                members: vec![MemberOp::Add(vec![NewMember::new(ann.id, None)])],
+            };
+            s.modify_group(&op.group_manager().editor(g.id), &ctx, None, &change)
+                .await
+                .unwrap();
+        })
+        .await,
+        "a membership moved it"
+    );
+
+    for (what, granted) in [("a grant", true), ("a grant taken back", false)] {
+        assert!(
+            moves(s, async {
+                s.set_permission(
+                    &common::admin(),
+                    &ctx,
+                    &name("ann"),
+                    Permission::ManageGroups,
+                    granted,
+                )
+                .await
+                .unwrap();
+            })
+            .await,
+            "{what} did not move it"
+        );
+    }
+    assert!(
+        moves(s, async {
+            s.update_user(&edit, &ctx, ann.id, None, &|u| {
+                u.user_name = UserName::parse("ann.b").unwrap();
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await,
+        "a rename did not move it"
+    );
+    assert!(
+        moves(s, async {
+            s.update_user(&edit, &ctx, ann.id, None, &|u| {
+                u.active = false;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await,
+        "a deactivation did not move it"
+    );
+    assert!(s.principal_for_token(&token.hash).await.unwrap().is_none());
+    assert!(
+        moves(s, async {
+            s.update_user(&edit, &ctx, ann.id, None, &|u| {
+                u.active = true;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .await,
+        "a reactivation did not move it"
+    );
+    // Deactivation revoked the token for good.
+    assert!(s.principal_for_token(&token.hash).await.unwrap().is_none());
+    let token = secret::generate_token();
+    s.create_token(&tokens, &ctx, &name("ann.b"), Some("ci"), &token, None)
+        .await
+        .unwrap();
+    assert!(s.principal_for_token(&token.hash).await.unwrap().is_some());
+    assert!(
+        moves(s, async {
+            let n = s
+                .revoke_tokens(&tokens, &ctx, &name("ann.b"), Some("ci"))
+                .await
+                .unwrap();
+            assert_eq!(n, 1);
+        })
+        .await,
+        "a revocation did not move it"
+    );
+    assert!(s.principal_for_token(&token.hash).await.unwrap().is_none());
+
+    let second = secret::generate_token();
+    s.create_token(&tokens, &ctx, &name("ann.b"), None, &second, None)
+        .await
+        .unwrap();
+    assert!(s.principal_for_token(&second.hash).await.unwrap().is_some());
+    assert!(
+        moves(s, async {
+            s.delete_user(&common::admin(), &ctx, ann.id, None)
+                .await
+                .unwrap();
+        })
+        .await,
+        "deleting the user did not move it"
+    );
+    assert!(s.principal_for_token(&second.hash).await.unwrap().is_none());
+}
