@@ -26,6 +26,24 @@ async fn moves<F: std::future::Future<Output = ()>>(store: &dyn Store, step: F) 
     after != before
 }
 
+/// Edits user `id` as the operator.
+async fn edit(store: &dyn Store, id: uuid::Uuid, f: impl Fn(&mut roster_core::User) + Send + Sync) {
+    let f = move |u: &mut roster_core::User| {
+        f(u);
+        Ok(())
+    };
+    store
+        .update_user(
+            &common::admin().editor(),
+            &WriteCtx::default(),
+            id,
+            None,
+            &f,
+        )
+        .await
+        .unwrap();
+}
+
 fn name(n: &str) -> UserName {
     UserName::parse(n).unwrap()
 }
@@ -77,15 +95,9 @@ async fn what_changes_a_principal_moves_the_generation_and_nothing_else_does() {
     assert_eq!(grant.principal.user_id, ann.id);
     assert_eq!(grant.generation, generation(s).await);
 
-    let edit = common::admin().editor();
     assert!(
         !moves(s, async {
-            s.update_user(&edit, &ctx, ann.id, None, &|u| {
-                u.display_name = Some("Ann".into());
-                Ok(())
-            })
-            .await
-            .unwrap();
+            edit(s, ann.id, |u| u.display_name = Some("Ann".into())).await;
         })
         .await,
         "a profile edit moved it"
@@ -136,24 +148,17 @@ async fn what_changes_a_principal_moves_the_generation_and_nothing_else_does() {
     }
     assert!(
         moves(s, async {
-            s.update_user(&edit, &ctx, ann.id, None, &|u| {
-                u.user_name = UserName::parse("ann.b").unwrap();
-                Ok(())
+            edit(s, ann.id, |u| {
+                u.user_name = UserName::parse("ann.b").unwrap()
             })
-            .await
-            .unwrap();
+            .await;
         })
         .await,
         "a rename did not move it"
     );
     assert!(
         moves(s, async {
-            s.update_user(&edit, &ctx, ann.id, None, &|u| {
-                u.active = false;
-                Ok(())
-            })
-            .await
-            .unwrap();
+            edit(s, ann.id, |u| u.active = false).await;
         })
         .await,
         "a deactivation did not move it"
@@ -161,12 +166,7 @@ async fn what_changes_a_principal_moves_the_generation_and_nothing_else_does() {
     assert!(s.principal_for_token(&token.hash).await.unwrap().is_none());
     assert!(
         moves(s, async {
-            s.update_user(&edit, &ctx, ann.id, None, &|u| {
-                u.active = true;
-                Ok(())
-            })
-            .await
-            .unwrap();
+            edit(s, ann.id, |u| u.active = true).await;
         })
         .await,
         "a reactivation did not move it"

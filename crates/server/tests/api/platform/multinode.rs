@@ -67,6 +67,24 @@ impl Cluster {
         (status, body, etag)
     }
 
+    /// A new user (created through node A) with manage-organization, and a token of theirs.
+    async fn operator(&self, name: &str) -> String {
+        let (s, _, _) = self
+            .send(
+                reqwest::Method::POST,
+                format!("{}/scim/v2/Users", self.a.base),
+                BOOT_TOKEN,
+                None,
+                Some(json!({"userName": name})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        assert!(run(&self.db, &["user", "grant", name, "manage-organization"]).0);
+        let (ok, out, err) = run(&self.db, &["token", "issue", "--user", name]);
+        assert!(ok, "{err}");
+        out.trim().to_owned()
+    }
+
     fn stop(self) {
         stop(self.a);
         stop(self.b);
@@ -200,27 +218,8 @@ async fn user_name_uniqueness_holds_across_nodes() {
 #[tokio::test]
 async fn deactivation_and_revocation_on_one_node_are_seen_by_the_other_at_once() {
     let c = cluster().await;
-    for name in ["ops1", "ops2"] {
-        let (s, _, _) = c
-            .send(
-                reqwest::Method::POST,
-                format!("{}/scim/v2/Users", c.a.base),
-                BOOT_TOKEN,
-                None,
-                Some(json!({"userName": name})),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED);
-        assert!(run(&c.db, &["user", "grant", name, "manage-organization"]).0);
-    }
-    let t1 = run(&c.db, &["token", "issue", "--user", "ops1"])
-        .1
-        .trim()
-        .to_owned();
-    let t2 = run(&c.db, &["token", "issue", "--user", "ops2"])
-        .1
-        .trim()
-        .to_owned();
+    let t1 = c.operator("ops1").await;
+    let t2 = c.operator("ops2").await;
     let list_b = |t: String| {
         let c = &c;
         async move {
@@ -289,21 +288,7 @@ async fn deactivation_and_revocation_on_one_node_are_seen_by_the_other_at_once()
 #[tokio::test]
 async fn a_permission_taken_away_is_seen_by_a_node_that_has_the_token_cached() {
     let c = cluster().await;
-    let (s, _, _) = c
-        .send(
-            reqwest::Method::POST,
-            format!("{}/scim/v2/Users", c.a.base),
-            BOOT_TOKEN,
-            None,
-            Some(json!({"userName": "ops3"})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED);
-    assert!(run(&c.db, &["user", "grant", "ops3", "manage-organization"]).0);
-    let t = run(&c.db, &["token", "issue", "--user", "ops3"])
-        .1
-        .trim()
-        .to_owned();
+    let t = c.operator("ops3").await;
     let create_on_b = |name: &'static str| {
         let (c, t) = (&c, t.clone());
         async move {
