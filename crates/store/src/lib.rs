@@ -196,6 +196,17 @@ pub trait UserStore: Send + Sync {
         if_match: Option<i64>,
         edit: UserEdit<'_>,
     ) -> Result<User>;
+    /// As [`UserStore::update_user`], answering the user with [`User::groups`] (those
+    /// `groups` sees), read by the statement that locks the user.
+    async fn update_user_with_groups(
+        &self,
+        by: &UserEditor,
+        groups: &GroupReader,
+        ctx: &WriteCtx,
+        id: Uuid,
+        if_match: Option<i64>,
+        edit: UserEdit<'_>,
+    ) -> Result<User>;
     async fn delete_user(
         &self,
         by: &UserAdmin,

@@ -32,13 +32,28 @@ const ME_PROFILE: UserPatchProfile = UserPatchProfile::PERSONAL;
 /// The schemas a User body may name.
 const SCHEMAS: &[&str] = &[USER_SCHEMA, ENTERPRISE_SCHEMA];
 
-/// A user written by this request, with its `groups` (RFC 7643 §4.1.2) as far as the
-/// caller may see groups, unless the projection leaves them out.
-async fn with_groups(caller: &Caller, p: &Projection, mut user: User) -> Result<User, ApiError> {
-    if p.includes("groups") {
-        let reader = caller.principal().group_reader();
-        user.groups = Some(caller.store().groups_of(&reader, &[user.seq]).await?);
-    }
+/// Writes the edit of user `id`; the user comes back with its `groups` (RFC 7643 §4.1.2) as
+/// far as the caller may see groups, read by the statement that locks the user, unless the
+/// projection leaves them out.
+async fn write_user(
+    caller: &Caller,
+    editor: &UserEditor,
+    projection: &Projection,
+    id: uuid::Uuid,
+    version: Option<i64>,
+    edit: roster_store::UserEdit<'_>,
+) -> Result<User, ApiError> {
+    let store = caller.store();
+    let user = if projection.includes("groups") {
+        let groups = caller.principal().group_reader();
+        store
+            .update_user_with_groups(editor, &groups, &caller.ctx(), id, version, edit)
+            .await?
+    } else {
+        store
+            .update_user(editor, &caller.ctx(), id, version, edit)
+            .await?
+    };
     Ok(user)
 }
 
@@ -188,29 +203,29 @@ pub async fn put(
         }
         u.validate()
     };
-    let user = caller
-        .store()
-        .update_user(
-            &admin.editor(),
-            &caller.ctx(),
-            id,
-            if_match(&headers)?,
-            &replace,
-        )
-        .await?;
-    let user = with_groups(&caller, &view.projection, user).await?;
+    let version = if_match(&headers)?;
+    let user = write_user(
+        &caller,
+        &admin.editor(),
+        &view.projection,
+        id,
+        version,
+        &replace,
+    )
+    .await?;
     Ok(view.one(&user, StatusCode::OK))
 }
 
-/// Applies a PatchOp message under `profile`; the password is hashed before the write.
+/// Applies a PatchOp message under `profile`; the password is hashed before the write. The
+/// user comes back with its groups when `projection` shows them.
 async fn patch_user(
-    store: &dyn Store,
     caller: &Caller,
     editor: &UserEditor,
     id: uuid::Uuid,
     headers: &HeaderMap,
     body: &Value,
     profile: &UserPatchProfile,
+    projection: &Projection,
 ) -> Result<User, ApiError> {
     let mut ops = parse_patch(body)?;
     let password = match take_password(&mut ops)? {
@@ -235,10 +250,7 @@ async fn patch_user(
         }
         Ok(())
     };
-    let version = if_match(headers)?;
-    Ok(store
-        .update_user(editor, &caller.ctx(), id, version, &edit)
-        .await?)
+    write_user(caller, editor, projection, id, if_match(headers)?, &edit).await
 }
 
 #[utoipa::path(patch, path = "/Users/{id}", params(openapi::Id, openapi::IfMatch, openapi::Projection), responses(openapi::One),
@@ -255,16 +267,15 @@ pub async fn patch(
     let id = resource_id(&raw, "user")?;
     let editor = admin.editor();
     let user = patch_user(
-        caller.store(),
         &caller,
         &editor,
         id,
         &headers,
         &body,
         &PATCH_PROFILE,
+        &view.projection,
     )
     .await?;
-    let user = with_groups(&caller, &view.projection, user).await?;
     Ok(view.one(&user, StatusCode::OK))
 }
 
@@ -323,15 +334,14 @@ pub async fn patch_me(
     let me = caller.principal().self_service();
     let editor = me.editor();
     let user = patch_user(
-        caller.store(),
         &caller,
         &editor,
         me.id(),
         &headers,
         &body,
         &ME_PROFILE,
+        &view.projection,
     )
     .await?;
-    let user = with_groups(&caller, &view.projection, user).await?;
     Ok(own(&view, &user))
 }

@@ -163,17 +163,39 @@ fn emails_json(emails: &[Email]) -> Result<String> {
     serde_json::to_string(emails).map_err(|e| StoreError::Db(sqlx::Error::Encode(e.into())))
 }
 
-/// Keeps the filter index of emails in step with the user's JSON.
-async fn write_email_index(tx: &mut dyn Exec, seq: i64, emails: &[Email]) -> Result<()> {
-    tx.execute("DELETE FROM user_emails WHERE user_seq = ?", &args![seq])
-        .await?;
-    for e in emails {
-        tx.execute(
-            "INSERT INTO user_emails (user_seq, value_key, type_key, is_primary) VALUES (?, ?, ?, ?)",
-            &args![seq, fold(&e.value), e.kind.as_deref().map(fold), e.primary],
-        )
-        .await?;
+/// Keeps the filter index of emails in step with the user's JSON: its rows are replaced
+/// (`replace`), or written for a user that has none yet. One INSERT for all of them: a
+/// user holds at most `MAX_VALUES` (100) emails.
+async fn write_email_index(
+    tx: &mut dyn Exec,
+    seq: i64,
+    emails: &[Email],
+    replace: bool,
+) -> Result<()> {
+    if replace {
+        tx.execute("DELETE FROM user_emails WHERE user_seq = ?", &args![seq])
+            .await?;
     }
+    if emails.is_empty() {
+        return Ok(());
+    }
+    let mut args = Vec::with_capacity(emails.len() * 4);
+    for e in emails {
+        args.extend(args![
+            seq,
+            fold(&e.value),
+            e.kind.as_deref().map(fold),
+            e.primary
+        ]);
+    }
+    let rows = vec!["(?, ?, ?, ?)"; emails.len()].join(", ");
+    tx.execute(
+        &format!(
+            "INSERT INTO user_emails (user_seq, value_key, type_key, is_primary) VALUES {rows}"
+        ),
+        &args,
+    )
+    .await?;
     Ok(())
 }
 
@@ -227,7 +249,7 @@ pub(super) async fn insert(tx: &mut dyn Exec, new: &NewUser) -> Result<User> {
         )
         .await?;
     let seq = row.int("seq")?;
-    write_email_index(tx, seq, &new.emails).await?;
+    write_email_index(tx, seq, &new.emails, false).await?;
     if !new.roles.is_empty() {
         super::roles::hold(tx, seq, &new.roles).await?;
     }
@@ -295,7 +317,7 @@ pub(super) async fn write(
         return Err(StoreError::VersionMismatch);
     }
     if user.emails != loaded_emails {
-        write_email_index(tx, user.seq, &user.emails).await?;
+        write_email_index(tx, user.seq, &user.emails, true).await?;
     }
     if was_active && !user.active {
         super::tokens::revoke(tx, user.seq, None).await?;
@@ -376,9 +398,20 @@ pub(super) async fn load(
     arg: Arg,
     lock: &str,
 ) -> Result<Option<User>> {
+    load_with(ex, cond, arg, "", lock).await
+}
+
+/// As [`load`], with the extra columns `cols` (a `groups_column`, say).
+async fn load_with(
+    ex: &mut dyn Exec,
+    cond: &str,
+    arg: Arg,
+    cols: &str,
+    lock: &str,
+) -> Result<Option<User>> {
     let row = ex
         .fetch_optional(
-            &format!("SELECT {COLUMNS} FROM users u WHERE {cond}{lock}"),
+            &format!("SELECT {COLUMNS}{cols} FROM users u WHERE {cond}{lock}"),
             &[arg],
         )
         .await?;
@@ -569,15 +602,53 @@ pub(super) async fn load_by_seqs(
 
 impl<B: Backend> SqlStore<B> {
     /// User `id` with these extra columns (`groups_json`, `roles_json`) in one statement.
+    /// Loads (with the extra columns `cols`), edits and writes back one user.
+    async fn update(
+        &self,
+        by: &UserEditor,
+        ctx: &WriteCtx,
+        id: Uuid,
+        if_match: Option<i64>,
+        edit: UserEdit<'_>,
+        cols: &str,
+    ) -> Result<User> {
+        if !by.may_edit(id) {
+            return Err(StoreError::NotFound(Entity::User(id)));
+        }
+        let mut w = self.write(by.actor(), ctx).await?;
+        let lock = self.db.dialect().lock_for_update;
+        let mut user = load_with(w.ex(), "u.id = ?", id.to_string().into(), cols, lock)
+            .await?
+            .ok_or(StoreError::NotFound(Entity::User(id)))?;
+        if if_match.is_some_and(|v| v != user.meta.version) {
+            return Err(StoreError::VersionMismatch);
+        }
+        let before = user.clone();
+        edit(&mut user)?;
+        by.check(&before, &user)?;
+        w.changed(&user.changed_since(&before));
+        let password_changed = user.set_password_hash.is_some();
+        let granted = write(w.ex(), &mut user, &before.emails, before.active).await?;
+        if password_changed {
+            w.audit(Action::PasswordChange, &id.to_string()).await?;
+        }
+        // Each permission that changed has its own row, as a grant through the CLI does:
+        // the trail filtered by permission.grant shows them whichever dialect made them.
+        for (p, on) in granted {
+            let action = if on {
+                Action::PermissionGrant
+            } else {
+                Action::PermissionRevoke
+            };
+            w.audit(action, &format!("{id} {p}")).await?;
+        }
+        w.commit(Action::UserUpdate, &id.to_string()).await?;
+        Ok(user)
+    }
+
     async fn get_with(&self, id: Uuid, cols: &str) -> Result<Option<User>> {
         let mut r = self.db.reader().await?;
-        let row = r
-            .fetch_optional(
-                &format!("SELECT {COLUMNS}{cols} FROM users u WHERE u.id = ?"),
-                &args![id.to_string()],
-            )
-            .await?;
-        row.as_ref().map(from_row).transpose()
+        load_with(&mut *r, "u.id = ?", id.to_string().into(), cols, "").await
     }
 }
 
@@ -701,38 +772,20 @@ impl<B: Backend> UserStore for SqlStore<B> {
         if_match: Option<i64>,
         edit: UserEdit<'_>,
     ) -> Result<User> {
-        if !by.may_edit(id) {
-            return Err(StoreError::NotFound(Entity::User(id)));
-        }
-        let mut w = self.write(by.actor(), ctx).await?;
-        let lock = self.db.dialect().lock_for_update;
-        let mut user = load(w.ex(), "u.id = ?", id.to_string().into(), lock)
-            .await?
-            .ok_or(StoreError::NotFound(Entity::User(id)))?;
-        if if_match.is_some_and(|v| v != user.meta.version) {
-            return Err(StoreError::VersionMismatch);
-        }
-        let before = user.clone();
-        edit(&mut user)?;
-        by.check(&before, &user)?;
-        w.changed(&user.changed_since(&before));
-        let password_changed = user.set_password_hash.is_some();
-        let granted = write(w.ex(), &mut user, &before.emails, before.active).await?;
-        if password_changed {
-            w.audit(Action::PasswordChange, &id.to_string()).await?;
-        }
-        // Each permission that changed has its own row, as a grant through the CLI does:
-        // the trail filtered by permission.grant shows them whichever dialect made them.
-        for (p, on) in granted {
-            let action = if on {
-                Action::PermissionGrant
-            } else {
-                Action::PermissionRevoke
-            };
-            w.audit(action, &format!("{id} {p}")).await?;
-        }
-        w.commit(Action::UserUpdate, &id.to_string()).await?;
-        Ok(user)
+        self.update(by, ctx, id, if_match, edit, "").await
+    }
+
+    async fn update_user_with_groups(
+        &self,
+        by: &UserEditor,
+        groups: &GroupReader,
+        ctx: &WriteCtx,
+        id: Uuid,
+        if_match: Option<i64>,
+        edit: UserEdit<'_>,
+    ) -> Result<User> {
+        let cols = groups_column(self.db.dialect(), groups.scope());
+        self.update(by, ctx, id, if_match, edit, &cols).await
     }
 
     async fn delete_user(
