@@ -320,10 +320,11 @@ impl TokenService {
     /// when the token is not valid or its user or client is gone or deactivated.
     pub async fn principal(
         &self,
-        store: &dyn Store,
+        principals: &crate::http::principals::PrincipalCache,
+        store: &Arc<dyn Store>,
         token: &str,
     ) -> Result<Option<Principal>, StoreError> {
-        let claims = match self.claims(store, token).await? {
+        let claims = match self.claims(store.as_ref(), token).await? {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!(error = %e, "a JWT was refused");
@@ -333,8 +334,13 @@ impl TokenService {
         let Ok(user) = Uuid::parse_str(&claims.sub) else {
             return Ok(None);
         };
-        store
-            .principal_for_client(user, &claims.client_id, claims.iat)
+        // What the store checks a JWT by: the same three always get the same answer.
+        let key = format!("jwt:{user}:{}:{}", claims.client_id, claims.iat);
+        let ends_at = (claims.exp + jwt::LEEWAY_SECS as i64).saturating_mul(1_000_000);
+        principals
+            .principal(store, &key, Some(ends_at), || {
+                store.principal_for_client(user, &claims.client_id, claims.iat)
+            })
             .await
     }
 

@@ -311,7 +311,8 @@ pub trait CredentialStore: Send + Sync {
     async fn auth_generation(&self) -> Result<i64>;
 }
 
-/// What a valid API token gives, as of one generation of the authentication data.
+/// What a valid bearer token (an API token, or a JWT of an OAuth client) gives, as of one
+/// generation of the authentication data.
 #[derive(Debug, Clone)]
 pub struct TokenGrant {
     pub principal: Principal,
@@ -450,13 +451,14 @@ pub trait OAuthStore: Send + Sync {
     async fn password_for_login(&self, user_seq: i64, login: &str) -> Result<Option<String>>;
     /// The active owner of client `client_id`, if that is user `user_id` and its tokens
     /// issued at `issued_at` (seconds) are not void since a deactivation: what a JWT is
-    /// checked against on every request.
+    /// checked against on every request. With the generation of the authentication data it
+    /// was read at (the grant's `expires_at` is `None`: the JWT says when it ends).
     async fn principal_for_client(
         &self,
         user_id: Uuid,
         client_id: &str,
         issued_at: i64,
-    ) -> Result<Option<Principal>>;
+    ) -> Result<Option<TokenGrant>>;
     /// Every signing key, newest first.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
     /// Adds a key that signs from now on; the keys before it are retired now, and retired

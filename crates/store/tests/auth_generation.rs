@@ -207,3 +207,53 @@ async fn what_changes_a_principal_moves_the_generation_and_nothing_else_does() {
     );
     assert!(s.principal_for_token(&second.hash).await.unwrap().is_none());
 }
+
+/// Runs one statement on the test database directly (as another client of it would).
+async fn raw(url: &str, sql: &str) {
+    use sqlx::Connection;
+    if common::on_postgres() {
+        let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut db).await.unwrap();
+    } else {
+        let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut db).await.unwrap();
+    }
+}
+
+/// The triggers see every writer, not only Roster's own statements: what ends a JWT (the
+/// user's tokens_after, the client gone) moves the generation; rotating a client's secret,
+/// which leaves its access tokens valid, does not.
+#[tokio::test]
+async fn what_ends_an_access_token_moves_the_generation_whoever_writes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, store) = common::fresh_store(dir.path(), "auth_gen_raw").await;
+    let s = store.as_ref();
+    let u = s
+        .create_user(&common::admin(), &WriteCtx::default(), &NewUser::new(name("cli")))
+        .await
+        .unwrap();
+    raw(
+        &url,
+        &format!(
+            "INSERT INTO oauth_clients (user_seq, client_id, secret_hash, secret_sealed, created_at, rotated_at) \
+             VALUES ({}, 'c-1', 'h', 's', 1, 1)",
+            u.seq
+        ),
+    )
+    .await;
+    let grant = s
+        .principal_for_client(u.id, "c-1", roster_core::now_micros() / 1_000_000)
+        .await
+        .unwrap()
+        .expect("the client's owner");
+    assert_eq!(grant.generation, generation(s).await);
+    for (sql, moved) in [
+        ("UPDATE oauth_clients SET secret_hash = 'h2', rotated_at = 2", false),
+        ("UPDATE users SET modified_at = modified_at + 1", false),
+        ("UPDATE users SET tokens_after = 5", true),
+        ("UPDATE users SET tokens_after = 5", false),
+        ("DELETE FROM oauth_clients", true),
+    ] {
+        assert_eq!(moves(s, raw(&url, sql)).await, moved, "{sql}");
+    }
+}

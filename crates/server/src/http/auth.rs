@@ -202,7 +202,10 @@ pub async fn resolve(
             }))
         }
         Credential::Token(t) if roster_core::jwt::looks_like_jwt(t) => {
-            let found = state.tokens.principal(state.store.as_ref(), t).await?;
+            let found = state
+                .tokens
+                .principal(&state.principals, &state.store, t)
+                .await?;
             Ok(found.map(|principal| signed_in(principal, AuthMethod::OAuth)))
         }
         Credential::Token(t) => {

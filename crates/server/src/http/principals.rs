@@ -1,5 +1,6 @@
-//! A node's cache of API tokens' principals: an authenticated request costs one read of the
-//! directory's data instead of two (the token's principal, then the data).
+//! A node's cache of bearer tokens' principals (API tokens, and OAuth access tokens: JWTs):
+//! an authenticated request costs one read of the directory's data instead of two (the
+//! token's principal, then the data).
 //!
 //! A cached principal is used only after the generation of the authentication data
 //! ([`roster_store::CredentialStore::auth_generation`]) has been read again by a read that
@@ -14,8 +15,9 @@
 //! read that started before it arrived.
 //!
 //! An entry also ends when its token expires and [`LIFETIME`] after it was read, so that the
-//! store keeps writing down the token's last use (at most once a minute, see
+//! store keeps writing down an API token's last use (at most once a minute, see
 //! `sql_store::tokens`). Unknown tokens are not cached: a token created later needs no bump.
+//! Keys: an API token's SHA-256 (hex), `jwt:` and the claims a JWT is checked by.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -69,7 +71,25 @@ impl PrincipalCache {
         store: &Arc<dyn Store>,
         hash: &str,
     ) -> Result<Option<Principal>, StoreError> {
-        let outcome = match self.cached(hash) {
+        self.principal(store, hash, None, || store.principal_for_token(hash))
+            .await
+    }
+
+    /// The principal `fetch` reads from the store, or the one it read last time under `key`
+    /// if the generation has not moved since (checked by a read that started after this call
+    /// began). `ends_at` (microseconds) bounds the entry beside the grant's own expiry.
+    pub async fn principal<F, Fut>(
+        &self,
+        store: &Arc<dyn Store>,
+        key: &str,
+        ends_at: Option<i64>,
+        fetch: F,
+    ) -> Result<Option<Principal>, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<TokenGrant>, StoreError>>,
+    {
+        let outcome = match self.cached(key) {
             None => Outcome::Miss,
             Some((principal, generation)) => match self.reads.current(store).await {
                 Some(now) if now == generation => {
@@ -85,10 +105,14 @@ impl PrincipalCache {
             },
         };
         count(outcome);
-        let Some(grant) = store.principal_for_token(hash).await? else {
+        let Some(mut grant) = fetch().await? else {
             return Ok(None);
         };
-        self.insert(hash, &grant);
+        grant.expires_at = match (grant.expires_at, ends_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.insert(key, &grant);
         Ok(Some(grant.principal))
     }
 

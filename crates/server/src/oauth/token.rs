@@ -366,7 +366,10 @@ pub async fn introspect(
             match state.tokens.claims(store, token).await? {
                 Ok(c) => {
                     let owner = match uuid::Uuid::parse_str(&c.sub) {
-                        Ok(id) => store.principal_for_client(id, &c.client_id, c.iat).await?,
+                        Ok(id) => store
+                            .principal_for_client(id, &c.client_id, c.iat)
+                            .await?
+                            .map(|g| g.principal),
                         Err(_) => None,
                     };
                     match owner {

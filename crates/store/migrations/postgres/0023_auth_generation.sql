@@ -1,6 +1,7 @@
--- A counter of the changes that can alter what an API token lets its caller do: a token
--- revoked, re-dated or deleted, a user deactivated, renamed or deleted, a permission given
--- or taken. A node caches the principal of a token together with the generation it was read
+-- A counter of the changes that can alter what a bearer token lets its caller do: an API
+-- token revoked, re-dated or deleted, an OAuth client deleted or moved, a user deactivated,
+-- renamed or deleted or their access tokens ended (tokens_after), a permission given or
+-- taken. A node caches the principal of a token together with the generation it was read
 -- at, and uses the cache only after reading the generation again, after the request arrived
 -- (crates/server/src/http/principals.rs): a change committed anywhere is seen by the next
 -- request on every node. The generation is the sum of 16 shard rows (one per backend,
@@ -26,9 +27,16 @@ CREATE TRIGGER api_tokens_auth_generation
     AFTER UPDATE OF token_hash, user_seq, revoked_at, expires_at OR DELETE ON api_tokens
     FOR EACH STATEMENT EXECUTE FUNCTION bump_auth_generation();
 
+-- Rotating a client's secret (secret_hash, rotated_at) leaves its access tokens valid.
+CREATE TRIGGER oauth_clients_auth_generation
+    AFTER UPDATE OF client_id, user_seq OR DELETE ON oauth_clients
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_auth_generation();
+
 -- Row-level with a condition: every rewrite of a user sets these columns, few change them.
-CREATE TRIGGER users_auth_generation AFTER UPDATE OF active, user_name ON users
-    FOR EACH ROW WHEN (OLD.active IS DISTINCT FROM NEW.active OR OLD.user_name IS DISTINCT FROM NEW.user_name)
+CREATE TRIGGER users_auth_generation AFTER UPDATE OF active, user_name, tokens_after ON users
+    FOR EACH ROW WHEN (OLD.active IS DISTINCT FROM NEW.active
+        OR OLD.user_name IS DISTINCT FROM NEW.user_name
+        OR OLD.tokens_after IS DISTINCT FROM NEW.tokens_after)
     EXECUTE FUNCTION bump_auth_generation();
 CREATE TRIGGER users_deleted_auth_generation AFTER DELETE ON users
     FOR EACH STATEMENT EXECUTE FUNCTION bump_auth_generation();

@@ -1,4 +1,4 @@
--- A counter of the changes that can alter what an API token lets its caller do (see the
+-- A counter of the changes that can alter what a bearer token lets its caller do (see the
 -- PostgreSQL migration of the same number for why). One writer at a time here, so one row;
 -- the generation is still read as the sum of the table so both engines share the query.
 -- Every bump adds 1; it starts at a random value so that a cache filled from another
@@ -20,9 +20,20 @@ BEGIN
     UPDATE auth_generation SET n = n + 1 WHERE shard = 0;
 END;
 
+-- Rotating a client's secret (secret_hash, rotated_at) leaves its access tokens valid.
+CREATE TRIGGER oauth_clients_auth_generation AFTER UPDATE OF client_id, user_seq ON oauth_clients
+BEGIN
+    UPDATE auth_generation SET n = n + 1 WHERE shard = 0;
+END;
+CREATE TRIGGER oauth_clients_deleted_auth_generation AFTER DELETE ON oauth_clients
+BEGIN
+    UPDATE auth_generation SET n = n + 1 WHERE shard = 0;
+END;
+
 -- Every rewrite of a user sets these columns, few change them.
-CREATE TRIGGER users_auth_generation AFTER UPDATE OF active, user_name ON users
+CREATE TRIGGER users_auth_generation AFTER UPDATE OF active, user_name, tokens_after ON users
     WHEN OLD.active IS NOT NEW.active OR OLD.user_name IS NOT NEW.user_name
+        OR OLD.tokens_after IS NOT NEW.tokens_after
 BEGIN
     UPDATE auth_generation SET n = n + 1 WHERE shard = 0;
 END;

@@ -12,7 +12,7 @@ use crate::db::{Backend, Exec, Row};
 use crate::{
     client_record, mail_record, signing_key_record, storage_credential_record, GrantClient,
     NewRefresh, OAuthClient, OAuthStore, RefreshInfo, RefreshUse, Reseal, Result, SecretFor,
-    SigningKeyRecord, StoreError, WriteCtx, KEY_CHECK_RECORD,
+    SigningKeyRecord, StoreError, TokenGrant, WriteCtx, KEY_CHECK_RECORD,
 };
 
 /// How many sealed rows a re-encryption reads at a time (it never holds a whole table).
@@ -79,6 +79,11 @@ async fn ensure(
 /// Rows `seq, id, user_name, permission` of the user a condition names (one per permission),
 /// as [`principal_from_rows`] reads them.
 pub(super) const OWNER: &str = "SELECT u.seq, u.id, u.user_name, p.permission FROM users u \
+     LEFT JOIN user_permissions p ON p.user_seq = u.seq";
+
+/// [`OWNER`] with the generation of the authentication data, read by the same statement.
+const OWNER_WITH_GENERATION: &str = "SELECT u.seq, u.id, u.user_name, p.permission, \
+     (SELECT CAST(SUM(n) AS BIGINT) FROM auth_generation) AS generation FROM users u \
      LEFT JOIN user_permissions p ON p.user_seq = u.seq";
 
 async fn live_refresh(ex: &mut dyn Exec, hash: &str) -> Result<Option<(Row, Principal)>> {
@@ -265,12 +270,12 @@ impl<B: Backend> OAuthStore for SqlStore<B> {
         user_id: Uuid,
         client_id: &str,
         issued_at: i64,
-    ) -> Result<Option<Principal>> {
+    ) -> Result<Option<TokenGrant>> {
         let mut r = self.db.reader().await?;
         let rows = r
             .fetch_all(
                 &format!(
-                    "{OWNER} JOIN oauth_clients c ON c.user_seq = u.seq \
+                    "{OWNER_WITH_GENERATION} JOIN oauth_clients c ON c.user_seq = u.seq \
                      WHERE c.client_id = ? AND u.id = ? AND u.active = TRUE \
                      AND (u.tokens_after IS NULL OR u.tokens_after <= ?)"
                 ),
@@ -281,7 +286,14 @@ impl<B: Backend> OAuthStore for SqlStore<B> {
                 ],
             )
             .await?;
-        principal_from_rows(&rows)
+        let Some(principal) = principal_from_rows(&rows)? else {
+            return Ok(None);
+        };
+        Ok(Some(TokenGrant {
+            principal,
+            generation: rows[0].int("generation")?,
+            expires_at: None,
+        }))
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
