@@ -79,22 +79,20 @@ fn statement(sql: &str, args: &[Arg]) -> String {
     if !args.iter().any(|a| matches!(a, Arg::Inline(_))) {
         return numbered_placeholders(sql);
     }
+    use std::fmt::Write;
     let mut out = String::with_capacity(sql.len() + 16);
-    let (mut k, mut n) = (0, 0);
-    for c in sql.chars() {
-        if c != '?' {
-            out.push(c);
-            continue;
+    let mut n = 0;
+    for (k, run) in sql.split('?').enumerate() {
+        if k > 0 {
+            let _ = match args.get(k - 1) {
+                Some(Arg::Inline(v)) => write!(out, "{v}"),
+                _ => {
+                    n += 1;
+                    write!(out, "${n}")
+                }
+            };
         }
-        match args.get(k) {
-            Some(Arg::Inline(v)) => out.push_str(&v.to_string()),
-            _ => {
-                n += 1;
-                out.push('$');
-                out.push_str(&n.to_string());
-            }
-        }
-        k += 1;
+        out.push_str(run);
     }
     out
 }
@@ -201,5 +199,15 @@ mod tests {
             statement("SELECT ?, ?", &[Arg::Int(1), Arg::Int(2)]),
             "SELECT $1, $2"
         );
+        // Placeholders at either end, next to each other, and none at all.
+        assert_eq!(
+            statement(
+                "? = ?? OR x = ?",
+                &[Arg::Int(1), Arg::Inline(-3), Arg::Int(2), Arg::Int(4)]
+            ),
+            "$1 = -3$2 OR x = $3"
+        );
+        assert_eq!(numbered_placeholders("?, é ?? ? ?"), "$1, é $2$3 $4 $5");
+        assert_eq!(numbered_placeholders("SELECT 1"), "SELECT 1");
     }
 }

@@ -229,7 +229,11 @@ async fn what_ends_an_access_token_moves_the_generation_whoever_writes_it() {
     let (url, store) = common::fresh_store(dir.path(), "auth_gen_raw").await;
     let s = store.as_ref();
     let u = s
-        .create_user(&common::admin(), &WriteCtx::default(), &NewUser::new(name("cli")))
+        .create_user(
+            &common::admin(),
+            &WriteCtx::default(),
+            &NewUser::new(name("cli")),
+        )
         .await
         .unwrap();
     raw(
@@ -248,7 +252,10 @@ async fn what_ends_an_access_token_moves_the_generation_whoever_writes_it() {
         .expect("the client's owner");
     assert_eq!(grant.generation, generation(s).await);
     for (sql, moved) in [
-        ("UPDATE oauth_clients SET secret_hash = 'h2', rotated_at = 2", false),
+        (
+            "UPDATE oauth_clients SET secret_hash = 'h2', rotated_at = 2",
+            false,
+        ),
         ("UPDATE users SET modified_at = modified_at + 1", false),
         ("UPDATE users SET tokens_after = 5", true),
         ("UPDATE users SET tokens_after = 5", false),
