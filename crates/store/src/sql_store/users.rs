@@ -508,7 +508,8 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
                      FROM user_seq_buckets), \
                      b AS (SELECT bucket, ? - 1 - (upto - n) AS skip FROM r WHERE upto >= ? \
                      ORDER BY bucket {dir} LIMIT 1) \
-                     SELECT {cols} FROM users u WHERE u.seq {cmp} \
+                     SELECT {cols}, (SELECT CAST(COALESCE(MAX(upto), 0) AS BIGINT) FROM r) \
+                     AS list_total FROM users u WHERE u.seq {cmp} \
                      (SELECT s.seq FROM users s WHERE {bucket_start} \
                      ORDER BY s.seq {dir} LIMIT 1 OFFSET COALESCE((SELECT skip FROM b), 0)) \
                      ORDER BY u.seq {dir} LIMIT ?"
@@ -537,9 +538,12 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
         } else {
             let mut a = args.clone();
             a.extend(super::page_window(&q.page));
+            // The whole list's total from the same statement, when it is the sum of the
+            // per-block counts: one statement per page instead of two.
+            let total_col = if buckets { TOTAL_OF_BUCKETS } else { "" };
             ex.fetch_all(
                 &format!(
-                    "SELECT {cols} FROM {from}{wc}{} LIMIT ? OFFSET ?",
+                    "SELECT {cols}{total_col} FROM {from}{wc}{} LIMIT ? OFFSET ?",
                     order_by_keys(q.sort.iter().chain(&q.then_sort), key, q.newest_first)
                 ),
                 &a,
@@ -547,6 +551,15 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
             .await?
         };
         items = rows.iter().map(from_row).collect::<Result<_>>()?;
+        if buckets {
+            if let Some(first) = rows.first() {
+                return Ok(Page {
+                    items,
+                    total: first.int("list_total")?,
+                    start_index: q.page.start_index,
+                });
+            }
+        }
     }
     let count = if buckets {
         "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM user_seq_buckets".to_owned()
@@ -561,6 +574,11 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
         start_index: q.page.start_index,
     })
 }
+
+/// The unfiltered list's total as a column of the page's own statement: the sum of the
+/// per-block counts (what the count statement reads otherwise).
+const TOTAL_OF_BUCKETS: &str =
+    ", (SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM user_seq_buckets) AS list_total";
 
 /// The users `q` finds that `by` may see.
 pub(super) async fn list_for(
