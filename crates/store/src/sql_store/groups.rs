@@ -274,7 +274,11 @@ pub(super) async fn load_by_seqs(
 }
 
 /// The visible groups of several users, one query per chunk.
-async fn groups_of(ex: &mut dyn Exec, scope: GroupScope, users: &[i64]) -> Result<Vec<UserGroup>> {
+pub(super) async fn groups_of(
+    ex: &mut dyn Exec,
+    scope: GroupScope,
+    users: &[i64],
+) -> Result<Vec<UserGroup>> {
     let mut out = Vec::new();
     for chunk in users.chunks(CHUNK) {
         let mut sql = Sql::new();

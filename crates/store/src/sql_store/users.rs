@@ -481,7 +481,15 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
     let wc = where_clause(filter.as_ref(), &extra);
     let args = filter.map(|f| f.args).unwrap_or_default();
     let buckets = dialect.seq_buckets && wc.is_empty();
+    // PostgreSQL runs a per-row subquery as a subplan per row (100 of them for a page: 0.6 of
+    // the page statement's 1.5 ms); one statement over the page's users after it costs 0.1 ms.
+    // SQLite's in-process subqueries cost less than a statement.
+    let groups_after = match (&q.groups, q.with_groups) {
+        (Some(g), true) if dialect.postgres => Some(g.scope()),
+        _ => None,
+    };
     let mut cols = match (&q.groups, q.with_groups) {
+        (Some(_), true) if groups_after.is_some() => COLUMNS.to_owned(),
         (Some(g), true) => format!("{COLUMNS}{}", groups_column(dialect, g.scope())),
         (None, true) => format!("{COLUMNS}, '[]' AS groups_json"),
         (_, false) => COLUMNS.to_owned(),
@@ -551,6 +559,9 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
             .await?
         };
         items = rows.iter().map(from_row).collect::<Result<_>>()?;
+        if let Some(scope) = groups_after {
+            add_groups(ex, scope, &mut items).await?;
+        }
         if buckets {
             if let Some(first) = rows.first() {
                 return Ok(Page {
@@ -573,6 +584,22 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
         total,
         start_index: q.page.start_index,
     })
+}
+
+/// Sets each of `users`' groups (those `scope` sees) from one statement over all of them.
+async fn add_groups(ex: &mut dyn Exec, scope: GroupScope, users: &mut [User]) -> Result<()> {
+    let seqs: Vec<i64> = users.iter().map(|u| u.seq).collect();
+    // The page is in its own order, the groups come by user (then group, as the subquery
+    // orders them).
+    let mut by_user: std::collections::HashMap<i64, Vec<UserGroup>> =
+        std::collections::HashMap::new();
+    for g in super::groups::groups_of(ex, scope, &seqs).await? {
+        by_user.entry(g.user_seq).or_default().push(g);
+    }
+    for u in users {
+        u.groups = Some(by_user.remove(&u.seq).unwrap_or_default());
+    }
+    Ok(())
 }
 
 /// The unfiltered list's total as a column of the page's own statement: the sum of the
