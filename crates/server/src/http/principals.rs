@@ -97,7 +97,7 @@ impl PrincipalCache {
                     return Ok(Some(principal));
                 }
                 Some(now) => {
-                    self.advance(now);
+                    self.reset(now);
                     Outcome::Stale
                 }
                 // The shared read failed: the full lookup below reports what is wrong.
@@ -129,6 +129,17 @@ impl PrincipalCache {
     fn advance(&self, now: i64) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.generation.is_none_or(|g| g < now) {
+            entries.generation = Some(now);
+            entries.by_hash.clear();
+        }
+    }
+
+    /// Makes `now`, read after a request arrived, the cache's generation whatever it was:
+    /// also when it went back (a database dropped and created again under this node, whose
+    /// counter started elsewhere), which [`Self::advance`] alone would never accept.
+    fn reset(&self, now: i64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.generation != Some(now) {
             entries.generation = Some(now);
             entries.by_hash.clear();
         }
@@ -279,6 +290,16 @@ mod tests {
         assert!(c.cached("a").is_none());
         c.insert("a", &grant(6, None));
         assert_eq!(c.cached("a").map(|(_, g)| g), Some(6));
+    }
+
+    #[test]
+    fn a_generation_read_after_the_request_wins_even_when_it_went_back() {
+        let c = PrincipalCache::default();
+        c.insert("a", &grant(9, None));
+        c.reset(3);
+        assert!(c.cached("a").is_none());
+        c.insert("a", &grant(3, None));
+        assert_eq!(c.cached("a").map(|(_, g)| g), Some(3));
     }
 
     #[test]
