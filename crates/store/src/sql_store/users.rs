@@ -489,10 +489,12 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
         _ => None,
     };
     let mut cols = match (&q.groups, q.with_groups) {
-        (Some(_), true) if groups_after.is_some() => COLUMNS.to_owned(),
-        (Some(g), true) => format!("{COLUMNS}{}", groups_column(dialect, g.scope())),
+        (Some(g), true) if groups_after.is_none() => {
+            format!("{COLUMNS}{}", groups_column(dialect, g.scope()))
+        }
         (None, true) => format!("{COLUMNS}, '[]' AS groups_json"),
-        (_, false) => COLUMNS.to_owned(),
+        // Without groups, or with them read after the page (`groups_after`).
+        _ => COLUMNS.to_owned(),
     };
     if q.with_roles {
         cols.push_str(&roles_column(dialect));
