@@ -11,8 +11,8 @@
 //! be a window (a TTL) in which a revoked token still works; with a generation read per
 //! request there would be no saving. So the reads are shared: requests that arrive while one
 //! is running wait for the next, which starts as soon as that one ends, and one read answers
-//! all of them (at c = 32 on PostgreSQL, one read per ~8 requests in PostgreSQL's log). A request never uses a
-//! read that started before it arrived.
+//! all of them (at c = 32 on PostgreSQL, one read per ~8 requests in PostgreSQL's log). A
+//! request never uses a read that started before it arrived.
 //!
 //! An entry also ends when its token expires and [`LIFETIME`] after it was read, so that the
 //! store keeps writing down an API token's last use (at most once a minute, see
