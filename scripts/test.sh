@@ -21,14 +21,26 @@ echo "== layering"
 scripts/check-layering.sh
 scripts/check-layering.sh --self-test
 
-# One venv per SDK family: their pins conflict (see shared/contracts/README.md §1).
+# One venv per SDK family: their pins conflict (see shared/contracts/README.md §1). Each is
+# kept outside the checkout, under the hash of its requirements file, and linked in as
+# $dir: a fresh clone (as CI makes) reuses it instead of installing it again, and a changed
+# requirements file gets a venv of its own. ROSTER_VENV_CACHE moves the cache.
+venv_cache=${ROSTER_VENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/roster-venvs}
 venv() {
-  local dir=$1 req=$2
-  if [ ! -x "$dir/bin/pytest" ] || ! cmp -s "$req" "$dir/.requirements"; then
-    echo "== creating $dir from $req"
-    python3 -m venv "$dir"
-    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req"
-    cp "$req" "$dir/.requirements"
+  local dir=$1 req=$2 cached
+  cached="$venv_cache/${dir#.}-$(sha256sum "$req" | cut -c1-16)"
+  # .requirements is written last: a venv whose install was cut short is made again.
+  if [ ! -x "$cached/bin/pytest" ] || ! cmp -s "$req" "$cached/.requirements"; then
+    echo "== creating $cached from $req"
+    rm -rf "$cached"
+    mkdir -p "$venv_cache"
+    python3 -m venv "$cached"
+    "$cached/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+    cp "$req" "$cached/.requirements"
+  fi
+  if [ "$(readlink "$dir" 2>/dev/null)" != "$cached" ]; then
+    rm -rf "$dir"
+    ln -s "$cached" "$dir"
   fi
 }
 # Debian's Chromium for the browser tests of the account pages (sdk-tests/platform/test_mail.py)
