@@ -500,6 +500,8 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
         cols.push_str(&roles_column(dialect));
     }
     let mut items = Vec::new();
+    // The total as the page's own statement read it (unfiltered lists, a non-empty page).
+    let mut listed_total = None;
     if q.page.count > 0 {
         // Oldest first walks seqs up from the page's first; newest first walks them down.
         let (dir, cmp, bucket_start) = if q.newest_first {
@@ -565,22 +567,21 @@ pub(super) async fn list(ex: &mut dyn Exec, dialect: Dialect, q: &UserQuery) -> 
             add_groups(ex, scope, &mut items).await?;
         }
         if buckets {
-            if let Some(first) = rows.first() {
-                return Ok(Page {
-                    items,
-                    total: first.int("list_total")?,
-                    start_index: q.page.start_index,
-                });
-            }
+            listed_total = rows.first().map(|r| r.int("list_total")).transpose()?;
         }
     }
-    let count = if buckets {
-        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM user_seq_buckets".to_owned()
-    } else {
-        let from = if members_only { "memberships mo" } else { from };
-        format!("SELECT COUNT(*) AS n FROM {from}{wc}")
+    let total = match listed_total {
+        Some(t) => t,
+        None => {
+            let count = if buckets {
+                "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM user_seq_buckets".to_owned()
+            } else {
+                let from = if members_only { "memberships mo" } else { from };
+                format!("SELECT COUNT(*) AS n FROM {from}{wc}")
+            };
+            total(ex, &q.page, items.len(), &count, &args).await?
+        }
     };
-    let total = total(ex, &q.page, items.len(), &count, &args).await?;
     Ok(Page {
         items,
         total,
@@ -648,7 +649,6 @@ pub(super) async fn load_by_seqs(
 }
 
 impl<B: Backend> SqlStore<B> {
-    /// User `id` with these extra columns (`groups_json`, `roles_json`) in one statement.
     /// Loads (with the extra columns `cols`), edits and writes back one user.
     async fn update(
         &self,
@@ -693,6 +693,7 @@ impl<B: Backend> SqlStore<B> {
         Ok(user)
     }
 
+    /// User `id` with these extra columns (`groups_json`, `roles_json`) in one statement.
     async fn get_with(&self, id: Uuid, cols: &str) -> Result<Option<User>> {
         let mut r = self.db.reader().await?;
         load_with(&mut *r, "u.id = ?", id.to_string().into(), cols, "").await
